@@ -1,0 +1,316 @@
+"""The archive layer: a reproducible zstd-compressed tar, written and read as a stream.
+
+Writing: members go out in three independent zstd frames (head: ``package.toml`` and
+``manifest.json``; payload; trailer: signatures and the end-of-archive blocks), with
+normalised USTAR headers.  Reading: :class:`TarStream` parses headers itself (regular files
+and bounded PAX records only) and counts every byte against :class:`Limits`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import PackageError, UsageError
+from .limits import DEFAULT_LIMITS, Limits
+from .names import NameSet, name_problem
+
+BLOCK = 512
+ZSTD_LEVEL = 3
+DEFAULT_MTIME = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
+MAX_PAX = 64 * 1024
+CHUNK = 1 << 20
+
+
+def source_date_epoch() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None:
+        return DEFAULT_MTIME
+    try:
+        epoch = int(value)
+    except ValueError:
+        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not an integer",
+                         hint="set it to seconds since 1970, or unset it") from None
+    return max(epoch, 0)
+
+
+def tar_header(name: str, size: int, mtime: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, mtime, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    try:
+        return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
+    except ValueError:
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+
+
+def _pad(size: int) -> bytes:
+    return b"\0" * (-size % BLOCK)
+
+
+def tar_member(name: str, data: bytes, mtime: int) -> bytes:
+    return tar_header(name, len(data), mtime) + data + _pad(len(data))
+
+
+END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
+
+
+def _compressor():
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True,
+                                    write_content_size=True, threads=0)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path``, renamed onto it only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_head(fh: BinaryIO, members: list[tuple[str, bytes]], mtime: int) -> None:
+    fh.write(_compressor().compress(b"".join(tar_member(n, d, mtime) for n, d in members)))
+
+
+def write_payload(fh: BinaryIO, name: str, source: Path, size: int, mtime: int) -> str:
+    """Stream ``source`` into its own frame; returns the sha256 of what was written."""
+    digest = hashlib.sha256()
+    total = BLOCK + size + (-size % BLOCK)
+    header = tar_header(name, size, mtime)
+    total += len(header) - BLOCK
+    with _compressor().stream_writer(fh, size=total, closefd=False) as writer, \
+            open(source, "rb") as src:
+        writer.write(header)
+        copied = 0
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+            copied += len(chunk)
+        if copied != size:
+            raise PackageError(f"{source} changed size while it was being packaged")
+        writer.write(_pad(size))
+    return digest.hexdigest()
+
+
+def write_trailer(fh: BinaryIO, members: list[tuple[str, bytes]], mtime: int) -> None:
+    data = b"".join(tar_member(n, d, mtime) for n, d in members) + END_OF_ARCHIVE
+    fh.write(_compressor().compress(data))
+
+
+# ---------------------------------------------------------------- reading
+
+
+class _Counting:
+    """Counts compressed bytes handed to the decompressor."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+
+@dataclass
+class Member:
+    name: str
+    size: int
+    index: int
+    _stream: TarStream
+
+    def read(self, n: int = CHUNK) -> bytes:
+        return self._stream._read_data(self, n)
+
+    def chunks(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+    def read_all(self, limit: int) -> bytes:
+        if self.size > limit:
+            raise PackageError(f"member {self.name!r} is {self.size} bytes, over the "
+                               f"{limit}-byte limit for metadata", code="limit-metadata-size")
+        return b"".join(self.chunks())
+
+
+def tar_error(code: str, message: str) -> PackageError:
+    return PackageError(message, code=code)
+
+
+class TarStream:
+    """Sequential, bounded reader of the tar stream inside a zstd-compressed package."""
+
+    def __init__(self, fh: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
+        import zstandard
+
+        self.limits = limits
+        self._raw = _Counting(fh)
+        dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
+        self._z = dctx.stream_reader(self._raw, read_size=CHUNK, read_across_frames=True,
+                                     closefd=False)
+        self.total = 0
+        self.count = 0
+        self._left = 0
+        self._pad = 0
+        self._names = NameSet()
+        self.ended = False
+
+    # -- decompressed bytes, counted and bounded
+    def _read(self, n: int) -> bytes:
+        import zstandard
+
+        try:
+            data = self._z.read(n)
+        except zstandard.ZstdError as exc:
+            raise tar_error("archive-corrupt", f"zstd stream is corrupt: {exc}") from None
+        self.total += len(data)
+        if self.total > self.limits.max_total_size:
+            raise tar_error("limit-total-size", "decompressed package exceeds "
+                            f"{self.limits.max_total_size} bytes")
+        if self.total > self.limits.ratio_grace and \
+                self.total > self.limits.max_ratio * max(self._raw.count, 1):
+            raise tar_error("limit-compression-ratio", "compression ratio exceeds "
+                            f"{self.limits.max_ratio:g}:1 (a decompression bomb?)")
+        return data
+
+    def _read_exact(self, n: int, what: str) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            chunk = self._read(n - got)
+            if not chunk:
+                raise tar_error("archive-truncated", f"archive ends inside {what}")
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            chunk = self._read(min(n, CHUNK))
+            if not chunk:
+                raise tar_error("archive-truncated", "archive ends inside a member")
+            n -= len(chunk)
+
+    def _read_data(self, member: Member, n: int) -> bytes:
+        if member.index != self.count or self._left <= 0:
+            return b""
+        data = self._read(min(n, self._left))
+        if not data:
+            raise tar_error("archive-truncated", f"archive ends inside {member.name!r}")
+        self._left -= len(data)
+        return data
+
+    def __iter__(self) -> Iterator[Member]:
+        return self
+
+    def __next__(self) -> Member:
+        if self.ended:
+            raise StopIteration
+        self._skip(self._left + self._pad)
+        self._left = self._pad = 0
+        pax: dict[str, str] = {}
+        while True:
+            block = self._read(BLOCK)
+            if not block:
+                raise tar_error("archive-truncated", "archive ends without the "
+                                "end-of-archive marker")
+            if len(block) < BLOCK:
+                block += self._read_exact(BLOCK - len(block), "a tar header")
+            if block == b"\0" * BLOCK:
+                self.ended = True
+                self._check_tail()
+                raise StopIteration
+            info = self._parse(block)
+            if info.type == tarfile.XHDTYPE:
+                if pax:
+                    raise tar_error("archive-corrupt", "two PAX headers in a row")
+                if info.size > MAX_PAX:
+                    raise tar_error("limit-metadata-size", "PAX header is larger than "
+                                    f"{MAX_PAX} bytes")
+                pax = _parse_pax(self._read_exact(info.size, "a PAX header"))
+                self._skip(-info.size % BLOCK)
+                continue
+            break
+        name = pax.get("path", info.name)
+        size = int(pax["size"]) if "size" in pax and pax["size"].isdigit() else info.size
+        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
+            kind = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link",
+                    tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
+                    tarfile.FIFOTYPE: "a fifo", tarfile.DIRTYPE: "a directory",
+                    tarfile.XGLTYPE: "a global PAX header",
+                    tarfile.GNUTYPE_LONGNAME: "a GNU long-name record",
+                    tarfile.GNUTYPE_LONGLINK: "a GNU long-link record",
+                    tarfile.GNUTYPE_SPARSE: "a sparse file"}.get(info.type, "an unknown type")
+            raise tar_error("member-type", f"member {name!r} is {kind}; only regular files "
+                            "are allowed")
+        problem = name_problem(name) or self._names.add(name)
+        if problem:
+            raise tar_error(*problem)
+        self.count += 1
+        if self.count > self.limits.max_members:
+            raise tar_error("limit-member-count", f"more than {self.limits.max_members} "
+                            "members")
+        if size > self.limits.max_member_size:
+            raise tar_error("limit-member-size", f"member {name!r} declares {size} bytes, "
+                            f"over the {self.limits.max_member_size}-byte limit")
+        self._left, self._pad = size, -size % BLOCK
+        return Member(name, size, self.count, self)
+
+    def _parse(self, block: bytes) -> tarfile.TarInfo:
+        try:
+            return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise tar_error("archive-corrupt", f"bad tar header: {exc}") from None
+
+    def _check_tail(self) -> None:
+        second = self._read(BLOCK)
+        if second and second.strip(b"\0"):
+            raise tar_error("archive-trailing-data", "data after the end-of-archive marker")
+        while chunk := self._read(CHUNK):
+            if chunk.strip(b"\0"):
+                raise tar_error("archive-trailing-data", "data after the end-of-archive "
+                                "marker")
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        if space < 0:
+            raise tar_error("archive-corrupt", "malformed PAX record")
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise tar_error("archive-corrupt", "malformed PAX record length") from None
+        end = pos + length
+        if length <= 0 or end > len(data) or data[end - 1:end] != b"\n":
+            raise tar_error("archive-corrupt", "malformed PAX record")
+        key, sep, value = data[space + 1:end - 1].partition(b"=")
+        if not sep:
+            raise tar_error("archive-corrupt", "malformed PAX record")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos = end
+    return out

@@ -1,0 +1,95 @@
+"""Task fingerprints: sha256 over a canonical form of a function's syntax tree.
+
+The canonical form names node types and their non-empty fields in sorted order and tags
+constants with their type.  Line numbers, comments, formatting, quoting style, parentheses,
+trailing commas and docstrings leave no trace in it; any change to the body, the signature
+or the decorator arguments does.  Fields that newer Pythons add with empty defaults (such
+as ``type_params``) are skipped because they are empty, so the value stays put across
+interpreter versions.  ``ALGORITHM`` names this scheme; tests pin golden values.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+
+ALGORITHM = "cloacina-ast-v1"
+_SKIP_FIELDS = frozenset({"type_comment", "kind"})
+_DOC_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _constant(value: object) -> str:
+    if value is Ellipsis:
+        return "Ellipsis"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def canonical(node: object) -> str:
+    """The canonical text of a syntax tree (or a list or scalar field inside one)."""
+    parts: list[str] = []
+    _emit(node, parts)
+    return "".join(parts)
+
+
+def _emit(node: object, out: list[str]) -> None:
+    if isinstance(node, ast.Constant):
+        out.append(f"Constant({_constant(node.value)})")
+    elif isinstance(node, ast.AST):
+        out.append(type(node).__name__ + "(")
+        first = True
+        for name in sorted(node._fields):
+            if name in _SKIP_FIELDS:
+                continue
+            value = getattr(node, name, None)
+            if name == "body" and isinstance(node, _DOC_OWNERS) and value \
+                    and _is_docstring(value[0]):
+                value = value[1:]
+            if value is None or (isinstance(value, list) and not value):
+                continue
+            out.append(("" if first else ",") + name + "=")
+            first = False
+            _emit(value, out)
+        out.append(")")
+    elif isinstance(node, list):
+        out.append("[")
+        for i, item in enumerate(node):
+            if i:
+                out.append(",")
+            _emit(item, out)
+        out.append("]")
+    else:
+        out.append(json.dumps(node) if isinstance(node, str) else _constant(node))
+
+
+def fingerprint_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    text = f"{ALGORITHM}\0{canonical(node)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint_source(source: str, name: str) -> str:
+    """Fingerprint of the module-level function ``name`` in ``source`` (for tests, tools)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return fingerprint_function(node)
+    raise KeyError(name)
+
+
+def workflow_fingerprint(workflow_name: str, tasks: list[dict]) -> str:
+    """sha256 over the workflow name and every task's id, fingerprint and edges."""
+    body = {
+        "algorithm": ALGORITHM,
+        "workflow": workflow_name,
+        "tasks": sorted(
+            ({"id": t["id"], "fingerprint": t["fingerprint"],
+              "dependencies": sorted(t["dependencies"])} for t in tasks),
+            key=lambda t: t["id"],
+        ),
+    }
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()

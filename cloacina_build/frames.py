@@ -1,0 +1,76 @@
+"""Walk the zstd frames of a file without decompressing them.
+
+A package is written as independent frames (head, payload, trailer).  Finding frame
+boundaries only needs the frame and block headers (RFC 8878, section 3.1), so ``inspect``
+and ``sign`` can reach the trailer in O(blocks) small reads, whatever the payload size.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+ZSTD_MAGIC = 0xFD2FB528
+MAX_FRAMES = 64
+
+
+class FrameError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Frame:
+    offset: int
+    length: int
+    skippable: bool = False
+
+
+def _read_exact(fh: BinaryIO, n: int) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise FrameError("truncated zstd frame")
+    return data
+
+
+def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
+    frames: list[Frame] = []
+    pos = 0
+    while pos < file_size:
+        if len(frames) >= MAX_FRAMES:
+            raise FrameError(f"more than {MAX_FRAMES} zstd frames")
+        fh.seek(pos)
+        (magic,) = struct.unpack("<I", _read_exact(fh, 4))
+        if magic & 0xFFFFFFF0 == 0x184D2A50:
+            (size,) = struct.unpack("<I", _read_exact(fh, 4))
+            frames.append(Frame(pos, 8 + size, True))
+            pos += 8 + size
+            continue
+        if magic != ZSTD_MAGIC:
+            raise FrameError(f"no zstd frame at offset {pos}")
+        (desc,) = _read_exact(fh, 1)
+        fcs_flag, single, checksum, dict_flag = desc >> 6, desc >> 5 & 1, desc >> 2 & 1, \
+            desc & 3
+        if desc & 0x08:
+            raise FrameError("reserved bit set in zstd frame header")
+        header = 1 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + \
+            ((1 if single else 0), 2, 4, 8)[fcs_flag]
+        cursor = pos + 4 + header
+        while True:
+            fh.seek(cursor)
+            raw = _read_exact(fh, 3)
+            bh = raw[0] | raw[1] << 8 | raw[2] << 16
+            last, btype, bsize = bh & 1, bh >> 1 & 3, bh >> 3
+            if btype == 3:
+                raise FrameError("reserved zstd block type")
+            cursor += 3 + (1 if btype == 1 else bsize)
+            if cursor > file_size:
+                raise FrameError("truncated zstd frame")
+            if last:
+                break
+        cursor += 4 if checksum else 0
+        if cursor > file_size:
+            raise FrameError("truncated zstd frame")
+        frames.append(Frame(pos, cursor - pos))
+        pos = cursor
+    return frames

@@ -1,0 +1,68 @@
+"""The JSON Schemas in ``schemas/``, loaded once, and checks that speak in findings."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import did_you_mean
+from .findings import Finding, error
+
+_HERE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """``schemas`` or ``templates``: inside the wheel, or beside the package in a checkout."""
+    for candidate in (_HERE / "_data" / name, _HERE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"cloacina-build is installed without its {name}/ directory")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    return json.loads((data_dir("schemas") / f"{name}.schema.json").read_text("utf-8"))
+
+
+@cache
+def _validator(name: str):
+    import jsonschema
+
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _where(base: str, path) -> str:
+    parts = [str(p) for p in path]
+    return base + (" " + ".".join(parts) if parts else "")
+
+
+def schema_findings(instance: Any, name: str, *, code: str, location: str) -> list[Finding]:
+    """Every way ``instance`` breaks schema ``name``, as findings (sorted, stable)."""
+    out: list[Finding] = []
+    for err in _validator(name).iter_errors(instance):
+        at = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = err.schema.get("properties", {})
+            for key in sorted(set(err.instance) - set(allowed)):
+                table = f"[{at}]" if at else "the top level"
+                out.append(
+                    error(
+                        code,
+                        f"unknown key '{key}' in {table}{did_you_mean(key, allowed)}",
+                        location,
+                    )
+                )
+            continue
+        field = f"'{at}'" if at else "the document"
+        out.append(error(code, f"{field}: {_short(err)}", location))
+    return sorted(out, key=lambda f: f.message)
+
+
+def _short(err) -> str:
+    msg = err.message
+    return msg if len(msg) <= 200 else msg[:197] + "..."

@@ -1,0 +1,177 @@
+"""Where workflow source comes from: a directory on disk or the files inside a wheel.
+
+Discovery starts at the entry module and follows its import-time imports inside the same
+top-level package, so it sees exactly the modules the engine's import would run.
+"""
+
+from __future__ import annotations
+
+import ast
+import zipfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+MAX_MODULES = 5000
+
+
+class SourceTree(Protocol):
+    def read(self, relpath: str) -> bytes | None: ...
+    def is_file(self, relpath: str) -> bool: ...
+    def is_dir(self, relpath: str) -> bool: ...
+    def display(self, relpath: str) -> str: ...
+
+
+class DiskTree:
+    """Files below ``root``; ``display`` names them relative to ``shown_from``."""
+
+    def __init__(self, root: Path, shown_from: Path | None = None) -> None:
+        self.root = root
+        self.shown_from = shown_from or root
+
+    def _path(self, relpath: str) -> Path:
+        return self.root.joinpath(*relpath.split("/"))
+
+    def read(self, relpath: str) -> bytes | None:
+        path = self._path(relpath)
+        if not path.is_file() or path.is_symlink() and not path.resolve().is_relative_to(
+                self.root.resolve()):
+            return None
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            raise SourceTooLarge(self.display(relpath))
+        return path.read_bytes()
+
+    def is_file(self, relpath: str) -> bool:
+        return self._path(relpath).is_file()
+
+    def is_dir(self, relpath: str) -> bool:
+        return self._path(relpath).is_dir()
+
+    def display(self, relpath: str) -> str:
+        try:
+            return self._path(relpath).relative_to(self.shown_from).as_posix()
+        except ValueError:
+            return relpath
+
+
+class ZipTree:
+    """The members of a wheel, read with a size bound (sizes in the zip are not trusted)."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.names = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        self.dirs = {n.rsplit("/", 1)[0] for n in self.names if "/" in n}
+        for d in list(self.dirs):
+            while "/" in d:
+                d = d.rsplit("/", 1)[0]
+                self.dirs.add(d)
+
+    def read(self, relpath: str) -> bytes | None:
+        info = self.names.get(relpath)
+        if info is None:
+            return None
+        with self.zf.open(info) as fh:
+            data = fh.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            raise SourceTooLarge(relpath)
+        return data
+
+    def is_file(self, relpath: str) -> bool:
+        return relpath in self.names
+
+    def is_dir(self, relpath: str) -> bool:
+        return relpath in self.dirs
+
+    def display(self, relpath: str) -> str:
+        return relpath
+
+
+class SourceTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    relpath: str
+    is_package: bool
+
+
+def resolve(tree: SourceTree, dotted: str) -> Module | None:
+    base = dotted.replace(".", "/")
+    if tree.is_file(f"{base}/__init__.py"):
+        return Module(dotted, f"{base}/__init__.py", True)
+    if tree.is_file(f"{base}.py"):
+        return Module(dotted, f"{base}.py", False)
+    return None
+
+
+def module_path(root: Path, dotted: str) -> str | None:
+    found = resolve(DiskTree(root), dotted)
+    return found.relpath if found else None
+
+
+def _import_time_nodes(tree: ast.AST):
+    """Nodes that run at import: everything except function and lambda bodies."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            stack.append(child)
+
+
+def imported_names(module: Module, parsed: ast.AST) -> list[str]:
+    """Dotted names a module imports at import time (absolute, relative resolved)."""
+    package = module.name if module.is_package else module.name.rpartition(".")[0]
+    out: list[str] = []
+    for node in _import_time_nodes(parsed):
+        if isinstance(node, ast.Import):
+            out.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base:
+                out.append(base)
+            out.extend(f"{base}.{a.name}" if base else a.name for a in node.names
+                       if a.name != "*")
+    return out
+
+
+def walk_modules(tree: SourceTree, entry: str, parse) -> list[tuple[Module, object]]:
+    """The entry module, its parent packages, and what they import inside the package.
+
+    ``parse(module) -> parsed or None`` parses one module (and reports its problems);
+    returns ``(module, parsed)`` pairs in a stable order.
+    """
+    top = entry.split(".")[0]
+    seen: dict[str, tuple[Module, object]] = {}
+    queue: deque[str] = deque([entry])
+    while queue and len(seen) < MAX_MODULES:
+        dotted = queue.popleft()
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):
+            name = ".".join(parts[:i])
+            if name in seen:
+                continue
+            module = resolve(tree, name)
+            if module is None:
+                continue
+            parsed = parse(module)
+            seen[name] = (module, parsed)
+            if parsed is None:
+                continue
+            for imported in imported_names(module, parsed):
+                if imported.split(".")[0] == top and imported not in seen:
+                    queue.append(imported)
+    return [seen[k] for k in sorted(seen)]
