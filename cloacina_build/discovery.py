@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .errors import did_you_mean
 from .findings import Finding, error
 from .fingerprint import fingerprint_function
-from .rules import RuleError, read_rule
+from .rules import RuleError, is_json_data, read_rule
 from .sources import Module, SourceTooLarge, SourceTree, walk_modules
 
 TASK_ARGS = ("id", "dependencies", "retry_attempts", "retry_backoff", "retry_delay_ms",
@@ -72,11 +72,15 @@ class _Aliases:
 
 def _literal(node: ast.AST, what: str):
     try:
-        return ast.literal_eval(node)
+        value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise _Problem(f"{what} must be a literal value, not '{_short(ast.unparse(node))}' "
                        "(decorator arguments are read without running your code)",
                        node) from None
+    if not is_json_data(value):
+        raise _Problem(f"{what} must be JSON-like data (strings, numbers, booleans, None, "
+                       f"lists and dicts with string keys), not {_short(repr(value))}", node)
+    return value
 
 
 def _short(text: str) -> str:

@@ -40,11 +40,27 @@ def normalise_operator(op: str) -> str | None:
     return OPERATORS.get(key.replace("_", "").replace(" ", ""))
 
 
+def is_json_data(value: object) -> bool:
+    """True for values that survive a JSON round trip (tuples count as lists)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, (list, tuple)):
+        return all(is_json_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and is_json_data(v) for k, v in value.items())
+    return False
+
+
 def _literal(node: ast.AST, what: str):
     try:
-        return ast.literal_eval(node)
+        value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise RuleError(f"{what} must be a literal, not '{ast.unparse(node)}'", node) from None
+    if not is_json_data(value):
+        raise RuleError(f"{what} must be JSON-like data, not {value!r}", node)
+    return value
 
 
 def _args(call: ast.Call, helper: str, count: int, names: tuple[str, ...]) -> list[ast.AST]:

@@ -1,0 +1,90 @@
+"""``inspect_package``: what a package holds, read from its head alone.
+
+Only ``package.toml``, ``manifest.json`` and the signature trailer are read, so the cost
+does not grow with the payload.  Nothing is verified here (that is ``validate``); values
+are taken defensively so a hostile manifest gives a clear error, not a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import PackageError
+from .graph import execution_levels
+from .limits import DEFAULT_LIMITS, Limits
+from .package import Package, open_package
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind):
+        raise PackageError(f"manifest.json is malformed: {what} has the wrong type "
+                           "(run 'cloacinactl validate' for details)", code="schema-manifest")
+    return value
+
+
+def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    return describe(open_package(path, limits))
+
+
+def describe(pkg: Package) -> dict[str, Any]:
+    m = _typed(pkg.manifest, dict, "the manifest")
+    package = _typed(m.get("package"), dict, "package")
+    workflow = _typed(m.get("workflow"), dict, "workflow")
+    payload = _typed(m.get("payload"), dict, "payload")
+    tasks = _typed(workflow.get("tasks"), list, "workflow.tasks")
+    out_tasks = []
+    for task in tasks:
+        _typed(task, dict, "a task")
+        deps = _typed(task.get("dependencies", []), list, "task dependencies")
+        out_tasks.append({
+            "id": str(task.get("id")),
+            "function": str(task.get("function")),
+            "dependencies": [str(d) for d in deps],
+            "retry": _typed(task.get("retry") or {}, dict, "task retry"),
+            "trigger_rules": task.get("trigger_rules"),
+            "is_async": bool(task.get("is_async")),
+            "doc": task.get("doc"),
+            "source": task.get("source"),
+            "fingerprint": str(task.get("fingerprint")),
+        })
+    members = _typed(m.get("members", []), list, "members")
+    return {
+        "path": str(pkg.path),
+        "format_version": m.get("format_version"),
+        "package": {
+            "name": package.get("name"),
+            "version": package.get("version"),
+            "language": package.get("language"),
+            "description": package.get("description"),
+            "author": package.get("author"),
+            "requires_python": package.get("requires_python"),
+        },
+        "workflow": {
+            "name": workflow.get("name"),
+            "entry_module": workflow.get("entry_module"),
+            "fingerprint": workflow.get("fingerprint"),
+            "levels": execution_levels(out_tasks),
+        },
+        "tasks": out_tasks,
+        "triggers": _typed(workflow.get("triggers", []), list, "workflow.triggers"),
+        "params": _typed(workflow.get("params", []), list, "workflow.params"),
+        "secrets": _typed(workflow.get("secrets", []), list, "workflow.secrets"),
+        "payload": {k: payload.get(k) for k in ("kind", "filename", "size", "sha256",
+                                                  "tags")},
+        "sizes": {
+            "file": pkg.file_size,
+            "members": {str(e.get("path")): e.get("size") for e in members
+                        if isinstance(e, dict)},
+            "manifest": len(pkg.manifest_bytes),
+        },
+        "build": m.get("build"),
+        "digest": pkg.digest,
+        "signatures": [_signature_summary(s) for s in pkg.signatures],
+    }
+
+
+def _signature_summary(sig: Any) -> dict[str, Any]:
+    if not isinstance(sig, dict):
+        return {"malformed": True}
+    return {k: sig.get(k) for k in ("key_id", "algorithm", "signer", "comment", "timestamp")}

@@ -1,0 +1,148 @@
+"""Open a ``.cloacina`` package: the head (metadata and manifest) in a blink, the rest as a
+stream.  This is the reading API the runtime loader shares with ``inspect`` and
+``validate``; it trusts nothing inside the file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import manifest as mf
+from .archive import TarStream
+from .errors import PackageError, UsageError
+from .frames import FrameError, walk_frames
+from .limits import DEFAULT_LIMITS, Limits
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass
+class Package:
+    path: Path
+    file_size: int
+    package_toml: bytes
+    metadata: dict[str, Any]
+    manifest_bytes: bytes
+    manifest: dict[str, Any]
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the stored manifest bytes: what a signature covers."""
+        return mf.digest(self.manifest_bytes)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("package", {}).get("name", "?"))
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("package", {}).get("version", "?"))
+
+    def stream(self, limits: Limits = DEFAULT_LIMITS):
+        """Every member, in order, as a bounded stream (a context manager)."""
+        return stream_members(self.path, limits)
+
+
+def _check_file(path: Path) -> int:
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    if not path.is_file():
+        raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != ZSTD_MAGIC:
+        raise PackageError(f"{path} is not a .cloacina package (it does not start with a "
+                           "zstd frame)", code="archive-not-zstd")
+    return path.stat().st_size
+
+
+@contextlib.contextmanager
+def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[TarStream]:
+    _check_file(path)
+    with open(path, "rb") as fh:
+        yield TarStream(fh, limits)
+
+
+def parse_package_toml(data: bytes) -> dict[str, Any]:
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        return tomlkit.parse(data.decode("utf-8")).unwrap()
+    except (UnicodeDecodeError, TOMLKitError, RecursionError) as exc:
+        raise PackageError(f"package.toml is not valid TOML: {exc}",
+                           code="package-toml-syntax") from None
+
+
+def read_head(stream: TarStream, limits: Limits) -> tuple[bytes, bytes]:
+    """The first two members, which must be package.toml and manifest.json."""
+    found = []
+    for expected in (mf.PACKAGE_TOML, mf.MANIFEST):
+        member = next(stream, None)
+        if member is None or member.name != expected:
+            got = "nothing" if member is None else repr(member.name)
+            raise PackageError(f"member {len(found) + 1} must be {expected}, found {got}",
+                               code="member-order")
+        found.append(member.read_all(limits.max_metadata_size))
+    return found[0], found[1]
+
+
+def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
+    """Read the head of a package (and its signature trailer) without touching the payload."""
+    path = Path(path)
+    size = _check_file(path)
+    with open(path, "rb") as fh:
+        head_toml, head_manifest = read_head(TarStream(fh, limits), limits)
+        signatures = _read_trailer(fh, size, limits)
+    return Package(path, size, head_toml, parse_package_toml(head_toml), head_manifest,
+                   mf.loads(head_manifest), signatures)
+
+
+def _read_trailer(fh, size: int, limits: Limits) -> list[dict[str, Any]]:
+    """Signatures in the last frame, found by walking frame headers (no decompression)."""
+    try:
+        frames = [f for f in walk_frames(fh, size) if not f.skippable]
+    except FrameError as exc:
+        raise PackageError(f"the package's zstd framing is broken: {exc}",
+                           code="archive-corrupt") from None
+    if len(frames) < 3:
+        return []
+    last = frames[-1]
+    if last.length > limits.max_metadata_size:
+        raise PackageError("the signature trailer is larger than the metadata limit",
+                           code="limit-metadata-size")
+    fh.seek(last.offset)
+    stream = TarStream(io.BytesIO(fh.read(last.length)), limits)
+    out = []
+    for member in stream:
+        if not member.name.startswith(mf.SIGNATURE_DIR):
+            raise PackageError(f"unexpected member {member.name!r} in the signature trailer",
+                               code="member-order")
+        try:
+            out.append(json.loads(member.read_all(limits.max_metadata_size)))
+        except ValueError:
+            raise PackageError(f"signature {member.name!r} is not valid JSON",
+                               code="signature-malformed") from None
+    return out
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as fh:
+        while data := fh.read(chunk):
+            h.update(data)
+    return h.hexdigest()
+
+
+def is_package_path(path: Path) -> bool:
+    return Path(path).is_file() and os.path.getsize(path) >= 4

@@ -1,0 +1,111 @@
+"""Text for people: the readable forms of inspect, validate and package results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def human_size(n: int | None) -> str:
+    if not isinstance(n, int):
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _retry(retry: dict) -> str:
+    if not retry:
+        return "-"
+    parts = []
+    if "attempts" in retry:
+        parts.append(f"{retry['attempts']}x")
+    if "backoff" in retry:
+        parts.append(str(retry["backoff"]))
+    if "delay_ms" in retry:
+        parts.append(f"{retry['delay_ms']}ms")
+    return " ".join(parts) or "-"
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def inspect_text(info: dict[str, Any]) -> str:
+    pkg, wf, payload = info["package"], info["workflow"], info["payload"]
+    lines = [f"{pkg['name']} {pkg['version']}  ({pkg['language']}, {payload['kind']} payload)"]
+    for label, value in (("description", pkg.get("description")),
+                         ("author", pkg.get("author")),
+                         ("requires-python", pkg.get("requires_python") or "any")):
+        if value:
+            lines.append(f"  {label + ':':17}{value}")
+    lines.append(f"  {'payload:':17}{payload['filename']} ({human_size(payload['size'])})")
+    lines.append(f"  {'platform tags:':17}{', '.join(payload.get('tags') or [])}")
+    lines.append(f"  {'payload sha256:':17}{payload['sha256']}")
+    lines.append(f"  {'package size:':17}{human_size(info['sizes']['file'])} on disk")
+    lines.append(f"  {'digest:':17}{info['digest']}")
+    lines.append("")
+    lines.append(f"Workflow {wf['name']}  (entry module {wf['entry_module']})")
+    lines.append(f"  fingerprint: {wf['fingerprint']}")
+    tasks = info["tasks"]
+    rows = [["TASK", "DEPENDS ON", "RETRY", "FINGERPRINT"]]
+    for t in sorted(tasks, key=lambda t: t["id"]):
+        rows.append([t["id"] + (" (async)" if t["is_async"] else ""),
+                     ", ".join(t["dependencies"]) or "-", _retry(t["retry"]),
+                     t["fingerprint"][:12]])
+    lines += _table(rows)
+    lines.append("  execution levels:")
+    for i, level in enumerate(wf["levels"], 1):
+        lines.append(f"    {i}. {', '.join(level)}")
+    lines.append("")
+    if info["triggers"]:
+        lines.append("Triggers")
+        for t in info["triggers"]:
+            lines.append(f"  {t.get('name')}: {t.get('kind')} {t.get('schedule')} -> "
+                         f"{t.get('on')}")
+    else:
+        lines.append("Triggers: none")
+    if info["params"]:
+        lines.append("Params")
+        for p in info["params"]:
+            extra = "required" if p.get("required") else f"default {p.get('default')!r}"
+            lines.append(f"  {p.get('name')}: {p.get('type')} ({extra})")
+    else:
+        lines.append("Params: none")
+    if info["secrets"]:
+        lines.append(f"Secrets: {', '.join(map(str, info['secrets']))}")
+    lines.append("")
+    if info["signatures"]:
+        lines.append("Signatures")
+        for s in info["signatures"]:
+            lines.append(f"  {s.get('key_id')} {s.get('signer') or ''} {s.get('timestamp')}")
+    else:
+        lines.append("Signatures: none (unsigned)")
+    return "\n".join(lines)
+
+
+def validate_text(report) -> str:
+    lines = []
+    for f in report.findings:
+        lines.append(f.render())
+    what = f"{report.name} {report.version}" if report.name else report.path
+    if report.ok:
+        extra = f" with {len(report.warnings)} warning(s)" if report.warnings else ""
+        lines.append(f"valid: {what} ({report.kind}){extra}")
+    else:
+        lines.append(f"invalid: {what} ({report.kind}): {len(report.errors)} error(s), "
+                     f"{len(report.warnings)} warning(s)")
+    return "\n".join(lines)
+
+
+def package_text(result) -> str:
+    m = result.manifest
+    tasks = m["workflow"]["tasks"]
+    return (f"built {result.path}\n"
+            f"  {m['package']['name']} {m['package']['version']}, workflow "
+            f"{m['workflow']['name']} with {len(tasks)} task(s), "
+            f"{human_size(result.size)}\n"
+            f"  digest {result.digest}")

@@ -1,0 +1,1 @@
+"""The data pipeline workflow: collect_data -> process_data -> generate_report."""
