@@ -1,0 +1,1 @@
+"""Order ETL workflow package."""

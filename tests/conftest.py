@@ -1,0 +1,51 @@
+"""Shared fixtures: real packages built once per session from the bundled examples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cloacina_build.builder import build_package
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_epoch(monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+@pytest.fixture(scope="session")
+def built_pipeline(tmp_path_factory) -> Path:
+    """The data-pipeline example (canonical layout), built once. Do not modify it."""
+    out = tmp_path_factory.mktemp("built") / "data-pipeline-1.0.0.cloacina"
+    build_package(EXAMPLES / "data-pipeline", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_etl(tmp_path_factory) -> Path:
+    """The order-etl example (PEP 621 project), built once. Do not modify it."""
+    out = tmp_path_factory.mktemp("built") / "order-etl-0.3.0.cloacina"
+    build_package(EXAMPLES / "order-etl", out)
+    return out
+
+
+@pytest.fixture
+def pipeline_pkg(built_pipeline, tmp_path) -> Path:
+    """A private copy of the data-pipeline package that a test may change."""
+    dst = tmp_path / built_pipeline.name
+    shutil.copyfile(built_pipeline, dst)
+    return dst
+
+
+@pytest.fixture
+def pipeline_project(tmp_path) -> Path:
+    """A private copy of the data-pipeline project that a test may change."""
+    dst = tmp_path / "data-pipeline"
+    shutil.copytree(EXAMPLES / "data-pipeline", dst,
+                    ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    return dst
