@@ -20,6 +20,12 @@ from .sources import Module, SourceTooLarge, SourceTree, walk_modules
 
 TASK_ARGS = ("id", "dependencies", "retry_attempts", "retry_backoff", "retry_delay_ms",
              "retry_max_delay_ms", "retry_condition", "retry_jitter", "trigger_rules")
+TASK_ARG_SYNONYMS = {
+    "retries": "retry_attempts", "max_retries": "retry_attempts", "attempts": "retry_attempts",
+    "backoff": "retry_backoff", "delay_ms": "retry_delay_ms", "retry_delay": "retry_delay_ms",
+    "depends_on": "dependencies", "deps": "dependencies", "after": "dependencies",
+    "name": "id", "task_id": "id", "trigger_rule": "trigger_rules", "rules": "trigger_rules",
+}
 BACKOFFS = ("fixed", "linear", "exponential")
 RETRY_CONDITIONS = ("never", "transient", "all")
 TRIGGER_ARGS = ("on", "cron", "poll_interval", "name", "allow_concurrent", "timezone")
@@ -195,7 +201,8 @@ def _scan_module(tree, module, parsed, workflow_name, result, pending_deps):
                                "out", kw.value)
             if allowed is not None and kw.arg not in allowed:
                 raise _Problem(f"@cloaca.{kind} has no argument '{kw.arg}'"
-                               f"{did_you_mean(kw.arg, allowed)}", kw.value)
+                               f"{did_you_mean(kw.arg, allowed, TASK_ARG_SYNONYMS)}",
+                               kw.value)
             out[kw.arg] = kw.value
         return out
 
@@ -231,7 +238,7 @@ def _scan_module(tree, module, parsed, workflow_name, result, pending_deps):
             "trigger_rules": rule,
             "is_async": isinstance(node, ast.AsyncFunctionDef),
             "doc": doc.strip().splitlines()[0] if doc and doc.strip() else None,
-            "source": {"file": module.relpath, "line": node.lineno},
+            "source": {"file": module.relpath, "line": deco.lineno},
             "fingerprint": fingerprint_function(node),
         }
         result.tasks.append(task)

@@ -83,7 +83,14 @@ class PackageError(CloacinaError):
     code = "package"
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A ``did you mean 'x'?`` suffix, or an empty string."""
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+def did_you_mean(word: str, choices: Iterable[str],
+                 synonyms: dict[str, str] | None = None) -> str:
+    """A ``did you mean 'x'?`` suffix, or an empty string.
+
+    ``synonyms`` maps words people commonly write (``retries``) to the right key.
+    """
+    choices = sorted(set(choices))
+    if synonyms and synonyms.get(word) in choices:
+        return f" (did you mean '{synonyms[word]}'?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
