@@ -140,11 +140,9 @@ def _check_requires_python(spec: Any, loc: str) -> list[Finding]:
 def load_project(path: Path | str) -> Project:
     project, findings = inspect_project_config(Path(path))
     if has_errors(findings) or project is None:
-        raise ProjectError(
-            f"{Path(path) / 'package.toml' if project is None else project.config_file} "
-            "has configuration errors", code="config", findings=findings,
-            hint="fix the keys named above",
-        )
+        where = findings[0].location if findings else "the project configuration"
+        raise ProjectError(f"{where} has configuration errors", code="config",
+                           findings=findings, hint="fix the keys named above")
     return project
 
 

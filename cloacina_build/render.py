@@ -29,6 +29,30 @@ def _retry(retry: dict) -> str:
     return " ".join(parts) or "-"
 
 
+_OPS = {"Equals": "==", "NotEquals": "!=", "GreaterThan": ">", "LessThan": "<",
+        "Contains": "contains", "NotContains": "not contains"}
+_TASK_STATES = {"TaskSuccess": "succeeded", "TaskFailed": "failed", "TaskSkipped": "skipped"}
+
+
+def rule_text(rule: Any) -> str:
+    """A trigger rule in words: ``valid_orders exists and validate_orders succeeded``."""
+    if not isinstance(rule, dict) or rule.get("type") in (None, "Always"):
+        return "-"
+    kind = rule["type"]
+    if kind == "ContextValue":
+        op = rule.get("operator")
+        if op in ("Exists", "NotExists"):
+            return f"{rule.get('key')} {'exists' if op == 'Exists' else 'does not exist'}"
+        return f"{rule.get('key')} {_OPS.get(op, op)} {rule.get('value')!r}"
+    if kind in _TASK_STATES:
+        return f"{rule.get('task_name')} {_TASK_STATES[kind]}"
+    parts = [rule_text(c) for c in rule.get("conditions") or []]
+    if kind == "None":
+        return "not (" + " or ".join(parts) + ")"
+    joined = (" and " if kind == "All" else " or ").join(parts)
+    return joined if len(parts) == 1 else f"({joined})"
+
+
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -51,11 +75,12 @@ def inspect_text(info: dict[str, Any]) -> str:
     lines.append(f"Workflow {wf['name']}  (entry module {wf['entry_module']})")
     lines.append(f"  fingerprint: {wf['fingerprint']}")
     tasks = info["tasks"]
-    rows = [["TASK", "DEPENDS ON", "RETRY", "FINGERPRINT"]]
+    rows = [["TASK", "DEPENDS ON", "RETRY", "FINGERPRINT", "RUNS WHEN"]]
     for t in sorted(tasks, key=lambda t: t["id"]):
+        when = rule_text(t.get("trigger_rules"))
         rows.append([t["id"] + (" (async)" if t["is_async"] else ""),
                      ", ".join(t["dependencies"]) or "-", _retry(t["retry"]),
-                     t["fingerprint"][:12]])
+                     t["fingerprint"][:12], "always" if when == "-" else when])
     lines += _table(rows)
     lines.append("  execution levels:")
     for i, level in enumerate(wf["levels"], 1):
