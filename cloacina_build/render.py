@@ -126,10 +126,20 @@ def validate_text(report) -> str:
     return "\n".join(lines)
 
 
+def shown_path(path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def package_text(result) -> str:
     m = result.manifest
     tasks = m["workflow"]["tasks"]
-    return (f"built {result.path}\n"
+    return (f"built {shown_path(result.path)}\n"
             f"  {m['package']['name']} {m['package']['version']}, workflow "
             f"{m['workflow']['name']} with {len(tasks)} task(s), "
             f"{human_size(result.size)}\n"
