@@ -160,12 +160,31 @@ def tar_error(code: str, message: str) -> PackageError:
     return PackageError(message, code=code)
 
 
+def check_framing(fh: BinaryIO) -> list:
+    """Walk every zstd frame header first: a frame cut short (even in its checksum, which a
+    streaming decompressor may not notice at end of input) is refused before reading."""
+    from .frames import FrameError, walk_frames
+
+    start = fh.tell()
+    size = fh.seek(0, os.SEEK_END)
+    try:
+        return walk_frames(fh, size)
+    except FrameError as exc:
+        code = "archive-truncated" if "truncated" in str(exc) else "archive-corrupt"
+        raise tar_error(code, f"the zstd framing is broken: {exc}") from None
+    finally:
+        fh.seek(start)
+
+
 class TarStream:
     """Sequential, bounded reader of the tar stream inside a zstd-compressed package."""
 
-    def __init__(self, fh: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, fh: BinaryIO, limits: Limits = DEFAULT_LIMITS, *,
+                 check_frames: bool = True) -> None:
         import zstandard
 
+        if check_frames and fh.seekable():
+            check_framing(fh)
         self.limits = limits
         self._raw = _Counting(fh)
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
@@ -286,7 +305,9 @@ class TarStream:
 
     def _check_tail(self) -> None:
         second = self._read(BLOCK)
-        if second and second.strip(b"\0"):
+        if len(second) < BLOCK:
+            second += self._read_exact(BLOCK - len(second), "the end-of-archive marker")
+        if second.strip(b"\0"):
             raise tar_error("archive-trailing-data", "data after the end-of-archive marker")
         while chunk := self._read(CHUNK):
             if chunk.strip(b"\0"):

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest as mf
-from .archive import TarStream
+from .archive import TarStream, check_framing
 from .errors import PackageError, UsageError
-from .frames import FrameError, walk_frames
 from .limits import DEFAULT_LIMITS, Limits
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -100,19 +99,16 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
     path = Path(path)
     size = _check_file(path)
     with open(path, "rb") as fh:
-        head_toml, head_manifest = read_head(TarStream(fh, limits), limits)
-        signatures = _read_trailer(fh, size, limits)
+        frames = check_framing(fh)
+        head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
+        signatures = _read_trailer(fh, frames, limits)
     return Package(path, size, head_toml, parse_package_toml(head_toml), head_manifest,
                    mf.loads(head_manifest), signatures)
 
 
-def _read_trailer(fh, size: int, limits: Limits) -> list[dict[str, Any]]:
+def _read_trailer(fh, frames, limits: Limits) -> list[dict[str, Any]]:
     """Signatures in the last frame, found by walking frame headers (no decompression)."""
-    try:
-        frames = [f for f in walk_frames(fh, size) if not f.skippable]
-    except FrameError as exc:
-        raise PackageError(f"the package's zstd framing is broken: {exc}",
-                           code="archive-corrupt") from None
+    frames = [f for f in frames if not f.skippable]
     if len(frames) < 3:
         return []
     last = frames[-1]
