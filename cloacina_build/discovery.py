@@ -128,7 +128,11 @@ def discover(tree: SourceTree, entry_module: str, workflow_name: str) -> Discove
         result.modules.append(module.name)
         if parsed is None:
             continue
-        _scan_module(tree, module, parsed, workflow_name, result, pending_deps)
+        try:
+            _scan_module(tree, module, parsed, workflow_name, result, pending_deps)
+        except RecursionError:
+            result.findings.append(error("source-too-complex", "the source nests too deeply "
+                                         "to be read safely", tree.display(module.relpath)))
     _resolve_function_deps(result, pending_deps)
     return result
 

@@ -43,8 +43,12 @@ def _where(base: str, path) -> str:
 
 def schema_findings(instance: Any, name: str, *, code: str, location: str) -> list[Finding]:
     """Every way ``instance`` breaks schema ``name``, as findings (sorted, stable)."""
+    try:
+        errors = list(_validator(name).iter_errors(instance))
+    except RecursionError:
+        return [error(code, "the document nests too deeply to be checked", location)]
     out: list[Finding] = []
-    for err in _validator(name).iter_errors(instance):
+    for err in errors:
         at = ".".join(str(p) for p in err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = err.schema.get("properties", {})

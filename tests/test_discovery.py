@@ -323,3 +323,23 @@ def test_fingerprints_match_the_fingerprint_module(tmp_path):
     source = "import cloaca\n\n@cloaca.task(id='a')\ndef a(c):\n    return c\n"
     found = one(tmp_path, source)
     assert found.tasks[0]["fingerprint"] == fingerprint_source(source, "a")
+
+
+def test_pathologically_deep_source_is_a_finding_not_a_crash(tmp_path):
+    deep = "+".join(["1"] * 1500)
+    found = one(tmp_path, f"import cloaca\n@cloaca.task(id='a')\ndef a(c):\n    return {deep}\n")
+    assert codes(found) == ["source-too-complex"]
+    deeper = "+".join(["1"] * 20000)
+    found = one(tmp_path, f"import cloaca\n@cloaca.task(id='a')\ndef a(c):\n    return {deeper}\n")
+    assert codes(found) == ["source-syntax"]
+
+
+def test_deeply_nested_document_is_a_finding(tmp_path):
+    from cloacina_build.schemas import schema_findings
+
+    rule: dict = {"type": "Always"}
+    for _ in range(900):
+        rule = {"type": "All", "conditions": [rule]}
+    findings = schema_findings({"workflow": {"tasks": [{"trigger_rules": rule}]}}, "manifest",
+                               code="schema-manifest", location="manifest.json")
+    assert findings and all(f.code == "schema-manifest" for f in findings)
