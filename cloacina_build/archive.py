@@ -273,7 +273,7 @@ class TarStream:
                 continue
             break
         name = pax.get("path", info.name)
-        size = int(pax["size"]) if "size" in pax and pax["size"].isdigit() else info.size
+        size = _pax_size(pax["size"]) if "size" in pax else info.size
         if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
             kind = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link",
                     tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
@@ -313,6 +313,15 @@ class TarStream:
             if chunk.strip(b"\0"):
                 raise tar_error("archive-trailing-data", "data after the end-of-archive "
                                 "marker")
+
+
+def _pax_size(value: str) -> int:
+    """A PAX ``size`` record: ASCII decimal digits only (``str.isdigit`` also accepts '²',
+    which ``int`` refuses); a bad one is corrupt, never silently replaced by the header's."""
+    if not (value.isascii() and value.isdigit()):
+        raise tar_error("archive-corrupt", f"PAX size {value[:32]!r} is not a decimal number")
+    digits = value.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 32 else 1 << 128  # past every limit; int() caps
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:

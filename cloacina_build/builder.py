@@ -101,7 +101,7 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
 
 
 def _check_wheel_discovery(project: Project, source: Discovery, wheel: Discovery) -> None:
-    if has_errors(wheel.findings) or not wheel.modules:
+    if has_errors(wheel.findings) or project.entry_module not in wheel.modules:
         raise BuildError(f"the built wheel does not contain entry module "
                          f"'{project.entry_module}' in readable form",
                          findings=wheel.findings,

@@ -7,6 +7,8 @@ and ``sign`` can reach the trailer in O(blocks) small reads, whatever the payloa
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -26,29 +28,42 @@ class Frame:
     skippable: bool = False
 
 
-def _read_exact(fh: BinaryIO, n: int) -> bytes:
-    data = fh.read(n)
+def _reader(fh: BinaryIO):
+    """``read(offset, n)``: ``os.pread`` on a real file (a seek on a buffered file throws
+    its buffer away, and the walk makes one small read per block), else seek and read."""
+    try:
+        fd = fh.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        def read(offset: int, n: int) -> bytes:
+            fh.seek(offset)
+            return fh.read(n)
+        return read
+    return lambda offset, n: os.pread(fd, n, offset)
+
+
+def _exact(read, offset: int, n: int) -> bytes:
+    data = read(offset, n)
     if len(data) != n:
         raise FrameError("truncated zstd frame")
     return data
 
 
 def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
+    read = _reader(fh)
     frames: list[Frame] = []
     pos = 0
     while pos < file_size:
         if len(frames) >= MAX_FRAMES:
             raise FrameError(f"more than {MAX_FRAMES} zstd frames")
-        fh.seek(pos)
-        (magic,) = struct.unpack("<I", _read_exact(fh, 4))
+        (magic,) = struct.unpack("<I", _exact(read, pos, 4))
         if magic & 0xFFFFFFF0 == 0x184D2A50:
-            (size,) = struct.unpack("<I", _read_exact(fh, 4))
+            (size,) = struct.unpack("<I", _exact(read, pos + 4, 4))
             frames.append(Frame(pos, 8 + size, True))
             pos += 8 + size
             continue
         if magic != ZSTD_MAGIC:
             raise FrameError(f"no zstd frame at offset {pos}")
-        (desc,) = _read_exact(fh, 1)
+        (desc,) = _exact(read, pos + 4, 1)
         fcs_flag, single, checksum, dict_flag = desc >> 6, desc >> 5 & 1, desc >> 2 & 1, \
             desc & 3
         if desc & 0x08:
@@ -57,8 +72,7 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
             ((1 if single else 0), 2, 4, 8)[fcs_flag]
         cursor = pos + 4 + header
         while True:
-            fh.seek(cursor)
-            raw = _read_exact(fh, 3)
+            raw = _exact(read, cursor, 3)
             bh = raw[0] | raw[1] << 8 | raw[2] << 16
             last, btype, bsize = bh & 1, bh >> 1 & 3, bh >> 3
             if btype == 3:

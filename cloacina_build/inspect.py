@@ -67,11 +67,13 @@ def describe(pkg: Package) -> dict[str, Any]:
             "levels": execution_levels(out_tasks),
         },
         "tasks": out_tasks,
-        "triggers": _typed(workflow.get("triggers", []), list, "workflow.triggers"),
-        "params": _typed(workflow.get("params", []), list, "workflow.params"),
-        "secrets": _typed(workflow.get("secrets", []), list, "workflow.secrets"),
-        "payload": {k: payload.get(k) for k in ("kind", "filename", "size", "sha256",
-                                                  "tags")},
+        "triggers": _records(workflow.get("triggers", []), "workflow.triggers"),
+        "params": _records(workflow.get("params", []), "workflow.params"),
+        "secrets": [str(s) for s in _typed(workflow.get("secrets", []), list,
+                                           "workflow.secrets")],
+        "payload": {**{k: payload.get(k) for k in ("kind", "filename", "size", "sha256")},
+                    "tags": [str(t) for t in _typed(payload.get("tags", []), list,
+                                                    "payload.tags")]},
         "sizes": {
             "file": pkg.file_size,
             "members": {str(e.get("path")): e.get("size") for e in members
@@ -82,6 +84,10 @@ def describe(pkg: Package) -> dict[str, Any]:
         "digest": pkg.digest,
         "signatures": [_signature_summary(s) for s in pkg.signatures],
     }
+
+
+def _records(value: Any, what: str) -> list[dict[str, Any]]:
+    return [_typed(item, dict, f"an item of {what}") for item in _typed(value, list, what)]
 
 
 def _signature_summary(sig: Any) -> dict[str, Any]:

@@ -43,6 +43,11 @@ def loads(data: bytes) -> dict[str, Any]:
                            code="manifest-syntax") from None
     if not isinstance(value, dict):
         raise PackageError("manifest.json is not a JSON object", code="manifest-syntax")
+    try:  # a '\ud800' escape is valid JSON syntax but not text: printing it would fail later
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise PackageError("manifest.json is not valid Unicode text (an unpaired surrogate "
+                           "escape)", code="manifest-syntax") from None
     return value
 
 

@@ -15,6 +15,8 @@ def name_problem(name: str) -> tuple[str, str] | None:
         return "member-name-empty", "empty member name"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "member-name-control", f"member name {name!r} contains control characters"
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):  # tar bytes decoded surrogateescape
+        return "member-name-encoding", f"member name {name!r} is not valid UTF-8"
     if name.startswith("/"):
         return "member-name-absolute", f"absolute member name {name!r}"
     if "\\" in name:

@@ -27,8 +27,8 @@ from .graph import graph_findings
 from .limits import DEFAULT_LIMITS, Limits
 from .package import _check_file, parse_package_toml
 from .schemas import schema_findings
-from .wheel import (comparable, discover_in_wheel, parse_name, record_findings, same_name,
-                    structure_findings)
+from .wheel import (ZIP_ERRORS, comparable, discover_in_wheel, parse_name, record_findings,
+                    same_name, structure_findings)
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class _Validation:
         assert self.payload_file is not None
         try:
             zf = zipfile.ZipFile(self.payload_file)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except ZIP_ERRORS as exc:
             self.add(error("wheel-bad-zip", f"the payload is not a readable wheel: {exc}",
                            where))
             return
@@ -283,11 +283,11 @@ class _Validation:
             wf = self.manifest["workflow"]
             try:
                 found = discover_in_wheel(zf, wf["entry_module"], wf["name"])
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except ZIP_ERRORS as exc:
                 self.add(error("wheel-bad-zip", f"cannot read the wheel's source: {exc}",
                                where))
                 return
-        if not found.modules:
+        if wf["entry_module"] not in found.modules:  # its parent packages may be there
             self.add(error("tasks-entry-missing", f"entry module '{wf['entry_module']}' is "
                            "not in the wheel", where))
             return

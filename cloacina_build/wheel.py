@@ -6,7 +6,9 @@ it was given), so both read a wheel the same way.
 
 from __future__ import annotations
 
+import lzma
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,13 @@ from .findings import Finding, error
 from .limits import Limits
 from .names import NameSet, name_problem
 from .sources import ZipTree
+
+
+# What opening or reading a hostile zip can raise: a bad archive, an encrypted entry
+# (RuntimeError), an unknown compression method (NotImplementedError), a corrupt deflate,
+# bzip2 or lzma stream (zlib.error, OSError, LZMAError), a short stream (EOFError).
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError,
+              NotImplementedError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
