@@ -123,16 +123,42 @@ def write_trailer(fh: BinaryIO, members: list[tuple[str, bytes]], mtime: int) ->
 
 
 class _Counting:
-    """Counts compressed bytes handed to the decompressor."""
+    """Counts (and hashes) the raw bytes handed to the decompressor.
 
-    def __init__(self, raw: BinaryIO) -> None:
+    The sha256 of the bytes before ``mark`` (the trailer frame) is the *archive digest*
+    that embedded signatures cover; the sha256 of every byte is the file digest a detached
+    signature covers.  One pass gives both.
+    """
+
+    def __init__(self, raw: BinaryIO, mark: int | None) -> None:
         self.raw = raw
         self.count = 0
+        self.mark = mark
+        self._hash = hashlib.sha256() if mark is not None else None
+        self.prefix_digest: str | None = None
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
+        if self._hash is not None and data:
+            if self.prefix_digest is None and self.count + len(data) >= self.mark:
+                cut = self.mark - self.count
+                self._hash.update(data[:cut])
+                self.prefix_digest = self._hash.hexdigest()
+                self._hash.update(data[cut:])
+            else:
+                self._hash.update(data)
         self.count += len(data)
         return data
+
+    def finish(self) -> tuple[str | None, str | None]:
+        """Read what the decompressor left; the archive digest and the file digest."""
+        if self._hash is None:
+            return None, None
+        while self.read(CHUNK):
+            pass
+        if self.prefix_digest is None:  # mark at the very end (no trailer)
+            self.prefix_digest = self._hash.hexdigest()
+        return self.prefix_digest, self._hash.hexdigest()
 
 
 @dataclass
@@ -183,10 +209,9 @@ class TarStream:
                  check_frames: bool = True) -> None:
         import zstandard
 
-        if check_frames and fh.seekable():
-            check_framing(fh)
+        self.frames = check_framing(fh) if check_frames and fh.seekable() else []
         self.limits = limits
-        self._raw = _Counting(fh)
+        self._raw = _Counting(fh, self.frames[-1].offset if self.frames else None)
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
         self._z = dctx.stream_reader(self._raw, read_size=CHUNK, read_across_frames=True,
                                      closefd=False)
@@ -302,6 +327,11 @@ class TarStream:
             return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
             raise tar_error("archive-corrupt", f"bad tar header: {exc}") from None
+
+    def digests(self) -> tuple[str | None, str | None]:
+        """After the stream ended: sha256 of the bytes before the trailer frame (what an
+        embedded signature covers) and of the whole file (what a ``.sig`` covers)."""
+        return self._raw.finish()
 
     def _check_tail(self) -> None:
         second = self._read(BLOCK)

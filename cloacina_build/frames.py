@@ -26,6 +26,8 @@ class Frame:
     offset: int
     length: int
     skippable: bool = False
+    header: bytes = b""             # magic through frame content size
+    checksum: bytes | None = None   # the frame's content checksum (xxh64, low 4 bytes)
 
 
 def _reader(fh: BinaryIO):
@@ -57,10 +59,8 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
             raise FrameError(f"more than {MAX_FRAMES} zstd frames")
         (magic,) = struct.unpack("<I", _exact(read, pos, 4))
         if magic & 0xFFFFFFF0 == 0x184D2A50:
-            (size,) = struct.unpack("<I", _exact(read, pos + 4, 4))
-            frames.append(Frame(pos, 8 + size, True))
-            pos += 8 + size
-            continue
+            raise FrameError(f"skippable zstd frame at offset {pos}: packages have none, "
+                             "so nothing in the file escapes the checks")
         if magic != ZSTD_MAGIC:
             raise FrameError(f"no zstd frame at offset {pos}")
         (desc,) = _exact(read, pos + 4, 1)
@@ -85,6 +85,7 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
         cursor += 4 if checksum else 0
         if cursor > file_size:
             raise FrameError("truncated zstd frame")
-        frames.append(Frame(pos, cursor - pos))
+        frames.append(Frame(pos, cursor - pos, False, _exact(read, pos, 4 + header),
+                            _exact(read, cursor - 4, 4) if checksum else None))
         pos = cursor
     return frames

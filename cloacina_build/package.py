@@ -16,6 +16,7 @@ from typing import Any
 from . import manifest as mf
 from .archive import TarStream, check_framing
 from .errors import PackageError, UsageError
+from .frames import Frame
 from .limits import DEFAULT_LIMITS, Limits
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -29,7 +30,19 @@ class Package:
     metadata: dict[str, Any]
     manifest_bytes: bytes
     manifest: dict[str, Any]
-    signatures: list[dict[str, Any]] = field(default_factory=list)
+    signature_members: list[tuple[str, bytes]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+
+    @property
+    def signatures(self) -> list[dict[str, Any]]:
+        """The embedded signature records as parsed JSON (not verified; see verify)."""
+        out = []
+        for _name, data in self.signature_members:
+            try:
+                out.append(json.loads(data))
+            except ValueError:
+                out.append({"malformed": True})
+        return out
 
     @property
     def digest(self) -> str:
@@ -103,12 +116,11 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
         head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
         signatures = _read_trailer(fh, frames, limits)
     return Package(path, size, head_toml, parse_package_toml(head_toml), head_manifest,
-                   mf.loads(head_manifest), signatures)
+                   mf.loads(head_manifest), signatures, frames)
 
 
-def _read_trailer(fh, frames, limits: Limits) -> list[dict[str, Any]]:
+def _read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:
     """Signatures in the last frame, found by walking frame headers (no decompression)."""
-    frames = [f for f in frames if not f.skippable]
     if len(frames) < 3:
         return []
     last = frames[-1]
@@ -122,11 +134,7 @@ def _read_trailer(fh, frames, limits: Limits) -> list[dict[str, Any]]:
         if not member.name.startswith(mf.SIGNATURE_DIR):
             raise PackageError(f"unexpected member {member.name!r} in the signature trailer",
                                code="member-order")
-        try:
-            out.append(json.loads(member.read_all(limits.max_metadata_size)))
-        except ValueError:
-            raise PackageError(f"signature {member.name!r} is not valid JSON",
-                               code="signature-malformed") from None
+        out.append((member.name, member.read_all(limits.max_metadata_size)))
     return out
 
 

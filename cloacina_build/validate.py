@@ -25,7 +25,9 @@ from .findings import Finding, error, has_errors, warning
 from .fingerprint import workflow_fingerprint
 from .graph import graph_findings
 from .limits import DEFAULT_LIMITS, Limits
+from .archive import DEFAULT_MTIME
 from .package import _check_file, parse_package_toml
+from .verify import SignatureCheck, TrustPolicy, signature_findings
 from .schemas import schema_findings
 from .wheel import (ZIP_ERRORS, comparable, discover_in_wheel, parse_name, record_findings,
                     same_name, structure_findings)
@@ -38,6 +40,7 @@ class ValidationPolicy:
     limits: Limits = DEFAULT_LIMITS
     check_host: bool = True       # wheel tags and requires-python against this interpreter
     check_wheel: bool = True      # RECORD, entry names, rediscovery of the tasks
+    trust: TrustPolicy = field(default_factory=TrustPolicy)  # how signatures are judged
 
 
 @dataclass
@@ -49,6 +52,7 @@ class ValidationReport:
     name: str | None = None
     version: str | None = None
     signatures: list[dict[str, Any]] = field(default_factory=list)
+    verified_by: list[str] = field(default_factory=list)  # trusted signers that counted
 
     @property
     def ok(self) -> bool:
@@ -67,6 +71,7 @@ class ValidationReport:
                 "package": {"name": self.name, "version": self.version},
                 "digest": self.digest,
                 "errors": len(self.errors), "warnings": len(self.warnings),
+                "signatures": self.signatures, "verified_by": self.verified_by,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -118,6 +123,10 @@ class _Validation:
         self.metadata: dict[str, Any] = {}
         self.payload_file: Path | None = None
         self.complete = False
+        self.frames: list = []
+        self.signature_members: list[tuple[str, bytes]] = []
+        self.archive_digest: str | None = None
+        self.file_digest: str | None = None
 
     def add(self, finding: Finding) -> None:
         self.report.findings.append(finding)
@@ -135,6 +144,7 @@ class _Validation:
             self._check_members()
             if self.policy.check_wheel and self.payload_file is not None:
                 self._check_wheel()
+            self._check_signatures()
         self._check_workflow()
         if self.policy.check_host:
             self._check_host()
@@ -143,6 +153,7 @@ class _Validation:
     def _stream(self) -> None:
         with open(self.path, "rb") as fh:
             stream = TarStream(fh, self.limits)
+            self.frames = stream.frames
             from .package import read_head
 
             toml_bytes, manifest_bytes = read_head(stream, self.limits)
@@ -163,6 +174,7 @@ class _Validation:
                     after_payload = True
                 else:
                     self.seen[member.name] = _hash_member(member)
+            self.archive_digest, self.file_digest = stream.digests()
 
     def _read_metadata(self, toml_bytes: bytes, manifest_bytes: bytes) -> None:
         self.seen[mf.PACKAGE_TOML] = (len(toml_bytes), mf.digest(toml_bytes))
@@ -195,10 +207,39 @@ class _Validation:
         if not after_payload:
             self.add(error("member-order", f"signature {name!r} comes before the payload; "
                            "signatures belong in the trailer", name))
-        try:
-            self.report.signatures.append(json.loads(data))
-        except ValueError:
-            self.add(error("signature-malformed", "signature is not valid JSON", name))
+        self.signature_members.append((name, data))
+
+    def _check_signatures(self) -> None:
+        policy = self.policy.trust
+        if not self.signature_members and not policy.require_signature \
+                and policy.detached is None:
+            return
+        pkg = self.manifest["package"]
+        check = SignatureCheck(
+            package=pkg["name"], version=pkg["version"], digest=self.report.digest or "",
+            archive=self.archive_digest, members=self.signature_members,
+            trailer_ok=self._trailer_is_canonical(), file_sha256=self.file_digest)
+        outcome = signature_findings(check, policy)
+        self.report.findings += outcome.findings
+        self.report.signatures = outcome.signatures
+        self.report.verified_by = outcome.verified
+
+    def _trailer_is_canonical(self) -> bool:
+        """The last frame must be exactly what ``sign`` writes for these signatures."""
+        import io
+
+        from .archive import write_trailer
+        from .verify import canonical_trailer_members
+
+        if len(self.frames) < 2:
+            return False
+        last = self.frames[-1]
+        epoch = self.manifest["build"].get("source_date_epoch", DEFAULT_MTIME)
+        expected = io.BytesIO()
+        write_trailer(expected, canonical_trailer_members(self.signature_members), epoch)
+        with open(self.path, "rb") as fh:
+            fh.seek(last.offset)
+            return fh.read(last.length + 1) == expected.getvalue()
 
     # ----------------------------------------------------------- checks
     def _check_consistency(self) -> None:
@@ -374,6 +415,20 @@ def _copy_hashed(member, dest: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
+def verify_package(path: Path | str, policy: TrustPolicy,
+                   limits: Limits = DEFAULT_LIMITS) -> ValidationReport:
+    """Validate with a trusted signature required; then the anti-rollback check, if any."""
+    from .verify import check_rollback, require
+
+    report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)))
+    if report.ok and policy.state_file is not None:
+        refused = check_rollback(Path(policy.state_file), report.name or "",
+                                 report.version or "", allow=policy.allow_rollback)
+        if refused:
+            report.findings.append(refused)
+    return report
+
+
 def ensure_valid(path: Path | str, policy: ValidationPolicy | None = None
                  ) -> ValidationReport:
     """Validate and raise :class:`PackageError` with every error finding if invalid."""
@@ -385,4 +440,4 @@ def ensure_valid(path: Path | str, policy: ValidationPolicy | None = None
 
 
 __all__ = ["ValidationPolicy", "ValidationReport", "validate_package", "validate_project",
-           "validate_path", "ensure_valid", "CloacinaError"]
+           "validate_path", "verify_package", "ensure_valid", "CloacinaError"]

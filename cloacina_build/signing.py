@@ -1,0 +1,89 @@
+"""Sign a package: an embedded signature in the trailer, or an engine-format ``.sig``.
+
+Embedded signing copies the head and payload frames byte for byte and rewrites only the
+trailer frame, so the signed package holds the same manifest and payload bytes as the
+unsigned build.  A package is validated before it is signed: a signature endorses content,
+so tampered or malformed content is never signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import archive
+from .errors import PackageError, UsageError
+from .keys import SigningKey
+from .package import file_sha256, open_package
+from .signatures import (MAX_COMMENT, encode_record, make_detached, make_record,
+                         member_name)
+from .validate import ValidationPolicy, validate_package
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SignResult:
+    path: Path
+    key_id: str
+    signer: str
+    signed_at: str
+    detached: bool
+    signatures: int  # embedded signatures in the package after signing
+
+
+def _ensure_signable(path: Path) -> None:
+    report = validate_package(path, ValidationPolicy(check_host=False))
+    if not report.ok:
+        raise PackageError(f"{path} failed validation; refusing to sign it", code="invalid",
+                           findings=report.errors,
+                           hint="rebuild the package, validate it, then sign")
+
+
+def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
+                 signer: str | None = None, when: dt.datetime | None = None) -> SignResult:
+    """Add (or replace) this key's embedded signature; the file is replaced atomically."""
+    path = Path(path)
+    _ensure_signable(path)
+    pkg = open_package(path)
+    frames = pkg.frames
+    if len(frames) != 3 or any(f.checksum is None for f in frames):
+        raise PackageError(f"{path} is not laid out as head, payload and trailer frames "
+                           "with checksums; rebuild it with cloacinactl package",
+                           code="archive-layout")
+    if len(comment) > MAX_COMMENT:
+        raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
+    members = {name: data for name, data in pkg.signature_members}
+    epoch = pkg.manifest.get("build", {}).get("source_date_epoch", archive.DEFAULT_MTIME)
+    with archive.atomic_output(path) as out, open(path, "rb") as src:
+        prefix = hashlib.sha256()
+        left = frames[-1].offset
+        while left:
+            chunk = src.read(min(CHUNK, left))
+            if not chunk:
+                raise PackageError(f"{path} changed while it was being signed")
+            prefix.update(chunk)
+            out.write(chunk)
+            left -= len(chunk)
+        record = make_record(key, package=pkg.name, version=pkg.version, digest=pkg.digest,
+                             archive=prefix.hexdigest(), comment=comment, signer=signer,
+                             when=when)
+        members[member_name(record["payload"]["key_id"])] = encode_record(record)
+        archive.write_trailer(out, sorted(members.items()), epoch)
+    p = record["payload"]
+    return SignResult(path, p["key_id"], p["signer"], p["signed_at"], False, len(members))
+
+
+def sign_detached(path: Path | str, key: SigningKey, *, out: Path | str | None = None,
+                  when: dt.datetime | None = None) -> SignResult:
+    """Write ``FILE.sig`` in the engine's format; the package is left untouched."""
+    path = Path(path)
+    _ensure_signable(path)
+    sig = make_detached(key, file_sha256(path), when)
+    target = Path(out) if out else path.with_name(path.name + ".sig")
+    with archive.atomic_output(target) as fh:
+        fh.write(json.dumps(sig, indent=2, sort_keys=True).encode() + b"\n")
+    return SignResult(target, sig["key_fingerprint"], key.name, sig["signed_at"], True, 0)

@@ -1,0 +1,280 @@
+"""One verification policy for ``verify``, ``validate --trust`` and the runtime loader.
+
+``signature_findings`` judges the signatures of a package against a :class:`TrustPolicy`;
+the validator calls it after its streaming pass, so verifying costs one validation plus a
+few Ed25519 checks.  ``verify_package`` is validation with a signature required, plus the
+optional anti-rollback state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .findings import Finding, error, warning
+from .signatures import (Detached, MalformedSignature, Record, encode_record, parse_detached,
+                         parse_record, parse_time)
+from .trust import TrustStore
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """How signatures are judged. ``trust=None`` checks them without trusting any key."""
+
+    trust: TrustStore | None = None
+    require_signature: bool = False
+    threshold: int = 1
+    now: dt.datetime | None = None
+    detached: Path | None = None          # a FILE.sig to check as well
+    state_file: Path | None = None        # anti-rollback: highest version seen per package
+    allow_rollback: bool = False
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise UsageError("the signature threshold must be at least 1")
+        if self.require_signature and self.trust is None:
+            raise UsageError("requiring a signature needs trusted keys",
+                             hint="pass --trust DIR_OR_FILE")
+
+
+@dataclass
+class SignatureCheck:
+    """What the validator hands over after its pass."""
+
+    package: str
+    version: str
+    digest: str                 # sha256 of the manifest bytes
+    archive: str | None         # sha256 of the raw bytes before the trailer frame
+    members: list[tuple[str, bytes]]  # signature members, in archive order
+    trailer_ok: bool            # the trailer frame is the canonical encoding of members
+    file_sha256: str | None = None    # only computed when a detached signature is checked
+
+
+@dataclass
+class Outcome:
+    findings: list[Finding] = field(default_factory=list)
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)  # names of counted signers
+
+
+def signature_findings(check: SignatureCheck, policy: TrustPolicy) -> Outcome:
+    out = Outcome()
+    now = policy.now or dt.datetime.now(dt.timezone.utc)
+    counted: dict[str, str] = {}   # key id -> signer name
+    not_counted: list[tuple[str, str, str]] = []  # (code, message, location)
+    if check.members and not check.trailer_ok:
+        out.findings.append(error("signature-trailer", "the signature trailer is not in its "
+                                  "canonical form (changed after signing?)"))
+    seen_ids: set[str] = set()
+    for name, data in check.members:
+        try:
+            record = parse_record(data, name)
+        except MalformedSignature as exc:
+            out.findings.append(error("signature-malformed", str(exc), name))
+            out.signatures.append({"member": name, "status": "malformed"})
+            continue
+        status = _judge_record(record, check, policy, now, name, out, not_counted)
+        out.signatures.append(_summary(record, name, status))
+        if status == "verified" and record.key_id not in seen_ids:
+            counted[record.key_id] = _trusted_name(policy, record)
+        seen_ids.add(record.key_id)
+    if policy.detached is not None:
+        _judge_detached(check, policy, now, out, counted, not_counted)
+    _threshold(check, policy, out, counted, not_counted)
+    out.verified = sorted(counted.values())
+    return out
+
+
+def _trusted_name(policy: TrustPolicy, record: Record) -> str:
+    trusted = policy.trust.lookup(record.key_id) if policy.trust else None
+    return trusted.name if trusted else record.payload["signer"]
+
+
+def _summary(record: Record, name: str, status: str) -> dict[str, Any]:
+    p = record.payload
+    return {"member": name, "key_id": record.key_id, "signer": p["signer"],
+            "signed_at": p["signed_at"], "comment": p["comment"], "status": status}
+
+
+def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, now, name,
+                  out: Outcome, not_counted) -> str:
+    p = record.payload
+    if (p["package"], p["version"]) != (check.package, check.version):
+        out.findings.append(error("signature-wrong-package", f"signature made for "
+                                  f"{p['package']} {p['version']}, not {check.package} "
+                                  f"{check.version} (moved between packages?)", name))
+        return "wrong-package"
+    if not record.valid():
+        out.findings.append(error("signature-invalid", f"the signature by "
+                                  f"{record.key_id[:16]}... does not verify", name))
+        return "invalid"
+    if p["digest"] != check.digest or p["archive"] != check.archive:
+        out.findings.append(error("signature-content-mismatch", "the package content "
+                                  "changed after it was signed (tampered)", name))
+        return "content-mismatch"
+    if policy.trust is None:
+        return "unknown"
+    revoked, reason = policy.trust.revocation(record.key_id)
+    if revoked:
+        out.findings.append(error("signature-key-revoked", f"signed by revoked key "
+                                  f"{record.key_id[:16]}...{': ' + reason if reason else ''}",
+                                  name))
+        return "revoked"
+    trusted = policy.trust.lookup(record.key_id)
+    if trusted is None:
+        not_counted.append(("signature-untrusted", f"signed by key {record.key_id[:16]}... "
+                            f"('{p['signer']}'), which is not trusted", name))
+        return "untrusted"
+    if trusted.expires and now > trusted.expires:
+        not_counted.append(("signature-key-expired", f"signed by key '{trusted.name}', which "
+                            f"expired at {trusted.expires.isoformat()}", name))
+        return "expired"
+    return "verified"
+
+
+def _judge_detached(check, policy, now, out: Outcome, counted, not_counted) -> None:
+    where = str(policy.detached)
+    try:
+        data = Path(policy.detached).read_bytes()[: 64 * 1024]
+        sig: Detached = parse_detached(data)
+    except OSError as exc:
+        raise UsageError(f"cannot read the detached signature {where}: {exc.strerror}") \
+            from None
+    except MalformedSignature as exc:
+        out.findings.append(error("signature-malformed", str(exc), where))
+        return
+    entry = {"member": where, "key_id": sig.key_id, "signer": None,
+             "signed_at": sig.signed_at, "comment": None, "detached": True}
+    out.signatures.append(entry)
+    if sig.package_hash != check.file_sha256:
+        out.findings.append(error("signature-wrong-package", "the detached signature was made "
+                                  "for other bytes (another package, or this one changed)",
+                                  where))
+        entry["status"] = "wrong-package"
+        return
+    trusted = policy.trust.lookup(sig.key_id) if policy.trust else None
+    if trusted is None:
+        entry["status"] = "untrusted" if policy.trust else "unknown"
+        if policy.trust:
+            not_counted.append(("signature-untrusted", f"detached signature by key "
+                                f"{sig.key_id[:16]}..., which is not trusted", where))
+        return
+    entry["signer"] = trusted.name
+    if not sig.valid_with(trusted.key):
+        out.findings.append(error("signature-invalid", "the detached signature does not "
+                                  "verify", where))
+        entry["status"] = "invalid"
+        return
+    revoked, reason = policy.trust.revocation(sig.key_id)
+    if revoked:
+        out.findings.append(error("signature-key-revoked", f"signed by revoked key "
+                                  f"'{trusted.name}'{': ' + reason if reason else ''}", where))
+        entry["status"] = "revoked"
+        return
+    if trusted.expires and now > trusted.expires:
+        not_counted.append(("signature-key-expired", f"signed by key '{trusted.name}', which "
+                            f"expired at {trusted.expires.isoformat()}", where))
+        entry["status"] = "expired"
+        return
+    entry["status"] = "verified"
+    counted.setdefault(sig.key_id, trusted.name)
+
+
+def _threshold(check, policy: TrustPolicy, out: Outcome, counted, not_counted) -> None:
+    short = policy.require_signature and len(counted) < policy.threshold
+    for code, message, where in not_counted:
+        out.findings.append(error(code, message, where) if short
+                            else warning(code, message, where))
+    if not short:
+        return
+    if not out.signatures:
+        out.findings.append(error("signature-missing", f"{check.package} {check.version} is "
+                                  "unsigned, and a signature is required"))
+    elif policy.threshold > 1 or not not_counted:
+        out.findings.append(error("signature-threshold", f"{len(counted)} distinct trusted "
+                                  f"signer(s) verified; {policy.threshold} required"))
+
+
+def canonical_trailer_members(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The order and encoding ``sign`` writes: sorted by name, records re-encoded."""
+    out = []
+    for name, data in sorted(members):
+        try:
+            out.append((name, encode_record(json.loads(data))))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            out.append((name, data))
+    return out
+
+
+# ------------------------------------------------------------------ anti-rollback
+
+
+def check_rollback(state_file: Path, package: str, version: str, *, allow: bool
+                   ) -> Finding | None:
+    """Refuse a version lower than the highest seen for this package; record a higher one."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    name = canonicalize_name(package)
+    with _locked(state_file):
+        state = _read_state(state_file)
+        seen = state["packages"].get(name)
+        try:
+            if seen is not None and Version(version) < Version(seen) and not allow:
+                return error("rollback", f"{package} {version} is older than {seen}, the "
+                             f"highest version already accepted (state: {state_file})")
+            if seen is None or Version(version) > Version(seen):
+                state["packages"][name] = version
+                _write_state(state_file, state)
+        except InvalidVersion:
+            return error("rollback", f"cannot compare versions {version!r} and {seen!r}")
+    return None
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"version": 1, "packages": {}}
+    try:
+        state = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"the rollback state file {path} is unreadable: {exc}",
+                         hint="restore it from a backup; deleting it forgets every version "
+                              "seen") from None
+    if not isinstance(state, dict) or not isinstance(state.get("packages"), dict):
+        raise UsageError(f"the rollback state file {path} is not a state file")
+    return state
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    from .archive import atomic_output
+
+    with atomic_output(path) as fh:
+        fh.write(json.dumps(state, indent=2, sort_keys=True).encode() + b"\n")
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def require(policy: TrustPolicy) -> TrustPolicy:
+    """The policy ``verify`` uses: the same, with a signature required."""
+    return replace(policy, require_signature=True)
+
+
+__all__ = ["TrustPolicy", "signature_findings", "check_rollback", "parse_time"]
