@@ -49,10 +49,61 @@ json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object for machines.")
 
 
+def passphrase_options(func):
+    func = click.option("--passphrase-env", metavar="VAR",
+                        help="Read the key passphrase from environment variable VAR "
+                             "(default CLOACINA_KEY_PASSPHRASE).")(func)
+    return click.option("--passphrase-file", type=click.Path(dir_okay=False),
+                        help="Read the key passphrase from this file.")(func)
+
+
+def trust_options(func):
+    func = click.option("--signature", "detached", type=click.Path(dir_okay=False),
+                        help="Also check this detached signature (FILE.sig).")(func)
+    func = click.option("--threshold", type=click.IntRange(min=1), default=1,
+                        show_default=True,
+                        help="Distinct trusted signers required.")(func)
+    return click.option("--trust", "trust_path", type=click.Path(),
+                        help="A directory of .pub files or a TOML trust file.")(func)
+
+
+def _prompt(confirm: bool = False):
+    """A passphrase prompt, only when a person is at a terminal."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda: click.prompt("Passphrase", hide_input=True,
+                                confirmation_prompt=confirm).encode("utf-8")
+
+
+def _signing_key(spec: str, passphrase_file, passphrase_env):
+    from .keys import load_signing_key, read_passphrase
+
+    return load_signing_key(spec, passphrase=read_passphrase(passphrase_file, passphrase_env),
+                            prompt=None if spec == "-" else _prompt())
+
+
+def _trust_policy(trust_path, threshold, detached, *, require=False, state=None,
+                  allow_rollback=False):
+    from pathlib import Path
+
+    from .trust import load_trust
+    from .verify import TrustPolicy
+
+    trust = load_trust(trust_path) if trust_path else None
+    if detached and not Path(detached).is_file():
+        from .errors import UsageError
+
+        raise UsageError(f"no detached signature at {detached}")
+    return TrustPolicy(trust=trust, require_signature=require, threshold=threshold,
+                       detached=Path(detached) if detached else None,
+                       state_file=Path(state) if state else None,
+                       allow_rollback=allow_rollback)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cloacinactl")
 def cli() -> None:
-    """Build, inspect and validate .cloacina workflow packages."""
+    """Build, sign, inspect, validate and verify .cloacina workflow packages."""
 
 
 @cli.command()
@@ -61,36 +112,55 @@ def cli() -> None:
               help="Output file (.cloacina) or directory. Default: dist/NAME-VERSION.cloacina")
 @click.option("--isolated", is_flag=True,
               help="Build the wheel in a fresh isolated environment (needs an index).")
+@click.option("--sign", "sign_key", metavar="KEY",
+              help="Sign the package with KEY (a file, env:VAR or -) once it is built.")
+@click.option("--comment", default="", help="With --sign: a comment, signed with the rest.")
+@passphrase_options
 @json_option
 @handle_errors
-def package(path: str, output: str | None, isolated: bool, as_json: bool) -> None:
+def package(path: str, output: str | None, isolated: bool, sign_key: str | None,
+            comment: str, passphrase_file: str | None, passphrase_env: str | None,
+            as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from .builder import build_package
     from .render import package_text
 
+    key = _signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
     result = build_package(path, output, isolated=isolated)
+    signed = None
+    if key is not None:
+        from .signing import sign_package
+
+        signed = sign_package(result.path, key, comment=comment)
     if as_json:
         m = result.manifest
-        _emit_json({"ok": True, "path": str(result.path), "size": result.size,
+        _emit_json({"ok": True, "path": str(result.path), "size": result.path.stat().st_size,
                     "digest": result.digest, "package": m["package"],
                     "workflow": {"name": m["workflow"]["name"],
                                  "fingerprint": m["workflow"]["fingerprint"],
                                  "tasks": [t["id"] for t in m["workflow"]["tasks"]]},
-                    "payload": m["payload"]})
+                    "payload": m["payload"],
+                    "signed_by": None if signed is None else
+                    {"key_id": signed.key_id, "signer": signed.signer}})
     else:
         click.echo(package_text(result))
+        if signed is not None:
+            click.echo(f"  signed by {signed.signer} (key {signed.key_id[:16]})")
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--trust", "trust_path", type=click.Path(),
+              help="Say which signatures are by trusted keys (a directory or trust file).")
 @json_option
 @handle_errors
-def inspect(file: str, as_json: bool) -> None:
+def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     """Show what the package FILE holds (reads only its head)."""
     from .inspect import inspect_package
     from .render import inspect_text
+    from .trust import load_trust
 
-    info = inspect_package(file)
+    info = inspect_package(file, trust=load_trust(trust_path) if trust_path else None)
     if as_json:
         _emit_json(info)
     else:
@@ -99,20 +169,153 @@ def inspect(file: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path())
+@trust_options
+@click.option("--require-signature", is_flag=True,
+              help="Fail unless enough trusted signers verify (needs --trust).")
 @json_option
 @handle_errors
-def validate(path: str, as_json: bool) -> None:
+def validate(path: str, trust_path: str | None, threshold: int, detached: str | None,
+             require_signature: bool, as_json: bool) -> None:
     """Check a .cloacina package or a project directory; exit 1 when invalid."""
     from .render import validate_text
-    from .validate import validate_path
+    from .validate import ValidationPolicy, validate_path
 
-    report = validate_path(path)
+    policy = ValidationPolicy(trust=_trust_policy(trust_path, threshold, detached,
+                                                  require=require_signature))
+    report = validate_path(path, policy)
     if as_json:
         _emit_json(report.to_dict())
     else:
         click.echo(validate_text(report))
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@trust_options
+@click.option("--state", type=click.Path(dir_okay=False),
+              help="Anti-rollback state file: refuse versions lower than the highest seen.")
+@click.option("--allow-rollback", is_flag=True, help="Accept a lower version this once.")
+@json_option
+@handle_errors
+def verify(file: str, trust_path: str | None, threshold: int, detached: str | None,
+           state: str | None, allow_rollback: bool, as_json: bool) -> None:
+    """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
+    from pathlib import Path
+
+    from .errors import UsageError
+    from .render import verify_text
+    from .validate import verify_package
+
+    if not trust_path:
+        raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
+    if detached is None and Path(file + ".sig").is_file():
+        detached = file + ".sig"
+    report = verify_package(file, _trust_policy(trust_path, threshold, detached, require=True,
+                                                state=state, allow_rollback=allow_rollback))
+    if as_json:
+        _emit_json({**report.to_dict(), "verified": report.ok})
+    else:
+        click.echo(verify_text(report))
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--key", "key_spec", required=True, metavar="KEY",
+              help="The private key: a file, env:VAR (PEM text) or - (standard input).")
+@click.option("--comment", default="", help="A comment, signed with the rest.")
+@click.option("--signer", help="The signer name recorded (default: the key's name).")
+@click.option("--detached", is_flag=True,
+              help="Write FILE.sig (the engine's format) and leave the package untouched.")
+@passphrase_options
+@json_option
+@handle_errors
+def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: bool,
+         passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
+    """Sign the package FILE (embedded, or a detached .sig)."""
+    from .signing import sign_detached, sign_package
+
+    key = _signing_key(key_spec, passphrase_file, passphrase_env)
+    if detached:
+        if comment or signer:
+            from .errors import UsageError
+
+            raise UsageError("--comment and --signer do not apply to --detached signatures "
+                             "(the engine's format has no comment)")
+        result = sign_detached(file, key)
+    else:
+        result = sign_package(file, key, comment=comment, signer=signer)
+    if as_json:
+        _emit_json({"ok": True, "path": str(result.path), "key_id": result.key_id,
+                    "signer": result.signer, "signed_at": result.signed_at,
+                    "detached": result.detached, "signatures": result.signatures})
+    elif detached:
+        click.echo(f"wrote {result.path}: signed by {result.signer} "
+                   f"(key {result.key_id[:16]})")
+    else:
+        click.echo(f"signed {result.path} as {result.signer} (key {result.key_id[:16]}); "
+                   f"{result.signatures} signature(s) in the package")
+
+
+@cli.group()
+def key() -> None:
+    """Create and identify Ed25519 signing keys."""
+
+
+@key.command("generate")
+@click.argument("name")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for NAME.key and NAME.pub.")
+@click.option("--encrypt", is_flag=True, help="Encrypt the private key with a passphrase.")
+@passphrase_options
+@json_option
+@handle_errors
+def key_generate(name: str, out_dir: str, encrypt: bool, passphrase_file: str | None,
+                 passphrase_env: str | None, as_json: bool) -> None:
+    """Write DIR/NAME.key (private, mode 0600) and DIR/NAME.pub; never overwrites."""
+    from .errors import UsageError
+    from .keys import generate, read_passphrase
+    from .render import key_text
+
+    passphrase = None
+    if encrypt:
+        passphrase = read_passphrase(passphrase_file, passphrase_env)
+        if passphrase is None:
+            prompt = _prompt(confirm=True)
+            if prompt is None:
+                raise UsageError("--encrypt needs a passphrase", hint="use --passphrase-file "
+                                 "or CLOACINA_KEY_PASSPHRASE when not at a terminal")
+            passphrase = prompt()
+        if not passphrase:
+            raise UsageError("the passphrase is empty")
+    private, public, key_id = generate(name, out_dir, passphrase=passphrase)
+    if as_json:
+        _emit_json({"ok": True, "name": name, "id": key_id, "private_key": str(private),
+                    "public_key": str(public), "encrypted": passphrase is not None})
+    else:
+        click.echo(key_text(key_id, name, (private, public)))
+
+
+@key.command("show")
+@click.argument("file")
+@passphrase_options
+@json_option
+@handle_errors
+def key_show(file: str, passphrase_file: str | None, passphrase_env: str | None,
+             as_json: bool) -> None:
+    """Print the id and name of a key (a .pub or .key file, env:VAR or -)."""
+    from .keys import load_any_public, read_passphrase
+    from .render import key_text
+
+    public = load_any_public(file, passphrase=read_passphrase(passphrase_file, passphrase_env),
+                             prompt=None if file == "-" else _prompt())
+    if as_json:
+        _emit_json({"id": public.id, "name": public.name})
+    else:
+        click.echo(key_text(public.id, public.name))
 
 
 def main() -> None:

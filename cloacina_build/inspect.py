@@ -14,6 +14,8 @@ from .errors import PackageError
 from .graph import execution_levels
 from .limits import DEFAULT_LIMITS, Limits
 from .package import Package, open_package
+from .trust import TrustStore
+from .verify import describe_signatures
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
@@ -23,11 +25,12 @@ def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
     return value
 
 
-def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    return describe(open_package(path, limits))
+def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
+                    trust: TrustStore | None = None) -> dict[str, Any]:
+    return describe(open_package(path, limits), trust)
 
 
-def describe(pkg: Package) -> dict[str, Any]:
+def describe(pkg: Package, trust: TrustStore | None = None) -> dict[str, Any]:
     m = _typed(pkg.manifest, dict, "the manifest")
     package = _typed(m.get("package"), dict, "package")
     workflow = _typed(m.get("workflow"), dict, "workflow")
@@ -82,15 +85,11 @@ def describe(pkg: Package) -> dict[str, Any]:
         },
         "build": m.get("build"),
         "digest": pkg.digest,
-        "signatures": [_signature_summary(s) for s in pkg.signatures],
+        "signatures": describe_signatures(str(package.get("name")),
+                                          str(package.get("version")), pkg.digest,
+                                          pkg.signature_members, trust),
     }
 
 
 def _records(value: Any, what: str) -> list[dict[str, Any]]:
     return [_typed(item, dict, f"an item of {what}") for item in _typed(value, list, what)]
-
-
-def _signature_summary(sig: Any) -> dict[str, Any]:
-    if not isinstance(sig, dict):
-        return {"malformed": True}
-    return {k: sig.get(k) for k in ("key_id", "algorithm", "signer", "comment", "timestamp")}

@@ -184,7 +184,11 @@ def _private_from_pem(pem: bytes, name: str, where: str, passphrase, prompt, *,
         raise KeyError_(f"cannot load the key in {where}: {what}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyError_(f"the key in {where} is not an Ed25519 key")
-    return SigningKey(key, check_name(name) if explicit_name else _safe_name(name))
+    if explicit_name:
+        return SigningKey(key, check_name(name))
+    signing = SigningKey(key, "key")
+    default = f"key-{signing.public.id[:12]}" if name == "stdin" else _safe_name(name)
+    return SigningKey(key, default)
 
 
 def _safe_name(name: str) -> str:

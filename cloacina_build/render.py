@@ -105,17 +105,49 @@ def inspect_text(info: dict[str, Any]) -> str:
     lines.append("")
     if info["signatures"]:
         lines.append("Signatures")
-        for s in info["signatures"]:
-            lines.append(f"  {s.get('key_id')} {s.get('signer') or ''} {s.get('timestamp')}")
+        lines += signature_lines(info["signatures"], head_only=True)
+        lines.append("  (checked against the manifest only; 'cloacinactl verify' checks "
+                     "every byte)")
     else:
         lines.append("Signatures: none (unsigned)")
     return "\n".join(lines)
+
+
+def _status(status: Any, head_only: bool) -> str:
+    if status == "verified":
+        return "trusted key, valid over the manifest" if head_only else "verified"
+    return STATUS_TEXT.get(status, str(status))
+
+
+STATUS_TEXT = { "unknown": "unknown key (no --trust given)",
+    "untrusted": "NOT TRUSTED", "expired": "KEY EXPIRED", "revoked": "KEY REVOKED",
+    "invalid": "INVALID SIGNATURE", "wrong-package": "MADE FOR ANOTHER PACKAGE",
+    "content-mismatch": "CONTENT CHANGED SINCE SIGNING", "malformed": "MALFORMED",
+}
+
+
+def signature_lines(signatures: list[dict[str, Any]], head_only: bool = False) -> list[str]:
+    """One line a signature; ``head_only``: only the manifest was checked (inspect)."""
+    lines = []
+    for s in signatures:
+        if s.get("status") == "malformed" or "key_id" not in s:
+            lines.append(f"  {s.get('member')}: malformed")
+            continue
+        comment = f'  "{s["comment"]}"' if s.get("comment") else ""
+        kind = " (detached)" if s.get("detached") else ""
+        lines.append(f"  {s.get('signer') or '?'}  key {s['key_id'][:16]}  "
+                     f"{s.get('signed_at')}{comment}{kind}: "
+                     f"{_status(s.get('status'), head_only)}")
+    return lines
 
 
 def validate_text(report) -> str:
     lines = []
     for f in report.findings:
         lines.append(f.render())
+    if report.signatures:
+        lines.append("signatures:")
+        lines += signature_lines(report.signatures)
     what = f"{report.name} {report.version}" if report.name else report.path
     if report.ok:
         extra = f" with {len(report.warnings)} warning(s)" if report.warnings else ""
@@ -144,3 +176,25 @@ def package_text(result) -> str:
             f"{m['workflow']['name']} with {len(tasks)} task(s), "
             f"{human_size(result.size)}\n"
             f"  digest {result.digest}")
+
+
+def verify_text(report) -> str:
+    what = f"{report.name} {report.version}" if report.name else report.path
+    lines = [f.render() for f in report.findings]
+    if report.signatures:
+        lines.append("signatures:")
+        lines += signature_lines(report.signatures)
+    if report.ok:
+        lines.append(f"verified: {what}, signed by {', '.join(report.verified_by)}")
+    else:
+        lines.append(f"not verified: {what}: {len(report.errors)} error(s)")
+    return "\n".join(lines)
+
+
+def key_text(key_id: str, name: str, paths: tuple | None = None) -> str:
+    lines = []
+    if paths:
+        lines += [f"wrote {shown_path(paths[0])} (private, keep secret)",
+                  f"wrote {shown_path(paths[1])} (public, give to verifiers)"]
+    lines += [f"name: {name}", f"id:   {key_id}"]
+    return "\n".join(lines)

@@ -114,7 +114,8 @@ def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, no
         out.findings.append(error("signature-invalid", f"the signature by "
                                   f"{record.key_id[:16]}... does not verify", name))
         return "invalid"
-    if p["digest"] != check.digest or p["archive"] != check.archive:
+    if p["digest"] != check.digest or (check.archive is not None
+                                       and p["archive"] != check.archive):
         out.findings.append(error("signature-content-mismatch", "the package content "
                                   "changed after it was signed (tampered)", name))
         return "content-mismatch"
@@ -199,6 +200,15 @@ def _threshold(check, policy: TrustPolicy, out: Outcome, counted, not_counted) -
     elif policy.threshold > 1 or not not_counted:
         out.findings.append(error("signature-threshold", f"{len(counted)} distinct trusted "
                                   f"signer(s) verified; {policy.threshold} required"))
+
+
+def describe_signatures(package: str, version: str, digest: str,
+                        members: list[tuple[str, bytes]], trust: TrustStore | None,
+                        now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Signature summaries from the head alone (for inspect): records are checked against
+    the manifest digest and the trust store, not against the payload bytes."""
+    check = SignatureCheck(package, version, digest, None, members, trailer_ok=True)
+    return signature_findings(check, TrustPolicy(trust=trust, now=now)).signatures
 
 
 def canonical_trailer_members(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
