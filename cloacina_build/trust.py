@@ -157,7 +157,10 @@ def _key_entry(entry: dict, i: int, path: Path) -> TrustedKey:
                              f"{exc.strerror}") from None
     else:
         pem = str(entry["public_key"]).encode("utf-8")
-    key = load_public_pem(pem, name, f"{where} ('{name}')")
+    try:
+        key = load_public_pem(pem, name, f"{where} ('{name}')")
+    except KeyError_ as exc:
+        raise TrustError(exc.message) from None
     if "id" in entry and str(entry["id"]).lower() != key.id:
         raise TrustError(f"{where} ('{name}'): id {entry['id']} does not match the key "
                          f"(its id is {key.id})")

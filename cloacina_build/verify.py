@@ -197,7 +197,8 @@ def _threshold(check, policy: TrustPolicy, out: Outcome, counted, not_counted) -
     if not out.signatures:
         out.findings.append(error("signature-missing", f"{check.package} {check.version} is "
                                   "unsigned, and a signature is required"))
-    elif policy.threshold > 1 or not not_counted:
+    elif policy.threshold > 1 or not (not_counted or any(
+            f.severity == "error" and f.code.startswith("signature-") for f in out.findings)):
         out.findings.append(error("signature-threshold", f"{len(counted)} distinct trusted "
                                   f"signer(s) verified; {policy.threshold} required"))
 
