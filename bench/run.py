@@ -16,10 +16,15 @@ What is measured (see docs/performance.md for the reasoning):
 3. ``validate_package()`` in-process on the 200 MiB package vs a bare-work baseline
    (:func:`baseline_validate`), median of 3 each, alternating order.
 4. Peak RSS of ``cloacinactl validate`` on the 200 MiB package, in a fresh child Python.
+5. After (3) and (4), the 200 MiB package is signed in place with a key generated for the
+   run; then ``verify_package()`` against a trust store holding that key vs
+   ``validate_package()``, both in-process on that same signed file, median of 3 each,
+   alternating order, after one untimed warm-up run of each.  Every verify report must be
+   ok (the run stops otherwise).
 
 Fixtures live in a private directory under ``bench/.work/`` (gitignored) and are removed
-at the end unless ``--keep`` is given.  Exit status is 0, or 1 with ``--strict`` when a
-target is missed.
+at the end unless ``--keep`` is given; the key pair made for (5) is kept there too.  Exit
+status is 0, or 1 with ``--strict`` when a target is missed.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ TARGET_PACKAGE = 1.3
 TARGET_INSPECT = 1.25
 TARGET_VALIDATE = 1.5
 TARGET_RSS_MIB = 100.0
+TARGET_VERIFY = 1.1
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -327,6 +333,61 @@ def bench_rss(ctl: list[str], big: Path, tiny: Path) -> Result:
                   rss_big <= TARGET_RSS_MIB, {"figure": [rss_big], "baseline": [rss_tiny]})
 
 
+def sign_big_package(work: Path, big: Path) -> tuple[object, dict]:
+    """Sign ``big`` in place with a fresh key; return the trust store and fixture info.
+
+    The key pair is written under ``work/keys`` (the run's private directory, removed at
+    the end with everything else); the trust store is that directory's ``.pub`` file.
+    """
+    from cloacina_build.keys import generate, load_signing_key
+    from cloacina_build.signing import sign_package
+    from cloacina_build.trust import load_trust
+
+    private_path, _public_path, key_id = generate("bench", work / "keys")
+    key = load_signing_key(str(private_path))
+    start = time.perf_counter()
+    signed = sign_package(big, key, comment="bench")
+    took = time.perf_counter() - start
+    if signed.path != big or signed.key_id != key_id:
+        raise SystemExit(f"sign_package returned {signed}, expected {big} signed by {key_id}")
+    store = load_trust(work / "keys")
+    return store, {"sign_package_s": took, "signed_package_bytes": big.stat().st_size,
+                   "key_id": key_id}
+
+
+def bench_verify(big: Path, store, runs: int) -> Result:
+    """verify_package vs validate_package, both on the same signed file, in-process."""
+    from cloacina_build.validate import validate_package, verify_package
+    from cloacina_build.verify import TrustPolicy
+
+    policy = TrustPolicy(trust=store)
+    trusted = sorted(k.name for k in store.keys.values())
+
+    def verify() -> float:
+        start = time.perf_counter()
+        report = verify_package(big, policy)
+        took = time.perf_counter() - start
+        if not report.ok or report.verified_by != trusted or \
+                [s.get("status") for s in report.signatures] != ["verified"]:
+            raise SystemExit(f"verify_package did not verify the signed package: "
+                             f"{report.to_dict()}")
+        return took
+
+    def validate() -> float:
+        start = time.perf_counter()
+        report = validate_package(big)
+        took = time.perf_counter() - start
+        if not report.ok or len(report.signatures) != 1:
+            raise SystemExit(f"validate_package on the signed package: {report.to_dict()}")
+        return took
+
+    # The warm-up runs import cryptography and warm the page cache for the signed file.
+    t_ver, t_val = alternate(runs, verify, validate, warmup=True)
+    return ratio_result("verify", "verify_package vs validate_package (signed)", t_ver,
+                        "verify_package() in-process", t_val,
+                        "validate_package() in-process", TARGET_VERIFY)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -355,7 +416,8 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("cloacina-build", "zstandard", "hatchling", "build", "installer"):
+    for dist in ("cloacina-build", "zstandard", "hatchling", "build", "installer",
+                 "cryptography"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -386,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, help="runs per side for package/inspect (default "
                     "5, or 3 with --quick)")
     ap.add_argument("--validate-runs", type=int, default=3,
-                    help="runs per side for the in-process validate comparison (default 3)")
+                    help="runs per side for the in-process validate and verify comparisons "
+                    "(default 3)")
     ap.add_argument("--payload-mib", type=int,
                     help="size of the random payload (default 200, or 48 with --quick)")
     ap.add_argument("--keep", action="store_true",
@@ -406,19 +469,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"work dir {work}; runs={runs}, payload={payload_mib} MiB; cloacinactl="
             f"{' '.join(ctl)}")
-        log("1/4 package vs python -m build ...")
+        log("1/5 package vs python -m build ...")
         r_pkg, tiny = bench_package(work, ctl, runs)
         results.append(r_pkg)
         log(f"building the {payload_mib} MiB package ...")
         big, fixture = make_big_package(work, payload_mib * MiB)
         log(f"  built in {fixture['build_package_s']:.1f} s "
             f"({fixture['package_bytes'] / MiB:.1f} MiB)")
-        log("2/4 inspect big vs tiny ...")
+        log("2/5 inspect big vs tiny ...")
         results.append(bench_inspect(ctl, big, tiny, runs))
-        log("3/4 validate_package vs baseline ...")
+        log("3/5 validate_package vs baseline ...")
         results.append(bench_validate(work, big, tiny, args.validate_runs))
-        log("4/4 peak RSS of cloacinactl validate ...")
+        log("4/5 peak RSS of cloacinactl validate ...")
         results.append(bench_rss(ctl, big, tiny))
+        log("signing the big package in place ...")
+        store, signing = sign_big_package(work, big)
+        fixture.update(signing)
+        log(f"  signed in {signing['sign_package_s']:.1f} s")
+        log("5/5 verify_package vs validate_package on the signed package ...")
+        results.append(bench_verify(big, store, args.validate_runs))
     finally:
         if args.keep:
             log(f"fixtures kept in {work}")
@@ -443,10 +512,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"cloacina-build benchmark: {machine['cpus']} CPUs, Python {machine['python']},"
               f" {machine['platform']}; source {machine['source'] or 'unknown'}")
-        print(f"runs per side: {runs} (package, inspect), {args.validate_runs} (validate); "
+        print(f"runs per side: {runs} (package, inspect), {args.validate_runs} (validate, "
+              "verify); "
               f"payload {payload_mib} MiB of random bytes")
         print(f"big package: {fixture['package_bytes'] / MiB:.1f} MiB, built with "
-              f"build_package in {fixture['build_package_s']:.1f} s")
+              f"build_package in {fixture['build_package_s']:.1f} s, signed in place "
+              f"with sign_package in {fixture['sign_package_s']:.1f} s")
         print()
         print(table(results))
         print()

@@ -56,6 +56,7 @@ def discover_project(project: Project) -> Discovery:
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False) -> BuildResult:
     project = load_project(Path(project_dir))
+    _output_path(project, project.version or "0", output)  # a bad -o fails before the build
     found = discover_project(project)
     if has_errors(found.findings):
         raise ProjectError(f"workflow '{project.workflow_name}' has problems; nothing was "
@@ -117,10 +118,11 @@ def _output_path(project: Project, version: str, output) -> Path:
     if output is None:
         return project.root / "dist" / name
     out = Path(output)
-    if out.is_dir():
+    if out.is_dir() or str(output).endswith(("/", os.sep)):
         return out / name
     if out.suffix != ".cloacina":
-        raise UsageError(f"output {out} must end in .cloacina or be a directory")
+        raise UsageError(f"output {out} must end in .cloacina or be a directory",
+                         hint="name a file like out/pkg.cloacina, or a directory ending in /")
     return out
 
 

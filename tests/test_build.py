@@ -230,3 +230,10 @@ def test_no_source_revision_outside_git(tmp_path):
 
 def textblock(s: str) -> str:
     return textwrap.dedent(s)
+
+
+def test_output_directory_that_does_not_exist_yet(tmp_path, pipeline_project):
+    result = build_package(pipeline_project, str(tmp_path / "new" / "dir") + "/")
+    assert result.path == tmp_path / "new" / "dir" / "data-pipeline-1.0.0.cloacina"
+    with pytest.raises(UsageError, match="must end in .cloacina or be a directory"):
+        build_package(pipeline_project, tmp_path / "ambiguous")
