@@ -4,6 +4,7 @@ The public API (what ``cloacinactl`` and a runtime loader call)::
 
     from cloacina_build import build_package, open_package, inspect_package
     from cloacina_build import validate_package, ValidationPolicy, Limits
+    from cloacina_build import sign_package, verify_package, TrustPolicy, load_trust
 
 Heavy modules load on first use, so importing the package stays cheap.
 """
@@ -27,6 +28,14 @@ _LAZY = {
     "validate_project": "validate",
     "validate_path": "validate",
     "ensure_valid": "validate",
+    "verify_package": "validate",
+    "TrustPolicy": "verify",
+    "TrustStore": "trust",
+    "load_trust": "trust",
+    "generate_key": "keys",
+    "load_signing_key": "keys",
+    "sign_package": "signing",
+    "sign_detached": "signing",
     "ValidationPolicy": "validate",
     "ValidationReport": "validate",
     "Limits": "limits",
@@ -40,9 +49,13 @@ __all__ = ["__version__", "CloacinaError", "UsageError", "ProjectError", "BuildE
            "PackageError", *_LAZY]
 
 
+_RENAMED = {"generate_key": "generate"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        module = import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, _RENAMED.get(name, name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'cloacina_build' has no attribute {name!r}")
