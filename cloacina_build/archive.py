@@ -206,12 +206,16 @@ class TarStream:
     """Sequential, bounded reader of the tar stream inside a zstd-compressed package."""
 
     def __init__(self, fh: BinaryIO, limits: Limits = DEFAULT_LIMITS, *,
-                 check_frames: bool = True) -> None:
+                 check_frames: bool = True, frames: list | None = None,
+                 hash_raw: bool = True) -> None:
         import zstandard
 
-        self.frames = check_framing(fh) if check_frames and fh.seekable() else []
+        if frames is None:
+            frames = check_framing(fh) if check_frames and fh.seekable() else []
+        self.frames = frames
         self.limits = limits
-        self._raw = _Counting(fh, self.frames[-1].offset if self.frames else None)
+        mark = self.frames[-1].offset if self.frames and hash_raw else None
+        self._raw = _Counting(fh, mark)
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
         self._z = dctx.stream_reader(self._raw, read_size=CHUNK, read_across_frames=True,
                                      closefd=False)

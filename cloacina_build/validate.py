@@ -25,7 +25,7 @@ from .findings import Finding, error, has_errors, warning
 from .fingerprint import workflow_fingerprint
 from .graph import graph_findings
 from .limits import DEFAULT_LIMITS, Limits
-from .archive import DEFAULT_MTIME
+from .archive import DEFAULT_MTIME, check_framing
 from .package import _check_file, parse_package_toml
 from .verify import SignatureCheck, TrustPolicy, signature_findings
 from .schemas import schema_findings
@@ -152,7 +152,9 @@ class _Validation:
     # ----------------------------------------------------------- one pass
     def _stream(self) -> None:
         with open(self.path, "rb") as fh:
-            stream = TarStream(fh, self.limits)
+            frames = check_framing(fh)
+            stream = TarStream(fh, self.limits, frames=frames,
+                               hash_raw=self._needs_raw_digests(fh, frames))
             self.frames = stream.frames
             from .package import read_head
 
@@ -175,6 +177,23 @@ class _Validation:
                 else:
                     self.seen[member.name] = _hash_member(member)
             self.archive_digest, self.file_digest = stream.digests()
+
+    def _needs_raw_digests(self, fh, frames) -> bool:
+        """Hash the raw bytes only when a signature will need them: the trailer holds
+        signatures (a peek at the small last frame), or the policy asks for them."""
+        from .package import _read_trailer
+
+        trust = self.policy.trust
+        if trust.require_signature or trust.detached is not None:
+            return True
+        try:
+            start = fh.tell()
+            members = _read_trailer(fh, frames, self.limits)
+            fh.seek(start)
+        except PackageError:
+            fh.seek(0)
+            return True  # the full pass will report it; hash anyway
+        return bool(members)
 
     def _read_metadata(self, toml_bytes: bytes, manifest_bytes: bytes) -> None:
         self.seen[mf.PACKAGE_TOML] = (len(toml_bytes), mf.digest(toml_bytes))
@@ -214,6 +233,9 @@ class _Validation:
         if not self.signature_members and not policy.require_signature \
                 and policy.detached is None:
             return
+        if self.archive_digest is None:  # signatures the trailer peek did not see
+            self.archive_digest, self.file_digest = _raw_digests(
+                self.path, self.frames[-1].offset if self.frames else 0)
         pkg = self.manifest["package"]
         check = SignatureCheck(
             package=pkg["name"], version=pkg["version"], digest=self.report.digest or "",
@@ -395,6 +417,23 @@ def _norm_version(version: str) -> str:
         return str(Version(version))
     except InvalidVersion:
         return version
+
+
+def _raw_digests(path: Path, mark: int) -> tuple[str, str]:
+    """sha256 of the bytes before ``mark`` and of the whole file, in one read."""
+    h = hashlib.sha256()
+    prefix = None
+    pos = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if prefix is None and pos + len(chunk) >= mark:
+                h.update(chunk[: mark - pos])
+                prefix = h.hexdigest()
+                h.update(chunk[mark - pos:])
+            else:
+                h.update(chunk)
+            pos += len(chunk)
+    return prefix if prefix is not None else h.hexdigest(), h.hexdigest()
 
 
 def _hash_member(member) -> tuple[int, str]:

@@ -53,7 +53,7 @@ class SignatureCheck:
     archive: str | None         # sha256 of the raw bytes before the trailer frame
     members: list[tuple[str, bytes]]  # signature members, in archive order
     trailer_ok: bool            # the trailer frame is the canonical encoding of members
-    file_sha256: str | None = None    # only computed when a detached signature is checked
+    file_sha256: str | None = None    # sha256 of the whole file (what a .sig covers)
 
 
 @dataclass
