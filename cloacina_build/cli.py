@@ -67,6 +67,16 @@ def trust_options(func):
                         help="A directory of .pub files or a TOML trust file.")(func)
 
 
+def _finish(report, render, as_json: bool, **extra) -> None:
+    """Print a validation report for people or machines; exit 1 when it failed."""
+    if as_json:
+        _emit_json({**report.to_dict(), **extra})
+    else:
+        click.echo(render(report))
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
 def _prompt(confirm: bool = False):
     """A passphrase prompt, only when a person is at a terminal."""
     if not sys.stdin.isatty():
@@ -182,13 +192,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
 
     policy = ValidationPolicy(trust=_trust_policy(trust_path, threshold, detached,
                                                   require=require_signature))
-    report = validate_path(path, policy)
-    if as_json:
-        _emit_json(report.to_dict())
-    else:
-        click.echo(validate_text(report))
-    if not report.ok:
-        sys.exit(EXIT_FAILED)
+    _finish(validate_path(path, policy), validate_text, as_json)
 
 
 @cli.command()
@@ -214,12 +218,7 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
         detached = file + ".sig"
     report = verify_package(file, _trust_policy(trust_path, threshold, detached, require=True,
                                                 state=state, allow_rollback=allow_rollback))
-    if as_json:
-        _emit_json({**report.to_dict(), "verified": report.ok})
-    else:
-        click.echo(verify_text(report))
-    if not report.ok:
-        sys.exit(EXIT_FAILED)
+    _finish(report, verify_text, as_json, verified=report.ok)
 
 
 @cli.command()
