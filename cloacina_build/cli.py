@@ -113,7 +113,7 @@ def _trust_policy(trust_path, threshold, detached, *, require=False, state=None,
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cloacinactl")
 def cli() -> None:
-    """Build, sign, inspect, validate and verify .cloacina workflow packages."""
+    """Build, sign, inspect, validate, verify and run .cloacina workflow packages."""
 
 
 @cli.command()
@@ -219,6 +219,73 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
     report = verify_package(file, _trust_policy(trust_path, threshold, detached, require=True,
                                                 state=state, allow_rollback=allow_rollback))
     _finish(report, verify_text, as_json, verified=report.ok)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--context", "context_arg", metavar="JSON|@FILE",
+              help="The run's input context: a JSON object, or @path to a JSON file.")
+@trust_options
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Where verified packages are unpacked (default: CLOACINA_CACHE_DIR or "
+                   "~/.cache/cloacina/packages).")
+@json_option
+@handle_errors
+def run(file: str, context_arg: str | None, trust_path: str | None, threshold: int,
+        detached: str | None, cache_dir: str | None, as_json: bool) -> None:
+    """Run the workflow in package FILE locally, the way the engine would."""
+    from .loader import load_package
+    from .render import run_event_line, run_text
+    from .testing import run_loaded
+
+    context = _read_context(context_arg)
+    policy = _trust_policy(trust_path, threshold, detached) if trust_path else None
+    loaded = load_package(file, trust=policy, cache_dir=cache_dir)
+    say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
+    if policy is None:
+        say("warning: no --trust given: running a package whose signatures were not "
+            "verified (fine for local testing)")
+    for warning in loaded.warnings:
+        say(f"warning: {warning.message}")
+    for trig in loaded.workflow.get("triggers", []):
+        say(f"trigger {trig['name']} ({trig['kind']} {trig['schedule']}) is listed, not fired")
+    with loaded:
+        result = run_loaded(loaded, context, on_event=lambda e: say(run_event_line(e)))
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(run_text(result))
+    if result.status != "completed":
+        if not as_json:
+            for task_id in result.failed:
+                outcome = result.tasks[task_id]
+                click.echo(f"error: task '{task_id}' failed after {outcome.attempts} "
+                           f"attempt(s): {outcome.error}", err=True)
+                click.echo(outcome.traceback.rstrip(), err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _read_context(arg: str | None) -> dict:
+    from pathlib import Path
+
+    from .errors import UsageError
+
+    if not arg:
+        return {}
+    text = arg
+    if arg.startswith("@"):
+        try:
+            text = Path(arg[1:]).read_text("utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the context file {arg[1:]}: {exc.strerror}") \
+                from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--context is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--context must be a JSON object")
+    return value
 
 
 @cli.command()

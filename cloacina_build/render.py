@@ -198,3 +198,26 @@ def key_text(key_id: str, name: str, paths: tuple | None = None) -> str:
                   f"wrote {shown_path(paths[1])} (public, give to verifiers)"]
     lines += [f"name: {name}", f"id:   {key_id}"]
     return "\n".join(lines)
+
+
+_EVENT_MARK = {"started": "->", "completed": "ok", "retry": "..", "skipped": "--",
+               "failed": "!!", "not_run": "  "}
+
+
+def run_event_line(event) -> str:
+    detail = f": {event.detail}" if event.detail else ""
+    attempt = f" (attempt {event.attempt})" if event.kind in ("retry", "failed") else ""
+    words = {"not_run": "not run"}.get(event.kind, event.kind)
+    return f"[{event.elapsed * 1000:8.1f} ms] {_EVENT_MARK[event.kind]} {event.task} " \
+           f"{words}{attempt}{detail}"
+
+
+def run_text(result) -> str:
+    lines = [f"{result.workflow}: {result.status} in {result.duration * 1000:.1f} ms"]
+    rows = [["TASK", "STATUS", "ATTEMPTS", "TIME"]]
+    for task_id, outcome in result.tasks.items():
+        took = f"{outcome.duration * 1000:.1f} ms" if outcome.duration is not None else "-"
+        rows.append([task_id, outcome.status.replace("_", " "), str(outcome.attempts or "-"),
+                     took])
+    lines += _table(rows)
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class ValidationReport:
     version: str | None = None
     signatures: list[dict[str, Any]] = field(default_factory=list)
     verified_by: list[str] = field(default_factory=list)  # trusted signers that counted
+    archive_digest: str | None = None  # sha256 of the bytes before the trailer, when computed
 
     @property
     def ok(self) -> bool:
@@ -96,8 +98,10 @@ def validate_project(path: Path | str) -> ValidationReport:
     return report
 
 
-def validate_package(path: Path | str, policy: ValidationPolicy | None = None
-                     ) -> ValidationReport:
+def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *,
+                     keep_payload: Path | None = None) -> ValidationReport:
+    """Every check, in one streaming pass. ``keep_payload``: when the package is valid,
+    move the verified payload there (the loader installs it without a second pass)."""
     policy = policy or ValidationPolicy()
     path = Path(path)
     report = ValidationReport(str(path), "package")
@@ -107,7 +111,10 @@ def validate_package(path: Path | str, policy: ValidationPolicy | None = None
         report.findings.append(error(exc.code, exc.message))
         return report
     with tempfile.TemporaryDirectory(prefix="cloacina-validate-") as private:
-        _Validation(path, policy, report, Path(private)).run()
+        validation = _Validation(path, policy, report, Path(private))
+        validation.run()
+        if keep_payload is not None and report.ok and validation.payload_file is not None:
+            shutil.move(validation.payload_file, keep_payload)
     report.findings.sort(key=lambda f: (f.severity != "error", f.code, f.location or "",
                                         f.message))
     return report
@@ -241,6 +248,7 @@ class _Validation:
             package=pkg["name"], version=pkg["version"], digest=self.report.digest or "",
             archive=self.archive_digest, members=self.signature_members,
             trailer_ok=self._trailer_is_canonical(), file_sha256=self.file_digest)
+        self.report.archive_digest = self.archive_digest
         outcome = signature_findings(check, policy)
         self.report.findings += outcome.findings
         self.report.signatures = outcome.signatures
@@ -455,11 +463,13 @@ def _copy_hashed(member, dest: Path) -> tuple[int, str]:
 
 
 def verify_package(path: Path | str, policy: TrustPolicy,
-                   limits: Limits = DEFAULT_LIMITS) -> ValidationReport:
+                   limits: Limits = DEFAULT_LIMITS, *,
+                   keep_payload: Path | None = None) -> ValidationReport:
     """Validate with a trusted signature required; then the anti-rollback check, if any."""
     from .verify import check_rollback, require
 
-    report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)))
+    report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
+                              keep_payload=keep_payload)
     if report.ok and policy.state_file is not None:
         refused = check_rollback(Path(policy.state_file), report.name or "",
                                  report.version or "", allow=policy.allow_rollback)

@@ -1,0 +1,131 @@
+"""The loader's content-addressed cache: one directory per verified manifest digest.
+
+An entry is made in a private temporary directory inside the cache and renamed into place,
+so readers never see half an entry; a lock per digest lets several processes load the same
+package at once.  ``entry.json`` records the digests the entry was verified against and the
+sha256 of every file it holds, so a warm load can prove the entry is intact (a tampered
+entry is detected and rebuilt).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENTRY_FILE = "entry.json"
+ENTRY_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CLOACINA_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cloacina" / "packages"
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def site(self) -> Path:
+        return self.path / "site"
+
+
+@contextlib.contextmanager
+def locked(cache_dir: Path, digest: str):
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(cache_dir / f".{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> dict[str, Path]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames:
+            path = Path(dirpath) / name
+            out[path.relative_to(root).as_posix()] = path
+    return out
+
+
+def check_entry(cache_dir: Path, digest: str) -> tuple[Entry | None, str | None]:
+    """The entry if it is intact; else (None, why) (why is None when there is none)."""
+    path = cache_dir / digest
+    if not path.is_dir():
+        return None, None
+    try:
+        meta = json.loads((path / ENTRY_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None, "its entry.json is missing or unreadable"
+    if meta.get("version") != ENTRY_VERSION or meta.get("digest") != digest:
+        return None, "its entry.json does not describe this package"
+    recorded: dict[str, str] = meta.get("files", {})
+    present = _files(path)
+    present.pop(ENTRY_FILE, None)
+    if set(present) != set(recorded):
+        extra = sorted(set(present) - set(recorded))[:1]
+        missing = sorted(set(recorded) - set(present))[:1]
+        return None, f"files were {'added: ' + extra[0] if extra else 'removed: ' + missing[0]}"
+    for rel, sha in recorded.items():
+        if present[rel].is_symlink() or _hash(present[rel]) != sha:
+            return None, f"{rel} was modified"
+    return Entry(path, meta), None
+
+
+def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: bytes,
+                manifest: bytes, meta: dict[str, Any]) -> Entry:
+    """Install the verified wheel into a fresh entry and move it into place (call locked)."""
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.sources import WheelFile
+
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
+    try:
+        (tmp / "package.toml").write_bytes(package_toml)
+        (tmp / "manifest.json").write_bytes(manifest)
+        site = tmp / "site"
+        scheme = {"purelib": site, "platlib": site, "headers": tmp / "include",
+                  "scripts": tmp / "bin", "data": tmp / "data"}
+        destination = SchemeDictionaryDestination(
+            {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable,
+            script_kind="posix", bytecode_optimization_levels=())
+        with WheelFile.open(wheel) as source:
+            install(source, destination, additional_metadata={})
+        files = {rel: _hash(p) for rel, p in _files(tmp).items()}
+        record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": files}
+        (tmp / ENTRY_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+        final = cache_dir / digest
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=cache_dir))
+            os.replace(final, trash / "old")
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Entry(final, record)
