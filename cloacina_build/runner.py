@@ -283,7 +283,9 @@ def run_tasks(workflow: str, tasks: list[dict[str, Any]], resolve: Callable[[str
                     progressed = True
                     bad = [d for d in task["dependencies"]
                            if outcomes[d].status in ("failed", "not_run")]
-                    if failed or bad:
+                    # after a failure only tasks with a trigger rule (compensation, such
+                    # as task_failed(...)) still get a say; the rest are not run
+                    if bad or (failed and not task.get("trigger_rules")):
                         outcome = outcomes[task_id]
                         outcome.reason = (f"dependency '{bad[0]}' {outcomes[bad[0]].status}"
                                           if bad else "the run failed")
