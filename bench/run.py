@@ -58,6 +58,7 @@ TARGET_INSPECT = 1.25
 TARGET_VALIDATE = 1.5
 TARGET_RSS_MIB = 100.0
 TARGET_VERIFY = 1.1
+TARGET_WARM_LOAD_MS = 60.0
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -388,12 +389,53 @@ def bench_verify(big: Path, store, runs: int) -> Result:
                         "validate_package() in-process", TARGET_VERIFY)
 
 
+def bench_load(work: Path, tiny: Path, runs: int) -> Result:
+    """load_package on the example package: cold (a fresh cache) and warm, in-process.
+
+    The warm load (cache entry present: head read, entry re-hashed, trust judged, private
+    import, drift check) must cost at most 60 ms; the cold load is the reference.
+    """
+    from cloacina_build.loader import load_package
+
+    caches = iter(range(10_000))
+
+    def cold() -> float:
+        cache = work / f"load-cache-{next(caches)}"
+        start = time.perf_counter()
+        loaded = load_package(tiny, cache_dir=cache)
+        took = time.perf_counter() - start
+        if loaded.warm:
+            raise SystemExit("a load into a fresh cache was warm")
+        loaded.unload()
+        return took
+
+    warm_cache = work / "load-cache-warm"
+    load_package(tiny, cache_dir=warm_cache).unload()
+
+    def warm() -> float:
+        start = time.perf_counter()
+        loaded = load_package(tiny, cache_dir=warm_cache)
+        took = time.perf_counter() - start
+        if not loaded.warm:
+            raise SystemExit("a load from a filled cache was not warm")
+        loaded.unload()
+        return took
+
+    t_warm, t_cold = alternate(max(runs, 5), warm, cold)
+    fig, base = statistics.median(t_warm), statistics.median(t_cold)
+    return Result("load", "load_package warm vs cold (example)", fig, "warm load", base,
+                  "cold load", "ms", fig / base, f"warm <= {TARGET_WARM_LOAD_MS:g} ms",
+                  fig * 1000 <= TARGET_WARM_LOAD_MS, {"figure": t_warm, "baseline": t_cold})
+
+
 # --------------------------------------------------------------------------- report
 
 
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
+    if unit == "ms":
+        return f"{value * 1000:.1f} ms"
     return f"{value:.3f} s" if unit == "s" else f"{value:.1f} {unit}"
 
 
@@ -469,25 +511,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"work dir {work}; runs={runs}, payload={payload_mib} MiB; cloacinactl="
             f"{' '.join(ctl)}")
-        log("1/5 package vs python -m build ...")
+        log("1/6 package vs python -m build ...")
         r_pkg, tiny = bench_package(work, ctl, runs)
         results.append(r_pkg)
         log(f"building the {payload_mib} MiB package ...")
         big, fixture = make_big_package(work, payload_mib * MiB)
         log(f"  built in {fixture['build_package_s']:.1f} s "
             f"({fixture['package_bytes'] / MiB:.1f} MiB)")
-        log("2/5 inspect big vs tiny ...")
+        log("2/6 inspect big vs tiny ...")
         results.append(bench_inspect(ctl, big, tiny, runs))
-        log("3/5 validate_package vs baseline ...")
+        log("3/6 validate_package vs baseline ...")
         results.append(bench_validate(work, big, tiny, args.validate_runs))
-        log("4/5 peak RSS of cloacinactl validate ...")
+        log("4/6 peak RSS of cloacinactl validate ...")
         results.append(bench_rss(ctl, big, tiny))
         log("signing the big package in place ...")
         store, signing = sign_big_package(work, big)
         fixture.update(signing)
         log(f"  signed in {signing['sign_package_s']:.1f} s")
-        log("5/5 verify_package vs validate_package on the signed package ...")
+        log("5/6 verify_package vs validate_package on the signed package ...")
         results.append(bench_verify(big, store, args.validate_runs))
+        log("6/6 load_package warm vs cold on the example package ...")
+        results.append(bench_load(work, tiny, runs))
     finally:
         if args.keep:
             log(f"fixtures kept in {work}")
