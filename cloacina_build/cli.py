@@ -117,6 +117,56 @@ def cli() -> None:
 
 
 @cli.command()
+@click.argument("name", required=False)
+@click.option("-t", "--template", default="python", show_default=True,
+              help="A built-in template (see --list) or a template directory.")
+@click.option("--path", "target", type=click.Path(file_okay=False),
+              help="Where to create the project (default: ./NAME).")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
+              help="Set a template variable; repeat for several.")
+@click.option("--list", "list_only", is_flag=True, help="List the templates and exit.")
+@json_option
+@handle_errors
+def new(name: str | None, template: str, target: str | None, variables: tuple[str, ...],
+        list_only: bool, as_json: bool) -> None:
+    """Create a workflow project NAME from a template."""
+    from .errors import UsageError
+    from .scaffold import create_project, list_templates
+
+    if list_only:
+        templates = list_templates()
+        if as_json:
+            _emit_json([{"name": t.name, "description": t.description,
+                         "language": t.language,
+                         "variables": [{"name": v.name, "description": v.description,
+                                        "default": v.default} for v in t.variables]}
+                        for t in templates])
+            return
+        for t in templates:
+            click.echo(f"{t.name:10} {t.description}")
+            for v in t.variables:
+                click.echo(f"{'':12}--var {v.name}=...  {v.description} "
+                           f"(default: {v.default})")
+        return
+    if not name:
+        raise UsageError("new needs a project NAME", hint="cloacinactl new my-workflow")
+    values = {}
+    for item in variables:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--var {item!r} must look like KEY=VALUE")
+        values[key] = value
+    path = create_project(name, template=template, path=target, variables=values)
+    if as_json:
+        _emit_json({"ok": True, "path": str(path), "template": template, "name": name})
+    else:
+        from .render import shown_path
+
+        click.echo(f"created {shown_path(path)} from template '{template}'\n"
+                   f"next: cd {shown_path(path)} && pytest && cloacinactl package .")
+
+
+@cli.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("-o", "--output", type=click.Path(),
               help="Output file (.cloacina) or directory. Default: dist/NAME-VERSION.cloacina")
