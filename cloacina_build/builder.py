@@ -26,7 +26,7 @@ from .discovery import Discovery, discover
 from .errors import BuildError, ProjectError, UsageError
 from .findings import has_errors
 from .graph import graph_findings
-from .project import CANONICAL, Project, load_project
+from .project import CANONICAL, CARGO, Project, load_project
 from .sources import DiskTree
 from .wheel import comparable, discover_in_wheel, parse_name, same_name
 
@@ -45,6 +45,10 @@ class BuildResult:
 
 def discover_project(project: Project) -> Discovery:
     """Static discovery over the project's own source, with the graph checked."""
+    if project.layout == CARGO:
+        from .native_build import discover_crate_project
+
+        return discover_crate_project(project)
     tree = DiskTree(project.source_root, shown_from=project.root)
     found = discover(tree, project.entry_module, project.workflow_name)
     if not has_errors(found.findings):
@@ -53,10 +57,25 @@ def discover_project(project: Project) -> Discovery:
     return found
 
 
+@dataclass
+class Payload:
+    file: Path
+    kind: str
+    tags: list[str]
+    version: str
+    backend: str
+    discovery: Discovery
+    native: dict | None = None
+
+
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
-                  isolated: bool = False) -> BuildResult:
+                  isolated: bool = False, native_lib: Path | str | None = None
+                  ) -> BuildResult:
     project = load_project(Path(project_dir))
     _output_path(project, project.version or "0", output)  # a bad -o fails before the build
+    if native_lib is not None and project.layout != CARGO:
+        raise UsageError("--native-lib packages a Rust workflow crate's library; "
+                         f"{project.root.name} is a Python project")
     found = discover_project(project)
     if has_errors(found.findings):
         raise ProjectError(f"workflow '{project.workflow_name}' has problems; nothing was "
@@ -64,40 +83,57 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                            hint="fix the places named above and package again")
     epoch = archive.source_date_epoch()
     with tempfile.TemporaryDirectory(prefix="cloacina-build-") as tmp:
-        wheel_path, backend = build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
-        wheel = parse_name(wheel_path.name)
-        version = project.version or wheel.version
-        if not same_name(wheel.name, project.name):
-            raise BuildError(f"the backend built a wheel for '{wheel.name}', not "
-                             f"'{project.name}'")
-        with zipfile.ZipFile(wheel_path) as zf:
-            in_wheel = discover_in_wheel(zf, project.entry_module, project.workflow_name)
-        _check_wheel_discovery(project, found, in_wheel)
-        package_toml = render_package_toml(project, version)
-        size = wheel_path.stat().st_size
-        payload_sha = _sha256_file(wheel_path)
-        payload_path = mf.PAYLOAD_DIR + wheel_path.name
-        payload = {"kind": "wheel", "path": payload_path, "filename": wheel_path.name,
-                   "size": size, "sha256": payload_sha, "tags": wheel.tags}
-        members = [
-            {"path": mf.PACKAGE_TOML, "size": len(package_toml),
-             "sha256": mf.digest(package_toml)},
-            {"path": payload_path, "size": size, "sha256": payload_sha},
-        ]
-        revision, dirty = git_provenance(project.root)
-        manifest = mf.build_manifest(
-            project_meta=project.metadata, name=project.name, version=version,
-            discovery=in_wheel, payload=payload, members=members, backend=backend,
-            source_revision=revision, source_dirty=dirty, epoch=epoch)
-        manifest_bytes = mf.dumps(manifest)
-        out = _output_path(project, version, output)
-        with archive.atomic_output(out) as fh:
-            archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
-                                    (mf.MANIFEST, manifest_bytes)], epoch)
-            written = archive.write_payload(fh, payload_path, wheel_path, size, epoch)
-            if written != payload_sha:
-                raise BuildError("the wheel changed while it was being packaged")
-            archive.write_trailer(fh, [], epoch)
+        if project.layout == CARGO:
+            from .native_build import native_payload
+
+            payload = native_payload(project, found, Path(tmp), native_lib)
+        else:
+            payload = _wheel_payload(project, found, Path(tmp), isolated, epoch)
+        return _write_package(project, payload, output, epoch)
+
+
+def _wheel_payload(project: Project, found: Discovery, tmp: Path, isolated: bool,
+                   epoch: int) -> Payload:
+    wheel_path, backend = build_wheel(project, tmp, isolated=isolated, epoch=epoch)
+    wheel = parse_name(wheel_path.name)
+    if not same_name(wheel.name, project.name):
+        raise BuildError(f"the backend built a wheel for '{wheel.name}', not "
+                         f"'{project.name}'")
+    with zipfile.ZipFile(wheel_path) as zf:
+        in_wheel = discover_in_wheel(zf, project.entry_module, project.workflow_name)
+    _check_wheel_discovery(project, found, in_wheel)
+    return Payload(wheel_path, "wheel", wheel.tags, project.version or wheel.version, backend,
+                   in_wheel)
+
+
+def _write_package(project: Project, payload: Payload, output, epoch: int) -> BuildResult:
+    version = payload.version
+    package_toml = render_package_toml(project, version)
+    size = payload.file.stat().st_size
+    payload_sha = _sha256_file(payload.file)
+    payload_path = mf.PAYLOAD_DIR + payload.file.name
+    record = {"kind": payload.kind, "path": payload_path, "filename": payload.file.name,
+              "size": size, "sha256": payload_sha, "tags": payload.tags}
+    members = [
+        {"path": mf.PACKAGE_TOML, "size": len(package_toml),
+         "sha256": mf.digest(package_toml)},
+        {"path": payload_path, "size": size, "sha256": payload_sha},
+    ]
+    revision, dirty = git_provenance(project.root)
+    manifest = mf.build_manifest(
+        project_meta=project.metadata, name=project.name, version=version,
+        discovery=payload.discovery, payload=record, members=members,
+        backend=payload.backend, source_revision=revision, source_dirty=dirty, epoch=epoch,
+        native=payload.native)
+    manifest_bytes = mf.dumps(manifest)
+    out = _output_path(project, version, output)
+    with archive.atomic_output(out) as fh:
+        archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
+                                (mf.MANIFEST, manifest_bytes)], epoch)
+        written = archive.write_payload(fh, payload_path, payload.file, size, epoch)
+        if written != payload_sha:
+            raise BuildError("the payload changed while it was being packaged")
+        archive.write_trailer(fh, [], epoch)
     return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size)
 
 

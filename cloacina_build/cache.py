@@ -63,14 +63,25 @@ def _hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _files(root: Path) -> dict[str, Path]:
-    out = {}
+def _tree(root: Path) -> tuple[dict[str, Path], set[str], list[str]]:
+    """Files, directories and symbolic links (files or directories) below ``root``."""
+    files: dict[str, Path] = {}
+    dirs: set[str] = set()
+    links: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                links.append(path.relative_to(root).as_posix())
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+        for name in dirnames:
+            dirs.add((Path(dirpath) / name).relative_to(root).as_posix())
         for name in filenames:
             path = Path(dirpath) / name
-            out[path.relative_to(root).as_posix()] = path
-    return out
+            if not path.is_symlink():
+                files[path.relative_to(root).as_posix()] = path
+    return files, dirs, links
+
 
 
 def check_entry(cache_dir: Path, digest: str) -> tuple[Entry | None, str | None]:
@@ -82,17 +93,23 @@ def check_entry(cache_dir: Path, digest: str) -> tuple[Entry | None, str | None]
         meta = json.loads((path / ENTRY_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return None, "its entry.json is missing or unreadable"
-    if meta.get("version") != ENTRY_VERSION or meta.get("digest") != digest:
+    if not isinstance(meta, dict) or meta.get("version") != ENTRY_VERSION or \
+            meta.get("digest") != digest or not isinstance(meta.get("files"), dict) or \
+            not isinstance(meta.get("dirs"), list):
         return None, "its entry.json does not describe this package"
-    recorded: dict[str, str] = meta.get("files", {})
-    present = _files(path)
+    recorded: dict[str, str] = meta["files"]
+    present, dirs, links = _tree(path)
     present.pop(ENTRY_FILE, None)
+    if links:
+        return None, f"{links[0]} is a symbolic link"
+    if dirs != set(meta["dirs"]):
+        return None, "directories were added or removed"
     if set(present) != set(recorded):
         extra = sorted(set(present) - set(recorded))[:1]
         missing = sorted(set(recorded) - set(present))[:1]
         return None, f"files were {'added: ' + extra[0] if extra else 'removed: ' + missing[0]}"
     for rel, sha in recorded.items():
-        if present[rel].is_symlink() or _hash(present[rel]) != sha:
+        if _hash(present[rel]) != sha:
             return None, f"{rel} was modified"
     return Entry(path, meta), None
 
@@ -116,8 +133,10 @@ def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: byte
             script_kind="posix", bytecode_optimization_levels=())
         with WheelFile.open(wheel) as source:
             install(source, destination, additional_metadata={})
-        files = {rel: _hash(p) for rel, p in _files(tmp).items()}
-        record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": files}
+        present, dirs, _links = _tree(tmp)
+        files = {rel: _hash(p) for rel, p in present.items()}
+        record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": files,
+                  "dirs": sorted(dirs)}
         (tmp / ENTRY_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
         final = cache_dir / digest
         if final.exists():

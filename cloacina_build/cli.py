@@ -67,6 +67,15 @@ def trust_options(func):
                         help="A directory of .pub files or a TOML trust file.")(func)
 
 
+def _sidecar(file: str, detached: str | None) -> str | None:
+    """``FILE.sig`` beside the package counts, for verify and run alike."""
+    from pathlib import Path
+
+    if detached is None and Path(file + ".sig").is_file():
+        return file + ".sig"
+    return detached
+
+
 def _finish(report, render, as_json: bool, **extra) -> None:
     """Print a validation report for people or machines; exit 1 when it failed."""
     if as_json:
@@ -256,16 +265,13 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
 def verify(file: str, trust_path: str | None, threshold: int, detached: str | None,
            state: str | None, allow_rollback: bool, as_json: bool) -> None:
     """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
-    from pathlib import Path
-
     from .errors import UsageError
     from .render import verify_text
     from .validate import verify_package
 
     if not trust_path:
         raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
-    if detached is None and Path(file + ".sig").is_file():
-        detached = file + ".sig"
+    detached = _sidecar(file, detached)
     report = verify_package(file, _trust_policy(trust_path, threshold, detached, require=True,
                                                 state=state, allow_rollback=allow_rollback))
     _finish(report, verify_text, as_json, verified=report.ok)
@@ -289,7 +295,8 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     from .testing import run_loaded
 
     context = _read_context(context_arg)
-    policy = _trust_policy(trust_path, threshold, detached) if trust_path else None
+    policy = _trust_policy(trust_path, threshold, _sidecar(file, detached)) \
+        if trust_path else None
     loaded = load_package(file, trust=policy, cache_dir=cache_dir)
     say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
     if policy is None:

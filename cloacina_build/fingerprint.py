@@ -80,10 +80,11 @@ def fingerprint_source(source: str, name: str) -> str:
     raise KeyError(name)
 
 
-def workflow_fingerprint(workflow_name: str, tasks: list[dict]) -> str:
+def workflow_fingerprint(workflow_name: str, tasks: list[dict],
+                         algorithm: str = ALGORITHM) -> str:
     """sha256 over the workflow name and every task's id, fingerprint and edges."""
     body = {
-        "algorithm": ALGORITHM,
+        "algorithm": algorithm,
         "workflow": workflow_name,
         "tasks": sorted(
             ({"id": t["id"], "fingerprint": t["fingerprint"],

@@ -95,10 +95,16 @@ class PackageImporter:
     def _maybe_submodule(self, module: types.ModuleType, item: str) -> None:
         if hasattr(module, item) or not hasattr(module, "__path__"):
             return
+        fullname = f"{module.__name__}.{item}"
+        if fullname in self.modules:  # being imported (a cycle): bind what exists
+            setattr(module, item, self.modules[fullname])
+            return
         try:
-            self._load(f"{module.__name__}.{item}")
-        except ModuleNotFoundError:
-            pass  # ``from pkg import name`` where name is not a module: the caller reports
+            self._load(fullname)
+        except ModuleNotFoundError as exc:
+            if exc.name != fullname:
+                raise  # the submodule exists but its own import failed
+            # ``from pkg import name`` where name is not a module: the caller reports
 
     def _resolve(self, name: str, globals: dict | None, level: int) -> str:
         globals = globals or {}
@@ -127,24 +133,23 @@ class PackageImporter:
                                               name=fullname)
             else:
                 search = [str(r) for r in self.roots]
-            module = self._create(fullname, child or fullname, search)
-            if parent_name:
-                setattr(self.modules[parent_name], child, module)
-            return module
+            parent_module = self.modules[parent_name] if parent_name else None
+            return self._create(fullname, child or fullname, search, parent_module)
 
-    def _create(self, fullname: str, short: str, search: list[str]) -> types.ModuleType:
+    def _create(self, fullname: str, short: str, search: list[str],
+                parent: types.ModuleType | None) -> types.ModuleType:
         for directory in search:
             base = Path(directory) / short
             if (base / "__init__.py").is_file():
-                return self._exec_source(fullname, base / "__init__.py", [str(base)])
+                return self._exec_source(fullname, base / "__init__.py", [str(base)], parent)
             if base.with_suffix(".py").is_file():
-                return self._exec_source(fullname, base.with_suffix(".py"), None)
+                return self._exec_source(fullname, base.with_suffix(".py"), None, parent)
         namespace = [str(Path(d) / short) for d in search if (Path(d) / short).is_dir()]
         if namespace:
             module = types.ModuleType(fullname)
             module.__path__ = namespace
             module.__package__ = fullname
-            self.modules[fullname] = module
+            self._register(fullname, module, parent)
             return module
         spec = importlib.machinery.PathFinder.find_spec(fullname.rpartition(".")[2], search)
         if spec is None or spec.loader is None:
@@ -152,12 +157,20 @@ class PackageImporter:
                                       name=fullname)
         spec.name = fullname  # a compiled extension: loaded normally, not isolated
         module = importlib.util.module_from_spec(spec)
-        self.modules[fullname] = module
+        self._register(fullname, module, parent)
         spec.loader.exec_module(module)
         return module
 
-    def _exec_source(self, fullname: str, path: Path, package_path: list[str] | None
-                     ) -> types.ModuleType:
+    def _register(self, fullname: str, module: types.ModuleType,
+                  parent: types.ModuleType | None) -> None:
+        """Known before it runs, and bound on its parent: cycles see the partial module,
+        never the host's module of the same name."""
+        self.modules[fullname] = module
+        if parent is not None:
+            setattr(parent, fullname.rpartition(".")[2], module)
+
+    def _exec_source(self, fullname: str, path: Path, package_path: list[str] | None,
+                     parent: types.ModuleType | None) -> types.ModuleType:
         module = types.ModuleType(fullname)
         module.__file__ = str(path)
         module.__builtins__ = self.builtins  # type: ignore[attr-defined]
@@ -168,11 +181,14 @@ class PackageImporter:
             module.__package__ = fullname.rpartition(".")[0]
         module.__spec__ = importlib.util.spec_from_file_location(
             fullname, path, submodule_search_locations=package_path)
-        self.modules[fullname] = module
+        self._register(fullname, module, parent)
         try:
             code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
             exec(code, module.__dict__)
         except BaseException:
             del self.modules[fullname]
+            if parent is not None and getattr(parent, fullname.rpartition(".")[2], None) \
+                    is module:
+                delattr(parent, fullname.rpartition(".")[2])
             raise
         return module

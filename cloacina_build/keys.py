@@ -132,6 +132,9 @@ def read_source(spec: str) -> tuple[bytes, str]:
             raise KeyError_(f"environment variable {var} is not set or empty",
                             hint=f"export the PEM text of the key as {var}")
         return value.encode("utf-8"), var.lower()
+    if "PRIVATE KEY" in spec or "\n" in spec or len(spec) > 4096:
+        raise KeyError_("the key argument looks like key text, not a path; it is not shown",
+                        hint="pass the PEM text through env:VAR or standard input (-)")
     path = Path(spec)
     if not path.is_file():
         raise KeyError_(f"no key file at {path}", hint="pass a key file, env:VAR or -")

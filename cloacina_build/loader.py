@@ -23,7 +23,7 @@ from .findings import Finding, error
 from .fingerprint import fingerprint_function
 from .isolation import PackageImporter
 from .limits import DEFAULT_LIMITS, Limits
-from .package import open_package
+from .package import file_sha256, open_package
 from .validate import ValidationPolicy, validate_package, verify_package
 from .verify import SignatureCheck, TrustPolicy, signature_findings
 
@@ -115,17 +115,36 @@ def _policy(trust: TrustPolicy | None) -> TrustPolicy:
 
 
 def _warm_check(head, entry, trust) -> SignatureCheck:
+    policy = _policy(trust)
     return SignatureCheck(head.name, head.version, head.digest, entry.meta.get("archive"),
-                          head.signature_members, trailer_ok=True,
-                          file_sha256=None)
+                          head.signature_members, trailer_ok=_trailer_canonical(head),
+                          file_sha256=file_sha256(head.path) if policy.detached else None)
+
+
+def _trailer_canonical(head) -> bool:
+    """The file's signature trailer is exactly what ``sign`` writes for its records."""
+    import io
+
+    from .archive import DEFAULT_MTIME, write_trailer
+    from .verify import canonical_trailer_members
+
+    if not head.signature_members:
+        return True
+    last = head.frames[-1]
+    expected = io.BytesIO()
+    write_trailer(expected, canonical_trailer_members(head.signature_members),
+                  head.manifest.get("build", {}).get("source_date_epoch", DEFAULT_MTIME))
+    with open(head.path, "rb") as fh:
+        fh.seek(last.offset)
+        return fh.read(last.length + 1) == expected.getvalue()
 
 
 def _warm_ok(head, entry, trust: TrustPolicy | None) -> bool:
     """A warm entry serves only if the signatures in hand verify against what the entry
-    was verified from (the same signed bytes); a detached .sig needs the cold path."""
+    was verified from: the same signed bytes (the archive digest), a canonical trailer,
+    and, for a detached .sig, the file's own hash.  The code served is the entry's, which
+    was verified when it was made and is re-hashed on every load."""
     policy = _policy(trust)
-    if policy.detached is not None:
-        return False
     if head.signature_members and entry.meta.get("archive") is None:
         return False
     outcome = signature_findings(_warm_check(head, entry, trust), policy)
@@ -150,17 +169,25 @@ def _judge_warm(head, entry, trust) -> tuple[list[str], list[Finding]]:
 def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | None,
           limits: Limits):
     with tempfile.TemporaryDirectory(prefix=".load-", dir=cache_dir) as tmp:
-        wheel = Path(tmp) / head.manifest["payload"]["filename"]
+        kept = Path(tmp) / "payload"
         if trust is not None:
-            report = verify_package(path, trust, limits, keep_payload=wheel)
+            report = verify_package(path, trust, limits, keep_payload=kept)
         else:
             report = validate_package(path, ValidationPolicy(limits=limits),
-                                      keep_payload=wheel)
+                                      keep_payload=kept)
         if not report.ok:
             raise PackageError(f"{path} cannot be loaded: it failed "
                                f"{'verification' if trust else 'validation'}",
                                code="load-refused", findings=report.errors,
                                hint="run 'cloacinactl validate' (or verify) for details")
+        if report.digest != digest:
+            raise PackageError(f"{path} changed while it was being loaded; nothing was "
+                               "cached", code="load-refused")
+        if head.manifest["payload"]["kind"] != "wheel":
+            raise PackageError(f"{head.name} {head.version} has a native payload; this "
+                               "loader runs Python (wheel) packages, and the engine loads "
+                               "native ones", code="load-native")
+        wheel = kept.rename(Path(tmp) / head.manifest["payload"]["filename"])
         entry = cache_mod.build_entry(
             cache_dir, digest, wheel=wheel, package_toml=head.package_toml,
             manifest=head.manifest_bytes,

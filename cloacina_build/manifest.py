@@ -16,6 +16,7 @@ from typing import Any
 from .__about__ import __version__
 from .errors import PackageError
 from .fingerprint import ALGORITHM, workflow_fingerprint
+from .rust_source import ALGORITHM as RUST_ALGORITHM
 
 FORMAT = "cloacina-package"
 FORMAT_VERSION = 1
@@ -54,10 +55,11 @@ def loads(data: bytes) -> dict[str, Any]:
 def build_manifest(*, project_meta: dict, name: str, version: str, discovery,
                    payload: dict, members: list[dict], backend: str,
                    source_revision: str | None, source_dirty: bool | None,
-                   epoch: int) -> dict[str, Any]:
+                   epoch: int, native: dict | None = None) -> dict[str, Any]:
     tasks = sorted(discovery.tasks, key=lambda t: t["id"])
     wf_name = project_meta["workflow_name"]
-    return {
+    algorithm = RUST_ALGORITHM if project_meta["language"] == "rust" else ALGORITHM
+    manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package": {
@@ -71,8 +73,8 @@ def build_manifest(*, project_meta: dict, name: str, version: str, discovery,
         "workflow": {
             "name": wf_name,
             "entry_module": project_meta["entry_module"],
-            "fingerprint": workflow_fingerprint(wf_name, tasks),
-            "fingerprint_algorithm": ALGORITHM,
+            "fingerprint": workflow_fingerprint(wf_name, tasks, algorithm),
+            "fingerprint_algorithm": algorithm,
             "tasks": tasks,
             "triggers": sorted(discovery.triggers, key=lambda t: t["name"]),
             "params": sorted(discovery.params, key=lambda p: p["name"]),
@@ -90,3 +92,6 @@ def build_manifest(*, project_meta: dict, name: str, version: str, discovery,
             "source_date_epoch": epoch,
         },
     }
+    if native is not None:
+        manifest["native"] = native
+    return manifest

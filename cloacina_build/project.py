@@ -20,6 +20,7 @@ from .schemas import schema_findings
 
 CANONICAL = "canonical"
 PEP621 = "pep621"
+CARGO = "cargo"
 INTERFACE = "cloacina-workflow-plugin"
 INTERFACE_VERSION = 1
 EXTENSION = "cloacina"
@@ -45,6 +46,7 @@ class Project:
     source_root: Path  # the directory holding the entry module's top-level package
     vendor_dir: Path | None = None
     build_system: dict[str, Any] = field(default_factory=dict)
+    cargo: dict[str, Any] = field(default_factory=dict)  # Rust crates: lib name, offline
 
     @property
     def entry_module(self) -> str:
@@ -73,10 +75,15 @@ def find_config(path: Path) -> tuple[Path, str]:
         raise UsageError(f"not a directory: {path}", hint="pass a workflow project directory")
     if (path / "package.toml").is_file():
         return path / "package.toml", CANONICAL
-    if (path / "pyproject.toml").is_file():
-        return path / "pyproject.toml", PEP621
+    pyproject, cargo = path / "pyproject.toml", path / "Cargo.toml"
+    if pyproject.is_file() and (not cargo.is_file() or "[tool.cloacina]" in
+                                pyproject.read_text("utf-8", "replace")):
+        return pyproject, PEP621
+    if cargo.is_file():
+        return cargo, CARGO
     raise UsageError(
-        f"{path} is not a workflow project: it has neither package.toml nor pyproject.toml",
+        f"{path} is not a workflow project: it has no package.toml, pyproject.toml or "
+        "Cargo.toml",
         hint="run it in a project directory, or create one with 'cloacinactl new'",
     )
 
@@ -154,6 +161,8 @@ def inspect_project_config(path: Path) -> tuple[Project | None, list[Finding]]:
     doc = read_toml(config, loc)
     if layout == CANONICAL:
         return _canonical(root, config, doc, loc)
+    if layout == CARGO:
+        return _cargo(root, config, doc, loc)
     return _pep621(root, config, doc, loc)
 
 
@@ -289,3 +298,71 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
     if isinstance(metadata.get("entry_module"), str):
         findings += _check_entry(project, loc)
     return project, findings
+
+
+def _cargo(root: Path, config: Path, doc: dict, loc: str):
+    """A Rust workflow crate: [package], a cdylib [lib], [package.metadata.cloacina]."""
+    findings: list[Finding] = []
+    pkg = doc.get("package") if isinstance(doc.get("package"), dict) else None
+    if pkg is None:
+        findings.append(error("config-project", "Cargo.toml has no [package] table", loc))
+        return None, findings
+    name, version = pkg.get("name"), pkg.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        findings.append(error("config-version", "[package] needs a literal name and version "
+                              "(workspace-inherited values are not supported)", loc))
+        return None, findings
+    findings += _check_identity(name, version, loc)
+    lib = doc.get("lib") if isinstance(doc.get("lib"), dict) else {}
+    if "cdylib" not in (lib.get("crate-type") or []):
+        findings.append(error("config-crate-type", "a Rust workflow crate must build a shared "
+                              "library: add crate-type = [\"cdylib\", \"rlib\"] to [lib]",
+                              loc))
+    meta_table = pkg.get("metadata", {}).get("cloacina", {}) if isinstance(
+        pkg.get("metadata"), dict) else {}
+    if not isinstance(meta_table, dict):
+        meta_table = {}
+    findings += _engine_rejections(meta_table, "package.metadata.cloacina", loc)
+    checked = {k: v for k, v in meta_table.items() if k not in ("package_type", "triggers")}
+    for f in schema_findings({"package": {"name": "x", "version": "0"}, "metadata": checked},
+                             "package", code="config-schema", location=loc):
+        findings.append(Finding(f.code, f.severity, f.message.replace(
+            "[metadata]", "[package.metadata.cloacina]"), f.location))
+    language = checked.get("language", "rust")
+    if language != "rust":
+        findings.append(error("config-language", f"a Cargo.toml project is a Rust project; "
+                              f"[package.metadata.cloacina] language is {language!r}", loc))
+    meta = dict(checked)
+    if "description" not in meta and isinstance(pkg.get("description"), str):
+        meta["description"] = pkg["description"]
+    authors = pkg.get("authors")
+    if "author" not in meta and isinstance(authors, list) and authors and \
+            isinstance(authors[0], str):
+        meta["author"] = re.sub(r"\s*<[^>]*>\s*$", "", authors[0])
+    meta.pop("requires_python", None)
+    metadata = _fill_metadata(meta, name, "rust")
+    metadata.setdefault("entry_module", snake_case(name))
+    lib_name = lib.get("name") if isinstance(lib.get("name"), str) else snake_case(name)
+    project = Project(root, CARGO, config, name, version, metadata, root / "src",
+                      cargo={"lib_name": lib_name, "offline": _offline_ok(root, doc),
+                             "workflow_name_set": "workflow_name" in checked,
+                             "entry_module_set": "entry_module" in checked})
+    if not (root / "src").is_dir():
+        findings.append(error("config-layout", "a Rust workflow crate needs src/", loc))
+    return project, findings
+
+
+def _offline_ok(root: Path, doc: dict) -> bool:
+    """True when every dependency is a path, or patched with a path, or vendored."""
+    if (root / ".cargo" / "config.toml").is_file() and "vendored-sources" in \
+            (root / ".cargo" / "config.toml").read_text("utf-8", "replace"):
+        return True
+    patched = set((doc.get("patch") or {}).get("crates-io", {}) or {})
+    for table in ("dependencies", "build-dependencies"):
+        for dep, spec in (doc.get(table) or {}).items():
+            if isinstance(spec, dict) and "path" in spec:
+                continue
+            if dep in patched:
+                continue
+            return False
+    return True

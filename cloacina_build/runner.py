@@ -119,10 +119,10 @@ def retry_delay(retry: dict[str, Any], attempt: int, rng: random.Random) -> floa
         delay *= attempt
     elif retry["backoff"] == "exponential":
         delay *= 2 ** (attempt - 1)
-    delay = min(delay, retry["max_delay_ms"]) if retry.get("max_delay_ms") is not None \
-        else delay
     if retry.get("jitter"):
         delay *= rng.uniform(0.75, 1.25)
+    if retry.get("max_delay_ms") is not None:
+        delay = min(delay, retry["max_delay_ms"])
     return delay / 1000.0
 
 
@@ -249,10 +249,16 @@ def run_tasks(workflow: str, tasks: list[dict[str, Any]], resolve: Callable[[str
             outcome.attempts += 1
             ctx = Context(copy.deepcopy(data))
             try:
-                result = func(ctx)
-                if asyncio.iscoroutine(result):
-                    result = loop.run(result) if loop else asyncio.run(result)
-                return _result_dict(result, ctx)
+                try:
+                    result = func(ctx)
+                    if asyncio.iscoroutine(result):
+                        result = loop.run(_guarded(result)) if loop else \
+                            asyncio.run(_guarded(result))
+                    return _result_dict(result, ctx)
+                except Exception:
+                    raise
+                except BaseException as exc:  # SystemExit, KeyboardInterrupt from task code
+                    raise TaskAborted(exc) from exc
             except Exception as exc:  # the task's own failure
                 retries_left = retry["attempts"] - (outcome.attempts - 1)
                 if retries_left > 0 and should_retry(retry, exc):
@@ -262,8 +268,9 @@ def run_tasks(workflow: str, tasks: list[dict[str, Any]], resolve: Callable[[str
                                f"{wait_s * 1000:.0f} ms"))
                     sleep(wait_s)
                     continue
-                outcome.error = f"{type(exc).__name__}: {exc}"
-                outcome.traceback = user_traceback(exc)
+                shown = exc.original if isinstance(exc, TaskAborted) else exc
+                outcome.error = f"{type(shown).__name__}: {shown}"
+                outcome.traceback = user_traceback(shown)
                 raise
 
     pending = list(order)
@@ -334,6 +341,23 @@ def run_tasks(workflow: str, tasks: list[dict[str, Any]], resolve: Callable[[str
     failures = [t for t in order if outcomes[t].status == "failed"]
     return RunResult(workflow, "failed" if failures else "completed", final, outcomes,
                      elapsed(), failures)
+
+
+class TaskAborted(Exception):
+    """A task raised SystemExit or KeyboardInterrupt: a failure of that task, not of the run."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.original = exc
+
+
+async def _guarded(coro):
+    try:
+        return await coro
+    except Exception:
+        raise
+    except BaseException as exc:  # keep the event loop thread alive
+        raise TaskAborted(exc) from exc
 
 
 def _result_dict(result: Any, ctx: Context) -> dict[str, Any]:

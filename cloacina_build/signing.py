@@ -8,8 +8,11 @@ so tampered or malformed content is never signed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import shutil
+import tempfile
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,20 +38,34 @@ class SignResult:
     signatures: int  # embedded signatures in the package after signing
 
 
-def _ensure_signable(path: Path) -> None:
-    report = validate_package(path, ValidationPolicy(check_host=False))
-    if not report.ok:
-        raise PackageError(f"{path} failed validation; refusing to sign it", code="invalid",
-                           findings=report.errors,
-                           hint="rebuild the package, validate it, then sign")
+@contextlib.contextmanager
+def _validated_copy(path: Path):
+    """A private copy of the package, validated: what is signed is exactly what was
+    checked, even if the file is replaced meanwhile."""
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    with tempfile.TemporaryDirectory(prefix="cloacina-sign-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        report = validate_package(copy, ValidationPolicy(check_host=False))
+        if not report.ok:
+            raise PackageError(f"{path} failed validation; refusing to sign it",
+                               code="invalid", findings=report.errors,
+                               hint="rebuild the package, validate it, then sign")
+        yield copy
 
 
 def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
                  signer: str | None = None, when: dt.datetime | None = None) -> SignResult:
     """Add (or replace) this key's embedded signature; the file is replaced atomically."""
     path = Path(path)
-    _ensure_signable(path)
-    pkg = open_package(path)
+    with _validated_copy(path) as copy:
+        return _sign_copy(path, copy, key, comment, signer, when)
+
+
+def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: str | None,
+               when: dt.datetime | None) -> SignResult:
+    pkg = open_package(copy)
     frames = pkg.frames
     if len(frames) != 3 or any(f.checksum is None for f in frames):
         raise PackageError(f"{path} is not laid out as head, payload and trailer frames "
@@ -58,7 +75,7 @@ def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
         raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
     members = {name: data for name, data in pkg.signature_members}
     epoch = pkg.manifest.get("build", {}).get("source_date_epoch", archive.DEFAULT_MTIME)
-    with archive.atomic_output(path) as out, open(path, "rb") as src:
+    with archive.atomic_output(path) as out, open(copy, "rb") as src:
         prefix = hashlib.sha256()
         left = frames[-1].offset
         while left:
@@ -81,8 +98,8 @@ def sign_detached(path: Path | str, key: SigningKey, *, out: Path | str | None =
                   when: dt.datetime | None = None) -> SignResult:
     """Write ``FILE.sig`` in the engine's format; the package is left untouched."""
     path = Path(path)
-    _ensure_signable(path)
-    sig = make_detached(key, file_sha256(path), when)
+    with _validated_copy(path) as copy:
+        sig = make_detached(key, file_sha256(copy), when)
     target = Path(out) if out else path.with_name(path.name + ".sig")
     with archive.atomic_output(target) as fh:
         fh.write(json.dumps(sig, indent=2, sort_keys=True).encode() + b"\n")

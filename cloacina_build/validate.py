@@ -150,7 +150,10 @@ class _Validation:
         if self.complete:
             self._check_members()
             if self.policy.check_wheel and self.payload_file is not None:
-                self._check_wheel()
+                if self.manifest["payload"]["kind"] == "native":
+                    self._check_native()
+                else:
+                    self._check_wheel()
             self._check_signatures()
         self._check_workflow()
         if self.policy.check_host:
@@ -295,6 +298,13 @@ class _Validation:
                 listed.get(payload["path"], {}).get("size") != payload["size"]:
             self.add(error("payload-unlisted", "the payload's digest and size must also be "
                            "listed in members", mf.MANIFEST))
+        if payload["kind"] == "native":
+            native = m.get("native", {})
+            if payload["tags"] != [native.get("target")]:
+                self.add(error("payload-tags", f"a native payload's tags must be its target "
+                               f"[{native.get('target')!r}], not {payload['tags']}",
+                               mf.MANIFEST))
+            return
         try:
             wheel = parse_name(payload["filename"])
         except ValueError as exc:
@@ -390,11 +400,37 @@ class _Validation:
             self.add(error("tasks-drift", "the secrets in the manifest differ from the "
                            "wheel's source", where))
 
+    def _check_native(self) -> None:
+        """The library's facts, read again from the binary, against the manifest."""
+        from .native import NativeError, describe_library, embedded_metadata
+
+        where = self.manifest["payload"]["path"]
+        try:
+            actual = describe_library(self.payload_file)
+        except NativeError as exc:
+            self.add(error(exc.code, exc.message, where))
+            return
+        declared = self.manifest["native"]
+        for key in sorted(declared):
+            if actual.get(key) != declared[key]:
+                self.add(error("native-mismatch", f"the library's {key} is "
+                               f"{_short(actual.get(key))}, the manifest says "
+                               f"{_short(declared[key])}", where))
+        meta = embedded_metadata(self.payload_file)
+        if meta is not None:
+            in_binary = {t.get("id"): sorted(t.get("dependencies", []))
+                         for t in meta.get("tasks", []) if isinstance(t, dict)}
+            in_manifest = {t["id"]: sorted(t["dependencies"])
+                           for t in self.manifest["workflow"]["tasks"]}
+            if in_binary != in_manifest:
+                self.add(error("tasks-drift", "the task graph embedded in the library differs "
+                               "from the manifest", where))
+
     def _check_workflow(self) -> None:
         wf = self.manifest["workflow"]
         for f in graph_findings(wf["tasks"], wf["name"]):
             self.add(f)
-        expected = workflow_fingerprint(wf["name"], wf["tasks"])
+        expected = workflow_fingerprint(wf["name"], wf["tasks"], wf["fingerprint_algorithm"])
         if expected != wf["fingerprint"]:
             self.add(error("workflow-fingerprint", "the workflow fingerprint does not match "
                            "its tasks", mf.MANIFEST))
@@ -402,6 +438,14 @@ class _Validation:
     def _check_host(self) -> None:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
         from packaging.tags import sys_tags
+
+        if self.manifest["payload"]["kind"] == "native":
+            from .native import host_problems
+
+            for problem in host_problems(self.manifest.get("native", {})):
+                self.add(warning("host-native", f"this machine cannot load the library: "
+                                 f"{problem}"))
+            return
 
         spec = self.manifest["package"].get("requires_python")
         if spec:
@@ -416,6 +460,11 @@ class _Validation:
         if not tags & {str(t) for t in sys_tags()}:
             self.add(warning("host-tags", "no wheel tag of the payload "
                              f"({', '.join(sorted(tags))}) is supported by this interpreter"))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _norm_version(version: str) -> str:

@@ -159,6 +159,13 @@ def _judge_detached(check, policy, now, out: Outcome, counted, not_counted) -> N
                                   where))
         entry["status"] = "wrong-package"
         return
+    if policy.trust is not None and sig.key_id in policy.trust.revoked:
+        reason = policy.trust.revoked[sig.key_id]
+        out.findings.append(error("signature-key-revoked", f"signed by revoked key "
+                                  f"{sig.key_id[:16]}...{': ' + reason if reason else ''}",
+                                  where))
+        entry["status"] = "revoked"
+        return
     trusted = policy.trust.lookup(sig.key_id) if policy.trust else None
     if trusted is None:
         entry["status"] = "untrusted" if policy.trust else "unknown"

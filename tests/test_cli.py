@@ -182,7 +182,7 @@ def test_not_a_package_exit_1(tmp_path):
 def test_not_a_project_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["package", str(tmp_path)])
     assert result.exit_code == 2
-    assert "neither package.toml nor pyproject.toml" in result.output
+    assert "no package.toml, pyproject.toml or Cargo.toml" in result.output
 
 
 def test_console_script_and_module_entry_points(packaged):

@@ -118,7 +118,7 @@ def test_invalid_toml_names_the_problem(tmp_path):
 
 
 def test_not_a_project(tmp_path):
-    with pytest.raises(UsageError, match="neither package.toml nor pyproject.toml"):
+    with pytest.raises(UsageError, match="no package.toml, pyproject.toml or Cargo.toml"):
         load_project(tmp_path)
     with pytest.raises(UsageError, match="no such directory"):
         load_project(tmp_path / "missing")

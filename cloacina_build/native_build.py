@@ -1,0 +1,112 @@
+"""Build a Rust workflow crate into a native payload: discovery, cargo, and the library.
+
+``cargo build --release`` runs with ``--offline`` when every dependency is local (a path,
+a ``[patch]`` with a path, or vendored sources); ``--native-lib PATH`` packages a library
+built elsewhere instead.  The library's facts come from the binary (``native.py``); when
+the library carries the workflow macros' metadata, its task graph must match the source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .discovery import Discovery
+from .errors import BuildError, UsageError
+from .findings import error, has_errors
+from .graph import graph_findings
+from .native import NativeError, describe_library, embedded_metadata
+from .project import Project
+from .rust_source import discover_crate
+
+LIB_SUFFIXES = (".so", ".dylib", ".dll")
+
+
+def discover_crate_project(project: Project) -> Discovery:
+    found = discover_crate(project.source_root, project.root)
+    result = Discovery(tasks=found.tasks or [], findings=list(found.findings or []))
+    if found.workflow is not None:
+        configured = project.metadata.get("workflow_name")
+        if project.cargo.get("workflow_name_set") and configured != found.workflow:
+            result.findings.append(error(
+                "config-workflow-name", f"[package.metadata.cloacina] workflow_name is "
+                f"'{configured}' but #[workflow] says '{found.workflow}'", "Cargo.toml"))
+        project.metadata["workflow_name"] = found.workflow
+        if not project.cargo.get("entry_module_set"):
+            project.metadata["entry_module"] = found.module
+        result.modules = [found.module]
+    if not has_errors(result.findings):
+        result.findings += graph_findings(result.tasks, project.metadata["workflow_name"])
+    return result
+
+
+def native_payload(project: Project, found: Discovery, tmp: Path,
+                   native_lib: Path | str | None):
+    from .builder import Payload
+
+    if native_lib is not None:
+        library = Path(native_lib)
+        if not library.is_file():
+            raise UsageError(f"no library at {library}")
+        backend = "prebuilt (--native-lib)"
+    else:
+        library = _cargo_build(project)
+        backend = "cargo build --release" + (" --offline" if project.cargo["offline"] else "")
+    staged = tmp / library.name
+    shutil.copyfile(library, staged)
+    try:
+        native = describe_library(staged)
+    except NativeError as exc:
+        raise BuildError(f"the library cannot be packaged: {exc.message}",
+                         code=exc.code) from None
+    _check_embedded(staged, found)
+    return Payload(staged, "native", [native["target"]], project.version or "0", backend,
+                   found, native)
+
+
+def _check_embedded(library: Path, found: Discovery) -> None:
+    meta = embedded_metadata(library)
+    if meta is None:
+        return
+    in_binary = {t.get("id"): sorted(t.get("dependencies", [])) for t in meta.get("tasks", [])
+                 if isinstance(t, dict)}
+    in_source = {t["id"]: sorted(t["dependencies"]) for t in found.tasks}
+    if in_binary != in_source:
+        raise BuildError("the library's task graph differs from the crate's source (a stale "
+                         "or foreign --native-lib?)",
+                         hint="rebuild the library from this source")
+
+
+def _cargo_build(project: Project) -> Path:
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        raise UsageError("cargo is not installed; it is needed to build a Rust workflow "
+                         "crate", hint="install Rust (rustup), or pass --native-lib with a "
+                         "library built elsewhere")
+    cmd = [cargo, "build", "--release", "--lib", "--message-format=json-render-diagnostics"]
+    if project.cargo["offline"]:
+        cmd.append("--offline")
+    env = {**os.environ, "CARGO_TERM_COLOR": "never"}
+    proc = subprocess.run(cmd, cwd=project.root, capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-20:]
+        raise BuildError("cargo build failed:\n" + "\n".join("  | " + t for t in tail),
+                         hint="'cargo build --release' shows the same")
+    libraries = []
+    for line in proc.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and \
+                "cdylib" in msg.get("target", {}).get("crate_types", []):
+            libraries += [Path(f) for f in msg.get("filenames", [])
+                          if f.endswith(LIB_SUFFIXES)]
+    if len(libraries) != 1:
+        raise BuildError(f"cargo produced {len(libraries)} shared libraries; expected one "
+                         "cdylib")
+    return libraries[0]
