@@ -171,8 +171,12 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     else:
         from .render import shown_path
 
+        from .scaffold import load_template
+
+        test = "cargo test --offline" if load_template(template).language == "rust" \
+            else "pytest"
         click.echo(f"created {shown_path(path)} from template '{template}'\n"
-                   f"next: cd {shown_path(path)} && pytest && cloacinactl package .")
+                   f"next: cd {shown_path(path)} && {test} && cloacinactl package .")
 
 
 @cli.command()
@@ -181,21 +185,24 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
               help="Output file (.cloacina) or directory. Default: dist/NAME-VERSION.cloacina")
 @click.option("--isolated", is_flag=True,
               help="Build the wheel in a fresh isolated environment (needs an index).")
+@click.option("--native-lib", type=click.Path(dir_okay=False),
+              help="Rust crates: package this prebuilt shared library instead of running "
+                   "cargo.")
 @click.option("--sign", "sign_key", metavar="KEY",
               help="Sign the package with KEY (a file, env:VAR or -) once it is built.")
 @click.option("--comment", default="", help="With --sign: a comment, signed with the rest.")
 @passphrase_options
 @json_option
 @handle_errors
-def package(path: str, output: str | None, isolated: bool, sign_key: str | None,
-            comment: str, passphrase_file: str | None, passphrase_env: str | None,
-            as_json: bool) -> None:
+def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
+            sign_key: str | None, comment: str, passphrase_file: str | None,
+            passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from .builder import build_package
     from .render import package_text
 
     key = _signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
-    result = build_package(path, output, isolated=isolated)
+    result = build_package(path, output, isolated=isolated, native_lib=native_lib)
     signed = None
     if key is not None:
         from .signing import sign_package

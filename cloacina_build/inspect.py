@@ -83,6 +83,7 @@ def describe(pkg: Package, trust: TrustStore | None = None) -> dict[str, Any]:
                         if isinstance(e, dict)},
             "manifest": len(pkg.manifest_bytes),
         },
+        "native": m.get("native") if isinstance(m.get("native"), dict) else None,
         "build": m.get("build"),
         "digest": pkg.digest,
         "signatures": describe_signatures(str(package.get("name")),

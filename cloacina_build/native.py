@@ -109,16 +109,26 @@ def _exported(elf) -> list[str]:
 
 def embedded_metadata(path: Path) -> dict[str, Any] | None:
     """The JSON the workflow macros embed after ``cloacina-metadata-v1:``, if any."""
-    data = path.read_bytes() if path.stat().st_size <= 256 * 1024 * 1024 else b""
-    start = data.find(METADATA_MARKER)
-    if start < 0:
-        return None
-    start += len(METADATA_MARKER)
-    end = data.find(b"\0", start, start + MAX_METADATA)
+    chunk_size, overlap = 1 << 20, len(METADATA_MARKER)
+    with open(path, "rb") as fh:
+        offset, tail = 0, b""
+        while True:
+            chunk = fh.read(chunk_size)
+            if not chunk:
+                return None
+            window = tail + chunk
+            hit = window.find(METADATA_MARKER)
+            if hit >= 0:
+                fh.seek(offset - len(tail) + hit + len(METADATA_MARKER))
+                data = fh.read(MAX_METADATA)
+                break
+            tail = window[-overlap:]
+            offset += len(chunk)
+    end = data.find(b"\0")
     if end < 0:
         return None
     try:
-        value = json.loads(data[start:end].decode("utf-8"))
+        value = json.loads(data[:end].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     return value if isinstance(value, dict) else None

@@ -63,11 +63,21 @@ def inspect_text(info: dict[str, Any]) -> str:
     lines = [f"{pkg['name']} {pkg['version']}  ({pkg['language']}, {payload['kind']} payload)"]
     for label, value in (("description", pkg.get("description")),
                          ("author", pkg.get("author")),
-                         ("requires-python", pkg.get("requires_python") or "any")):
+                         ("requires-python", None if pkg.get("language") == "rust"
+                          else pkg.get("requires_python") or "any")):
         if value:
             lines.append(f"  {label + ':':17}{value}")
     lines.append(f"  {'payload:':17}{payload['filename']} ({human_size(payload['size'])})")
     lines.append(f"  {'platform tags:':17}{', '.join(payload.get('tags') or [])}")
+    native = info.get("native")
+    if isinstance(native, dict):
+        lines.append(f"  {'native:':17}ELF{native.get('elf_class')} {native.get('machine')} "
+                     f"({native.get('arch')}, {native.get('os')}, "
+                     f"{native.get('endianness')}-endian), glibc >= "
+                     f"{native.get('glibc_floor') or 'none'}")
+        symbols = native.get("exported_symbols") or []
+        shown = ", ".join(map(str, symbols[:5])) + (", ..." if len(symbols) > 5 else "")
+        lines.append(f"  {'exports:':17}{len(symbols)} symbol(s): {shown or '-'}")
     lines.append(f"  {'payload sha256:':17}{payload['sha256']}")
     lines.append(f"  {'package size:':17}{human_size(info['sizes']['file'])} on disk")
     lines.append(f"  {'digest:':17}{info['digest']}")

@@ -26,7 +26,7 @@ def ctl(*args, cwd=None):
 
 def test_list_names_every_builtin_template():
     names = [t.name for t in list_templates()]
-    assert set(names) >= {"python", "pyproject"}
+    assert set(names) >= {"python", "pyproject", "rust"}
     proc = ctl("new", "--list", "--json")
     listed = {t["name"]: t for t in json.loads(proc.stdout)}
     assert set(listed) == set(names)
