@@ -9,7 +9,6 @@ atomically.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -25,6 +24,7 @@ from . import manifest as mf
 from .discovery import Discovery, discover
 from .errors import BuildError, ProjectError, UsageError
 from .findings import has_errors
+from .fsutil import file_sha256
 from .graph import graph_findings
 from .project import CANONICAL, CARGO, Project, load_project
 from .sources import DiskTree
@@ -110,7 +110,7 @@ def _write_package(project: Project, payload: Payload, output, epoch: int) -> Bu
     version = payload.version
     package_toml = render_package_toml(project, version)
     size = payload.file.stat().st_size
-    payload_sha = _sha256_file(payload.file)
+    payload_sha = file_sha256(payload.file)
     payload_path = mf.PAYLOAD_DIR + payload.file.name
     record = {"kind": payload.kind, "path": payload_path, "filename": payload.file.name,
               "size": size, "sha256": payload_sha, "tags": payload.tags}
@@ -180,14 +180,6 @@ def render_package_toml(project: Project, version: str) -> bytes:
             meta.add(key, project.metadata[key])
     doc.add("metadata", meta)
     return tomlkit.dumps(doc).encode("utf-8")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_provenance(root: Path) -> tuple[str | None, bool | None]:

@@ -9,9 +9,6 @@ entry is detected and rebuilt).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .fsutil import exclusive_lock, file_sha256 as _hash
 
 ENTRY_FILE = "entry.json"
 ENTRY_VERSION = 1
@@ -43,24 +42,9 @@ class Entry:
         return self.path / "site"
 
 
-@contextlib.contextmanager
 def locked(cache_dir: Path, digest: str):
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(cache_dir / f".{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    """The per-digest lock every loader takes before it reads or builds an entry."""
+    return exclusive_lock(cache_dir / f".{digest}.lock")
 
 
 def _tree(root: Path) -> tuple[dict[str, Path], set[str], list[str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from . import manifest as mf
 from .archive import TarStream, check_framing
 from .errors import PackageError, UsageError
 from .frames import Frame
+from .fsutil import file_sha256  # noqa: F401  (re-exported for callers)
 from .limits import DEFAULT_LIMITS, Limits
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -136,17 +136,3 @@ def _read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:
                                code="member-order")
         out.append((member.name, member.read_all(limits.max_metadata_size)))
     return out
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        while data := fh.read(chunk):
-            h.update(data)
-    return h.hexdigest()
-
-
-def is_package_path(path: Path) -> bool:
-    return Path(path).is_file() and os.path.getsize(path) >= 4

@@ -10,7 +10,6 @@ directory without building it.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import shutil
 import tempfile

@@ -8,16 +8,15 @@ optional anti-rollback state.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
 from .findings import Finding, error, warning
+from .fsutil import exclusive_lock
 from .signatures import (Detached, MalformedSignature, Record, encode_record, parse_detached,
                          parse_record, parse_time)
 from .trust import TrustStore
@@ -240,7 +239,7 @@ def check_rollback(state_file: Path, package: str, version: str, *, allow: bool
     from packaging.version import InvalidVersion, Version
 
     name = canonicalize_name(package)
-    with _locked(state_file):
+    with exclusive_lock(Path(str(state_file) + ".lock")):
         state = _read_state(state_file)
         seen = state["packages"].get(name)
         try:
@@ -274,20 +273,6 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 
     with atomic_output(path) as fh:
         fh.write(json.dumps(state, indent=2, sort_keys=True).encode() + b"\n")
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def require(policy: TrustPolicy) -> TrustPolicy:

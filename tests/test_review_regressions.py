@@ -17,7 +17,6 @@ from cloacina_build.keys import KeyError_, generate, load_signing_key
 from cloacina_build.loader import load_package
 from cloacina_build.runner import retry_delay
 from cloacina_build.signing import sign_detached, sign_package
-from cloacina_build.testing import run_loaded
 from cloacina_build.trust import load_trust
 from cloacina_build.validate import verify_package
 from cloacina_build.verify import TrustPolicy
