@@ -175,7 +175,6 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
         _emit_json({"ok": True, "path": str(path), "template": template, "name": name})
     else:
         from .render import shown_path
-
         from .scaffold import load_template
 
         test = "cargo test --offline" if load_template(template).language == "rust" \

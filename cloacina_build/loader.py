@@ -21,9 +21,10 @@ from .cloaca_compat import Registry, make_module, real_cloaca
 from .errors import PackageError
 from .findings import Finding, error
 from .fingerprint import fingerprint_function
+from .fsutil import file_sha256
 from .isolation import PackageImporter
 from .limits import DEFAULT_LIMITS, Limits
-from .package import file_sha256, open_package
+from .package import open_package
 from .validate import ValidationPolicy, validate_package, verify_package
 from .verify import SignatureCheck, TrustPolicy, signature_findings
 
@@ -95,10 +96,11 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
-        warm = entry is not None and _warm_ok(head, entry, trust)
+        outcome = _warm_outcome(head, entry, trust) if entry is not None else None
+        warm = outcome is not None
         rebuilt = why is not None
         if warm:
-            verified_by, warnings = _judge_warm(head, entry, trust)
+            verified_by, warnings = _judge_warm(head, outcome, trust)
         else:
             entry, verified_by, warnings = _cold(path, head, cache_dir, digest, trust, limits)
     loaded = _import(head, entry, use_real_cloaca)
@@ -114,48 +116,35 @@ def _policy(trust: TrustPolicy | None) -> TrustPolicy:
     return require(trust) if trust is not None else TrustPolicy()
 
 
-def _warm_check(head, entry, trust) -> SignatureCheck:
-    policy = _policy(trust)
-    return SignatureCheck(head.name, head.version, head.digest, entry.meta.get("archive"),
-                          head.signature_members, trailer_ok=_trailer_canonical(head),
-                          file_sha256=file_sha256(head.path) if policy.detached else None)
+def _warm_outcome(head, entry, trust: TrustPolicy | None):
+    """The signature judgement for a warm load, or None when the entry cannot serve.
 
+    A warm entry serves only if the signatures in hand verify against what the entry was
+    verified from: the same signed bytes (the archive digest), a canonical trailer, and,
+    for a detached .sig, the file's own hash.  The code served is the entry's, which was
+    verified when it was made and is re-hashed on every load."""
+    from .archive import DEFAULT_MTIME
+    from .verify import trailer_is_canonical
 
-def _trailer_canonical(head) -> bool:
-    """The file's signature trailer is exactly what ``sign`` writes for its records."""
-    import io
-
-    from .archive import DEFAULT_MTIME, write_trailer
-    from .verify import canonical_trailer_members
-
-    if not head.signature_members:
-        return True
-    last = head.frames[-1]
-    expected = io.BytesIO()
-    write_trailer(expected, canonical_trailer_members(head.signature_members),
-                  head.manifest.get("build", {}).get("source_date_epoch", DEFAULT_MTIME))
-    with open(head.path, "rb") as fh:
-        fh.seek(last.offset)
-        return fh.read(last.length + 1) == expected.getvalue()
-
-
-def _warm_ok(head, entry, trust: TrustPolicy | None) -> bool:
-    """A warm entry serves only if the signatures in hand verify against what the entry
-    was verified from: the same signed bytes (the archive digest), a canonical trailer,
-    and, for a detached .sig, the file's own hash.  The code served is the entry's, which
-    was verified when it was made and is re-hashed on every load."""
     policy = _policy(trust)
     if head.signature_members and entry.meta.get("archive") is None:
-        return False
-    outcome = signature_findings(_warm_check(head, entry, trust), policy)
-    return not any(f.severity == "error" for f in outcome.findings)
+        return None
+    epoch = head.manifest.get("build", {}).get("source_date_epoch", DEFAULT_MTIME)
+    trailer_ok = not head.signature_members or trailer_is_canonical(
+        head.path, head.frames, head.signature_members, epoch)
+    check = SignatureCheck(head.name, head.version, head.digest, entry.meta.get("archive"),
+                           head.signature_members, trailer_ok=trailer_ok,
+                           file_sha256=file_sha256(head.path) if policy.detached else None)
+    outcome = signature_findings(check, policy)
+    if any(f.severity == "error" for f in outcome.findings):
+        return None
+    return outcome
 
 
-def _judge_warm(head, entry, trust) -> tuple[list[str], list[Finding]]:
+def _judge_warm(head, outcome, trust) -> tuple[list[str], list[Finding]]:
     from .verify import check_rollback
 
     policy = _policy(trust)
-    outcome = signature_findings(_warm_check(head, entry, trust), policy)
     warnings = [f for f in outcome.findings if f.severity != "error"]
     if policy.state_file is not None:
         refused = check_rollback(policy.state_file, head.name, head.version,

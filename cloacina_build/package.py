@@ -16,7 +16,6 @@ from . import manifest as mf
 from .archive import TarStream, check_framing
 from .errors import PackageError, UsageError
 from .frames import Frame
-from .fsutil import file_sha256  # noqa: F401  (re-exported for callers)
 from .limits import DEFAULT_LIMITS, Limits
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -114,12 +113,12 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
     with open(path, "rb") as fh:
         frames = check_framing(fh)
         head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
-        signatures = _read_trailer(fh, frames, limits)
+        signatures = read_trailer(fh, frames, limits)
     return Package(path, size, head_toml, parse_package_toml(head_toml), head_manifest,
                    mf.loads(head_manifest), signatures, frames)
 
 
-def _read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:
+def read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:
     """Signatures in the last frame, found by walking frame headers (no decompression)."""
     if len(frames) < 3:
         return []

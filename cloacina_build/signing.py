@@ -11,18 +11,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import shutil
 import tempfile
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import archive
 from .errors import PackageError, UsageError
+from .fsutil import file_sha256
 from .keys import SigningKey
-from .package import file_sha256, open_package
-from .signatures import (MAX_COMMENT, encode_record, make_detached, make_record,
-                         member_name)
+from .package import open_package
+from .signatures import (
+    MAX_COMMENT,
+    encode_record,
+    make_detached,
+    make_record,
+    member_name,
+)
 from .validate import ValidationPolicy, validate_package
 
 CHUNK = 1 << 20

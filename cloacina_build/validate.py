@@ -19,18 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest as mf
-from .archive import TarStream
+from .archive import DEFAULT_MTIME, TarStream, check_framing
 from .errors import CloacinaError, PackageError
 from .findings import Finding, error, has_errors, warning
 from .fingerprint import workflow_fingerprint
 from .graph import graph_findings
 from .limits import DEFAULT_LIMITS, Limits
-from .archive import DEFAULT_MTIME, check_framing
 from .package import _check_file, parse_package_toml
-from .verify import SignatureCheck, TrustPolicy, signature_findings
 from .schemas import schema_findings
-from .wheel import (ZIP_ERRORS, comparable, discover_in_wheel, parse_name, record_findings,
-                    same_name, structure_findings)
+from .verify import (
+    SignatureCheck,
+    TrustPolicy,
+    signature_findings,
+    trailer_is_canonical,
+)
+from .wheel import (
+    ZIP_ERRORS,
+    comparable,
+    discover_in_wheel,
+    parse_name,
+    record_findings,
+    same_name,
+    structure_findings,
+)
 
 
 @dataclass(frozen=True)
@@ -190,14 +201,14 @@ class _Validation:
     def _needs_raw_digests(self, fh, frames) -> bool:
         """Hash the raw bytes only when a signature will need them: the trailer holds
         signatures (a peek at the small last frame), or the policy asks for them."""
-        from .package import _read_trailer
+        from .package import read_trailer
 
         trust = self.policy.trust
         if trust.require_signature or trust.detached is not None:
             return True
         try:
             start = fh.tell()
-            members = _read_trailer(fh, frames, self.limits)
+            members = read_trailer(fh, frames, self.limits)
             fh.seek(start)
         except PackageError:
             fh.seek(0)
@@ -258,20 +269,9 @@ class _Validation:
 
     def _trailer_is_canonical(self) -> bool:
         """The last frame must be exactly what ``sign`` writes for these signatures."""
-        import io
-
-        from .archive import write_trailer
-        from .verify import canonical_trailer_members
-
-        if len(self.frames) < 2:
-            return False
-        last = self.frames[-1]
         epoch = self.manifest["build"].get("source_date_epoch", DEFAULT_MTIME)
-        expected = io.BytesIO()
-        write_trailer(expected, canonical_trailer_members(self.signature_members), epoch)
-        with open(self.path, "rb") as fh:
-            fh.seek(last.offset)
-            return fh.read(last.length + 1) == expected.getvalue()
+        return len(self.frames) >= 2 and trailer_is_canonical(
+            self.path, self.frames, self.signature_members, epoch)
 
     # ----------------------------------------------------------- checks
     def _check_consistency(self) -> None:

@@ -17,8 +17,15 @@ from typing import Any
 from .errors import UsageError
 from .findings import Finding, error, warning
 from .fsutil import exclusive_lock
-from .signatures import (Detached, MalformedSignature, Record, encode_record, parse_detached,
-                         parse_record, parse_time)
+from .signatures import (
+    Detached,
+    MalformedSignature,
+    Record,
+    encode_record,
+    parse_detached,
+    parse_record,
+    parse_time,
+)
 from .trust import TrustStore
 
 
@@ -216,6 +223,23 @@ def describe_signatures(package: str, version: str, digest: str,
     the manifest digest and the trust store, not against the payload bytes."""
     check = SignatureCheck(package, version, digest, None, members, trailer_ok=True)
     return signature_findings(check, TrustPolicy(trust=trust, now=now)).signatures
+
+
+def trailer_is_canonical(path: Path, frames: list, members: list[tuple[str, bytes]],
+                         epoch: int) -> bool:
+    """The file's last frame is exactly what ``sign`` writes for these signature records."""
+    import io
+
+    from .archive import write_trailer
+
+    if not frames:
+        return False
+    last = frames[-1]
+    expected = io.BytesIO()
+    write_trailer(expected, canonical_trailer_members(members), epoch)
+    with open(path, "rb") as fh:
+        fh.seek(last.offset)
+        return fh.read(last.length + 1) == expected.getvalue()
 
 
 def canonical_trailer_members(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -12,14 +12,17 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 
 from .discovery import Discovery, discover
 from .findings import Finding, error
 from .limits import Limits
 from .names import NameSet, name_problem
 from .sources import ZipTree
-
 
 # What opening or reading a hostile zip can raise: a bad archive, an encrypted entry
 # (RuntimeError), an unknown compression method (NotImplementedError), a corrupt deflate,
