@@ -270,7 +270,7 @@ def bench_package(work: Path, ctl: list[str], runs: int) -> tuple[Result, Path]:
 
 
 def make_big_package(work: Path, payload: int) -> tuple[Path, dict]:
-    from cloacina_build.builder import build_package
+    from cloacina_build.build.builder import build_package
 
     project = copy_example(work / "order-etl-big")
     blob = project / "src" / "order_etl" / "blob.bin"
@@ -297,7 +297,7 @@ def bench_inspect(ctl: list[str], big: Path, tiny: Path, runs: int) -> Result:
 
 
 def bench_validate(work: Path, big: Path, tiny: Path, runs: int) -> Result:
-    from cloacina_build.validate import validate_package
+    from cloacina_build.ops.validate import validate_package
 
     scratch = work / "baseline-tmp"
     scratch.mkdir()
@@ -340,9 +340,9 @@ def sign_big_package(work: Path, big: Path) -> tuple[object, dict]:
     The key pair is written under ``work/keys`` (the run's private directory, removed at
     the end with everything else); the trust store is that directory's ``.pub`` file.
     """
-    from cloacina_build.keys import generate, load_signing_key
-    from cloacina_build.signing import sign_package
-    from cloacina_build.trust import load_trust
+    from cloacina_build.trust.keys import generate, load_signing_key
+    from cloacina_build.ops.signing import sign_package
+    from cloacina_build.trust.store import load_trust
 
     private_path, _public_path, key_id = generate("bench", work / "keys")
     key = load_signing_key(str(private_path))
@@ -358,8 +358,8 @@ def sign_big_package(work: Path, big: Path) -> tuple[object, dict]:
 
 def bench_verify(big: Path, store, runs: int) -> Result:
     """verify_package vs validate_package, both on the same signed file, in-process."""
-    from cloacina_build.validate import validate_package, verify_package
-    from cloacina_build.verify import TrustPolicy
+    from cloacina_build.ops.validate import validate_package, verify_package
+    from cloacina_build.trust.policy import TrustPolicy
 
     policy = TrustPolicy(trust=store)
     trusted = sorted(k.name for k in store.keys.values())
@@ -395,7 +395,7 @@ def bench_load(work: Path, tiny: Path, runs: int) -> Result:
     The warm load (cache entry present: head read, entry re-hashed, trust judged, private
     import, drift check) must cost at most 60 ms; the cold load is the reference.
     """
-    from cloacina_build.loader import load_package
+    from cloacina_build.runtime.loader import load_package
 
     caches = iter(range(10_000))
 

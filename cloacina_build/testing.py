@@ -20,16 +20,18 @@ from typing import Any, Callable
 
 from .errors import ProjectError
 from .findings import has_errors
-from .runner import Event, RunResult, run_tasks
+from .runtime.runner import Event, ParamError, RunResult, run_tasks
+
+__all__ = ["Event", "ParamError", "RunResult", "load_source", "run_loaded", "run_workflow"]
 
 
 def load_source(project_dir: Path | str = "."):
     """The project as a loaded package (no build, no cache): tasks, params, modules."""
-    from .builder import discover_project
-    from .cloaca_compat import Registry, make_module
-    from .isolation import PackageImporter
-    from .loader import DriftError, LoadedPackage, drift_findings
-    from .project import load_project
+    from .build.builder import discover_project
+    from .runtime.cloaca_compat import Registry, make_module
+    from .runtime.isolation import PackageImporter
+    from .runtime.loader import DriftError, LoadedPackage, drift_findings
+    from .project.config import load_project
 
     project = load_project(Path(project_dir))
     found = discover_project(project)

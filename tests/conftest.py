@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -22,9 +22,9 @@ from typing import Any, Union
 
 import zstandard
 
-from cloacina_build import manifest as mf
-from cloacina_build.archive import DEFAULT_MTIME, END_OF_ARCHIVE, tar_member
-from cloacina_build.fingerprint import workflow_fingerprint
+from cloacina_build.format import manifest as mf
+from cloacina_build.format.archive import DEFAULT_MTIME, END_OF_ARCHIVE, tar_member
+from cloacina_build.project.fingerprint import workflow_fingerprint
 
 BLOCK = 512
 Item = Union[tuple[str, bytes], bytes]

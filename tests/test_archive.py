@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloacina_build import archive
-from cloacina_build import manifest as mf
-from cloacina_build.archive import TarStream
+from cloacina_build.format import archive
+from cloacina_build.format import manifest as mf
+from cloacina_build.format.archive import TarStream
 from cloacina_build.errors import PackageError
-from cloacina_build.frames import walk_frames
-from cloacina_build.limits import Limits
-from cloacina_build.names import NameSet, name_problem
-from cloacina_build.package import open_package
-from cloacina_build.schemas import schema_findings
+from cloacina_build.format.frames import walk_frames
+from cloacina_build.format.limits import Limits
+from cloacina_build.format.names import NameSet, name_problem
+from cloacina_build.format.package import open_package
+from cloacina_build.format.schemas import schema_findings
 
 segment = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
                   min_size=1, max_size=12)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 from cloacina_build.errors import BuildError, ProjectError, UsageError
-from cloacina_build.package import open_package
-from cloacina_build.validate import validate_package
+from cloacina_build.format.package import open_package
+from cloacina_build.ops.validate import validate_package
 
 from .conftest import EXAMPLES
 

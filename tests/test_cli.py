@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cloacina_build.cli import cli
+from cloacina_build.cli.main import cli
 
 from .conftest import EXAMPLES
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.discovery import discover
-from cloacina_build.sources import DiskTree
+from cloacina_build.project.discovery import discover
+from cloacina_build.project.sources import DiskTree
 
 
 def run(tmp_path: Path, files: dict[str, str], entry: str = "pkg.tasks"):
@@ -318,7 +318,7 @@ def test_syntax_error_is_a_finding_with_line(tmp_path):
 
 
 def test_fingerprints_match_the_fingerprint_module(tmp_path):
-    from cloacina_build.fingerprint import fingerprint_source
+    from cloacina_build.project.fingerprint import fingerprint_source
 
     source = "import cloaca\n\n@cloaca.task(id='a')\ndef a(c):\n    return c\n"
     found = one(tmp_path, source)
@@ -335,7 +335,7 @@ def test_pathologically_deep_source_is_a_finding_not_a_crash(tmp_path):
 
 
 def test_deeply_nested_document_is_a_finding(tmp_path):
-    from cloacina_build.schemas import schema_findings
+    from cloacina_build.format.schemas import schema_findings
 
     rule: dict = {"type": "Always"}
     for _ in range(900):

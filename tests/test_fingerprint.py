@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloacina_build.fingerprint import (ALGORITHM, canonical, fingerprint_source,
+from cloacina_build.project.fingerprint import (ALGORITHM, canonical, fingerprint_source,
                                         workflow_fingerprint)
 
 BASE = '''

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloacina_build.graph import execution_levels, find_cycle, graph_findings
+from cloacina_build.project.graph import execution_levels, find_cycle, graph_findings
 
 
 def task(id_, deps=(), line=1, rule=None):

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from cloacina_build import manifest as mf
+from cloacina_build.format import manifest as mf
 from cloacina_build.errors import CloacinaError
-from cloacina_build.frames import walk_frames
-from cloacina_build.inspect import inspect_package
-from cloacina_build.limits import KiB, MiB, GiB, Limits
-from cloacina_build.validate import ValidationPolicy, validate_package
+from cloacina_build.format.frames import walk_frames
+from cloacina_build.ops.inspect import inspect_package
+from cloacina_build.format.limits import KiB, MiB, GiB, Limits
+from cloacina_build.ops.validate import ValidationPolicy, validate_package
 
 from .hostile import (END_OF_ARCHIVE, ascii_dumps, bomb_frame, edit_manifest, edit_wheel,
                       file_block, fix_manifest, get, pad, pax_block, pax_record, payload_name,

@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from cloacina_build.errors import UsageError
-from cloacina_build.keys import KeyError_, generate, load_any_public, load_signing_key
-from cloacina_build.trust import TrustError, load_trust
+from cloacina_build.trust.keys import KeyError_, generate, load_any_public, load_signing_key
+from cloacina_build.trust.store import TrustError, load_trust
 
 
 def raw_public(pub_path: Path) -> bytes:

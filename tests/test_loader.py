@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import PackageError
-from cloacina_build.keys import generate, load_signing_key
-from cloacina_build.loader import DriftError, load_package
-from cloacina_build.signing import sign_package
+from cloacina_build.trust.keys import generate, load_signing_key
+from cloacina_build.runtime.loader import DriftError, load_package
+from cloacina_build.ops.signing import sign_package
 from cloacina_build.testing import run_loaded
-from cloacina_build.trust import load_trust
-from cloacina_build.verify import TrustPolicy
+from cloacina_build.trust.store import load_trust
+from cloacina_build.trust.policy import TrustPolicy
 
 from .hostile import read_members, replace, write_members
 from .workflows import build
@@ -137,7 +137,7 @@ def test_two_packages_with_a_top_level_tasks_module(tmp_path, cache):
         (root / "workflow" / "tasks.py").write_text(
             "import cloaca\nimport helpers\n\n@cloaca.task(id='who')\n"
             "def who(ctx):\n    ctx.set('who', helpers.WHO)\n    return ctx\n")
-        from cloacina_build.builder import build_package
+        from cloacina_build.build.builder import build_package
 
         pkg = build_package(root, tmp_path / f"{name}.cloacina").path
         loaded.append(load_package(pkg, cache_dir=cache))
@@ -161,7 +161,7 @@ def test_tampered_cache_entry_is_detected_and_rebuilt(built_pipeline, cache):
 
 def _load_in_child(args):
     pkg, cache = args
-    from cloacina_build.loader import load_package as load
+    from cloacina_build.runtime.loader import load_package as load
     from cloacina_build.testing import run_loaded as run
 
     loaded = load(pkg, cache_dir=cache)
@@ -224,7 +224,7 @@ def test_unload_forgets_modules(built_pipeline, cache):
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    from cloacina_build.cache import default_cache_dir
+    from cloacina_build.runtime.cache import default_cache_dir
 
     monkeypatch.setenv("CLOACINA_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"

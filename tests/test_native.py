@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 from cloacina_build.errors import BuildError, ProjectError
-from cloacina_build.native import describe_library
-from cloacina_build.package import open_package
-from cloacina_build.rust_source import discover_crate, fingerprint_tokens, tokenize
-from cloacina_build.scaffold import create_project
-from cloacina_build.validate import validate_package
+from cloacina_build.format.elf import describe_library
+from cloacina_build.format.package import open_package
+from cloacina_build.project.rust import discover_crate, fingerprint_tokens, tokenize
+from cloacina_build.project.scaffold import create_project
+from cloacina_build.ops.validate import validate_package
 
 from .hostile import edit_manifest, fix_manifest, payload_name, read_members, replace, \
     write_members

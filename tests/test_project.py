@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import ProjectError, UsageError
-from cloacina_build.project import CANONICAL, PEP621, load_project
+from cloacina_build.project.config import CANONICAL, PEP621, load_project
 
 TASKS = "import cloaca\n\n@cloaca.task(id='a')\ndef a(context):\n    return context\n"
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import PackageError
-from cloacina_build.isolation import PackageImporter
-from cloacina_build.keys import KeyError_, generate, load_signing_key
-from cloacina_build.loader import load_package
-from cloacina_build.runner import retry_delay
-from cloacina_build.signing import sign_detached, sign_package
-from cloacina_build.trust import load_trust
-from cloacina_build.validate import verify_package
-from cloacina_build.verify import TrustPolicy
+from cloacina_build.runtime.isolation import PackageImporter
+from cloacina_build.trust.keys import KeyError_, generate, load_signing_key
+from cloacina_build.runtime.loader import load_package
+from cloacina_build.runtime.runner import retry_delay
+from cloacina_build.ops.signing import sign_detached, sign_package
+from cloacina_build.trust.store import load_trust
+from cloacina_build.ops.validate import verify_package
+from cloacina_build.trust.policy import TrustPolicy
 
 from .hostile import edit_manifest, read_members, write_members
 from .workflows import write_project
@@ -38,7 +38,7 @@ def test_key_text_given_as_a_path_is_not_echoed(tmp_path):
 
 def test_a_file_swapped_during_a_cold_load_is_refused(tmp_path, built_pipeline, built_etl,
                                                       monkeypatch):
-    import cloacina_build.loader as loader
+    import cloacina_build.runtime.loader as loader
 
     real_open = loader.open_package
     monkeypatch.setattr(loader, "open_package", lambda path, limits: real_open(built_etl,
@@ -146,8 +146,8 @@ def test_warm_load_checks_the_trailer_too(tmp_path, built_pipeline):
     sign_package(pkg, load_signing_key(str(private)))
     trust = TrustPolicy(trust=load_trust(tmp_path / "keys"))
     load_package(pkg, trust=trust, cache_dir=tmp_path / "cache")
-    from cloacina_build.archive import write_trailer
-    from cloacina_build.package import open_package
+    from cloacina_build.format.archive import write_trailer
+    from cloacina_build.format.package import open_package
 
     head = open_package(pkg)
     (name, data), = head.signature_members
@@ -207,8 +207,8 @@ def test_native_packages_are_not_run_by_the_python_loader(tmp_path):
     pytest.importorskip("elftools")
     if shutil.which("cargo") is None:
         pytest.skip("cargo is not installed")
-    from cloacina_build.builder import build_package
-    from cloacina_build.scaffold import create_project
+    from cloacina_build.build.builder import build_package
+    from cloacina_build.project.scaffold import create_project
 
     project = create_project("nat", template="rust", path=tmp_path / "nat")
     pkg = build_package(project, tmp_path / "nat.cloacina").path

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from cloacina_build.errors import ProjectError
-from cloacina_build.loader import DriftError
-from cloacina_build.runner import ParamError, retry_delay
+from cloacina_build.runtime.loader import DriftError
+from cloacina_build.runtime.runner import ParamError, retry_delay
 from cloacina_build.testing import run_workflow
 
 from .conftest import EXAMPLES

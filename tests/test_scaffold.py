@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import ProjectError, UsageError
-from cloacina_build.scaffold import create_project, derive, list_templates
-from cloacina_build.validate import validate_package
+from cloacina_build.project.scaffold import create_project, derive, list_templates
+from cloacina_build.ops.validate import validate_package
 
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
 PYTHON_TEMPLATES = ["python", "pyproject"]

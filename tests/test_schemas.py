@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from cloacina_build.schemas import data_dir, load_schema
+from cloacina_build.format.schemas import data_dir, load_schema
 
 SCHEMAS = sorted(p.name.removesuffix(".schema.json") for p in data_dir("schemas").iterdir())
 

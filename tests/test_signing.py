@@ -13,14 +13,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 from cloacina_build.errors import PackageError, UsageError
-from cloacina_build.keys import generate, load_signing_key
-from cloacina_build.package import open_package
-from cloacina_build.signing import sign_detached, sign_package
-from cloacina_build.trust import load_trust
-from cloacina_build.validate import ValidationPolicy, validate_package, verify_package
-from cloacina_build.verify import TrustPolicy
+from cloacina_build.trust.keys import generate, load_signing_key
+from cloacina_build.format.package import open_package
+from cloacina_build.ops.signing import sign_detached, sign_package
+from cloacina_build.trust.store import load_trust
+from cloacina_build.ops.validate import ValidationPolicy, validate_package, verify_package
+from cloacina_build.trust.policy import TrustPolicy
 
 from .hostile import read_members, replace, write_members  # noqa: F401
 
@@ -157,7 +157,7 @@ def test_every_single_byte_flip_is_detected(signed, keyring, tmp_path):
 def _transplant(source: Path, dest: Path) -> None:
     """Give ``dest`` the signatures of ``source``, in a canonical trailer, as an attacker
     with the tool's own writer would."""
-    from cloacina_build.archive import write_trailer
+    from cloacina_build.format.archive import write_trailer
 
     sigs = open_package(source).signature_members
     cut = open_package(dest).frames[-1].offset
@@ -168,7 +168,7 @@ def _transplant(source: Path, dest: Path) -> None:
 
 
 def _rewrite_trailer(path: Path, members) -> None:
-    from cloacina_build.archive import write_trailer
+    from cloacina_build.format.archive import write_trailer
 
     cut = open_package(path).frames[-1].offset
     prefix = path.read_bytes()[:cut]
@@ -209,7 +209,7 @@ def test_malformed_signature_block(signed, keyring):
     name = next(n for n, _ in members if n.startswith("signatures/"))
     record = json.loads(dict(members)[name])
     record["signature"] = "not base64!"
-    from cloacina_build.signatures import encode_record
+    from cloacina_build.trust.signatures import encode_record
 
     _rewrite_trailer(signed, [(name, encode_record(record))])
     report = verify_package(signed, trusted(keyring))
@@ -229,7 +229,7 @@ def test_forged_signature_is_invalid(signed, keyring):
     (name, data), = open_package(signed).signature_members
     record = json.loads(data)
     record["payload"]["comment"] = "approved by security"
-    from cloacina_build.signatures import encode_record
+    from cloacina_build.trust.signatures import encode_record
 
     _rewrite_trailer(signed, [(name, encode_record(record))])
     assert codes(verify_package(signed, trusted(keyring))) == ["signature-invalid"]

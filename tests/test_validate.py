@@ -11,7 +11,7 @@ import pytest
 
 from cloacina_build import (Limits, PackageError, ValidationPolicy, ensure_valid,
                             open_package, validate_package, validate_path)
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 
 from .conftest import EXAMPLES
 from .hostile import edit_manifest, payload_name, read_members, replace, write_members

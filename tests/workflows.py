@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from cloacina_build.builder import build_package
+from cloacina_build.build.builder import build_package
 
 
 def write_project(root: Path, tasks: str, *, name: str = "wf-test", version: str = "1.0.0",

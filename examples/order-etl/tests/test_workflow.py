@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.runner import ParamError
-from cloacina_build.testing import run_workflow
+from cloacina_build.testing import ParamError, run_workflow
 
 PROJECT = Path(__file__).resolve().parent.parent
 

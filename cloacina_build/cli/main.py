@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from .__about__ import __version__
-from .errors import EXIT_FAILED, EXIT_USAGE, CloacinaError
+from ..__about__ import __version__
+from ..errors import EXIT_FAILED, EXIT_USAGE, CloacinaError
 
 
 def _emit_json(data) -> None:
@@ -100,7 +100,7 @@ def _prompt(confirm: bool = False):
 
 
 def _signing_key(spec: str, passphrase_file, passphrase_env):
-    from .keys import load_signing_key, read_passphrase
+    from ..trust.keys import load_signing_key, read_passphrase
 
     return load_signing_key(spec, passphrase=read_passphrase(passphrase_file, passphrase_env),
                             prompt=None if spec == "-" else _prompt())
@@ -110,12 +110,12 @@ def _trust_policy(trust_path, threshold, detached, *, require=False, state=None,
                   allow_rollback=False):
     from pathlib import Path
 
-    from .trust import load_trust
-    from .verify import TrustPolicy
+    from ..trust.store import load_trust
+    from ..trust.policy import TrustPolicy
 
     trust = load_trust(trust_path) if trust_path else None
     if detached and not Path(detached).is_file():
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"no detached signature at {detached}")
     return TrustPolicy(trust=trust, require_signature=require, threshold=threshold,
@@ -144,8 +144,8 @@ def cli() -> None:
 def new(name: str | None, template: str, target: str | None, variables: tuple[str, ...],
         list_only: bool, as_json: bool) -> None:
     """Create a workflow project NAME from a template."""
-    from .errors import UsageError
-    from .scaffold import create_project, list_templates
+    from ..errors import UsageError
+    from ..project.scaffold import create_project, list_templates
 
     if list_only:
         templates = list_templates()
@@ -175,7 +175,7 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
         _emit_json({"ok": True, "path": str(path), "template": template, "name": name})
     else:
         from .render import shown_path
-        from .scaffold import load_template
+        from ..project.scaffold import load_template
 
         test = "cargo test --offline" if load_template(template).language == "rust" \
             else "pytest"
@@ -202,14 +202,14 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
             sign_key: str | None, comment: str, passphrase_file: str | None,
             passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
-    from .builder import build_package
+    from ..build.builder import build_package
     from .render import package_text
 
     key = _signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
     result = build_package(path, output, isolated=isolated, native_lib=native_lib)
     signed = None
     if key is not None:
-        from .signing import sign_package
+        from ..ops.signing import sign_package
 
         signed = sign_package(result.path, key, comment=comment)
     if as_json:
@@ -236,9 +236,9 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 @handle_errors
 def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     """Show what the package FILE holds (reads only its head)."""
-    from .inspect import inspect_package
+    from ..ops.inspect import inspect_package
     from .render import inspect_text
-    from .trust import load_trust
+    from ..trust.store import load_trust
 
     info = inspect_package(file, trust=load_trust(trust_path) if trust_path else None)
     if as_json:
@@ -258,7 +258,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
              require_signature: bool, as_json: bool) -> None:
     """Check a .cloacina package or a project directory; exit 1 when invalid."""
     from .render import validate_text
-    from .validate import ValidationPolicy, validate_path
+    from ..ops.validate import ValidationPolicy, validate_path
 
     policy = ValidationPolicy(trust=_trust_policy(trust_path, threshold, detached,
                                                   require=require_signature))
@@ -276,9 +276,9 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
 def verify(file: str, trust_path: str | None, threshold: int, detached: str | None,
            state: str | None, allow_rollback: bool, as_json: bool) -> None:
     """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
-    from .errors import UsageError
+    from ..errors import UsageError
     from .render import verify_text
-    from .validate import verify_package
+    from ..ops.validate import verify_package
 
     if not trust_path:
         raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
@@ -301,9 +301,9 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
 def run(file: str, context_arg: str | None, trust_path: str | None, threshold: int,
         detached: str | None, cache_dir: str | None, as_json: bool) -> None:
     """Run the workflow in package FILE locally, the way the engine would."""
-    from .loader import load_package
+    from ..runtime.loader import load_package
     from .render import run_event_line, run_text
-    from .testing import run_loaded
+    from ..testing import run_loaded
 
     context = _read_context(context_arg)
     policy = _trust_policy(trust_path, threshold, _sidecar(file, detached)) \
@@ -336,7 +336,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
 def _read_context(arg: str | None) -> dict:
     from pathlib import Path
 
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if not arg:
         return {}
@@ -370,12 +370,12 @@ def _read_context(arg: str | None) -> dict:
 def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: bool,
          passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Sign the package FILE (embedded, or a detached .sig)."""
-    from .signing import sign_detached, sign_package
+    from ..ops.signing import sign_detached, sign_package
 
     key = _signing_key(key_spec, passphrase_file, passphrase_env)
     if detached:
         if comment or signer:
-            from .errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError("--comment and --signer do not apply to --detached signatures "
                              "(the engine's format has no comment)")
@@ -410,8 +410,8 @@ def key() -> None:
 def key_generate(name: str, out_dir: str, encrypt: bool, passphrase_file: str | None,
                  passphrase_env: str | None, as_json: bool) -> None:
     """Write DIR/NAME.key (private, mode 0600) and DIR/NAME.pub; never overwrites."""
-    from .errors import UsageError
-    from .keys import generate, read_passphrase
+    from ..errors import UsageError
+    from ..trust.keys import generate, read_passphrase
     from .render import key_text
 
     passphrase = None
@@ -441,7 +441,7 @@ def key_generate(name: str, out_dir: str, encrypt: bool, passphrase_file: str | 
 def key_show(file: str, passphrase_file: str | None, passphrase_env: str | None,
              as_json: bool) -> None:
     """Print the id and name of a key (a .pub or .key file, env:VAR or -)."""
-    from .keys import load_any_public, read_passphrase
+    from ..trust.keys import load_any_public, read_passphrase
     from .render import key_text
 
     public = load_any_public(file, passphrase=read_passphrase(passphrase_file, passphrase_env),

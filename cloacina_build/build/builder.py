@@ -19,16 +19,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import archive
-from . import manifest as mf
-from .discovery import Discovery, discover
-from .errors import BuildError, ProjectError, UsageError
-from .findings import has_errors
-from .fsutil import file_sha256
-from .graph import graph_findings
-from .project import CANONICAL, CARGO, Project, load_project
-from .sources import DiskTree
-from .wheel import comparable, discover_in_wheel, parse_name, same_name
+from ..format import archive
+from ..format import manifest as mf
+from ..project.discovery import Discovery, discover
+from ..errors import BuildError, ProjectError, UsageError
+from ..findings import has_errors
+from ..fsutil import file_sha256
+from ..project.graph import graph_findings
+from ..project.config import CANONICAL, CARGO, Project, load_project
+from ..project.sources import DiskTree
+from ..format.wheel import comparable, discover_in_wheel, parse_name, same_name
 
 log = logging.getLogger("cloacina_build")
 _IGNORED = {"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".mypy_cache",
@@ -46,7 +46,7 @@ class BuildResult:
 def discover_project(project: Project) -> Discovery:
     """Static discovery over the project's own source, with the graph checked."""
     if project.layout == CARGO:
-        from .native_build import discover_crate_project
+        from .native import discover_crate_project
 
         return discover_crate_project(project)
     tree = DiskTree(project.source_root, shown_from=project.root)
@@ -84,7 +84,7 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
     epoch = archive.source_date_epoch()
     with tempfile.TemporaryDirectory(prefix="cloacina-build-") as tmp:
         if project.layout == CARGO:
-            from .native_build import native_payload
+            from .native import native_payload
 
             payload = native_payload(project, found, Path(tmp), native_lib)
         else:

@@ -14,9 +14,9 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from .errors import ProjectError, UsageError
-from .findings import Finding, error, has_errors
-from .schemas import schema_findings
+from ..errors import ProjectError, UsageError
+from ..findings import Finding, error, has_errors
+from ..format.schemas import schema_findings
 
 CANONICAL = "canonical"
 PEP621 = "pep621"

@@ -16,7 +16,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .rules import normalise_operator
+from ..project.trigger_rules import normalise_operator
 
 RETRY_ARGS = {"retry_attempts": "attempts", "retry_backoff": "backoff",
               "retry_delay_ms": "delay_ms", "retry_max_delay_ms": "max_delay_ms",

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CloacinaError, UsageError
+from ..errors import CloacinaError, UsageError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PASSPHRASE_ENV = "CLOACINA_KEY_PASSPHRASE"

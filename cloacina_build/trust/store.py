@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import did_you_mean
+from ..errors import did_you_mean
 from .keys import KeyError_, PublicKey, load_public_pem
 
 _KEY_FIELDS = ("name", "path", "public_key", "id", "expires", "revoked", "revoked_reason")

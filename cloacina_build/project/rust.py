@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import did_you_mean
-from .findings import Finding, error, warning
+from ..errors import did_you_mean
+from ..findings import Finding, error, warning
 
 ALGORITHM = "cloacina-rust-tokens-v1"
 TASK_ARGS = ("id", "dependencies", "retry_attempts", "retry_backoff", "retry_delay_ms",

@@ -7,10 +7,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import did_you_mean
-from .findings import Finding, error
+from ..errors import did_you_mean
+from ..findings import Finding, error
 
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent.parent
 
 
 def data_dir(name: str) -> Path:

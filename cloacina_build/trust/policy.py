@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .findings import Finding, error, warning
-from .fsutil import exclusive_lock
+from ..errors import UsageError
+from ..findings import Finding, error, warning
+from ..fsutil import exclusive_lock
 from .signatures import (
     Detached,
     MalformedSignature,
@@ -26,7 +26,7 @@ from .signatures import (
     parse_record,
     parse_time,
 )
-from .trust import TrustStore
+from .store import TrustStore
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def trailer_is_canonical(path: Path, frames: list, members: list[tuple[str, byte
     """The file's last frame is exactly what ``sign`` writes for these signature records."""
     import io
 
-    from .archive import write_trailer
+    from ..format.archive import write_trailer
 
     if not frames:
         return False
@@ -293,7 +293,7 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    from .archive import atomic_output
+    from ..format.archive import atomic_output
 
     with atomic_output(path) as fh:
         fh.write(json.dumps(state, indent=2, sort_keys=True).encode() + b"\n")

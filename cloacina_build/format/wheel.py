@@ -18,11 +18,11 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from .discovery import Discovery, discover
-from .findings import Finding, error
+from ..project.discovery import Discovery, discover
+from ..findings import Finding, error
 from .limits import Limits
 from .names import NameSet, name_problem
-from .sources import ZipTree
+from ..project.sources import ZipTree
 
 # What opening or reading a hostile zip can raise: a bad archive, an encrypted entry
 # (RuntimeError), an unknown compression method (NotImplementedError), a corrupt deflate,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import PackageError, UsageError
+from ..errors import PackageError, UsageError
 from .limits import DEFAULT_LIMITS, Limits
 from .names import NameSet, name_problem
 

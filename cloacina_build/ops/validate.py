@@ -18,22 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest as mf
-from .archive import DEFAULT_MTIME, TarStream, check_framing
-from .errors import CloacinaError, PackageError
-from .findings import Finding, error, has_errors, warning
-from .fingerprint import workflow_fingerprint
-from .graph import graph_findings
-from .limits import DEFAULT_LIMITS, Limits
-from .package import _check_file, parse_package_toml
-from .schemas import schema_findings
-from .verify import (
+from ..format import manifest as mf
+from ..format.archive import DEFAULT_MTIME, TarStream, check_framing
+from ..errors import CloacinaError, PackageError
+from ..findings import Finding, error, has_errors, warning
+from ..project.fingerprint import workflow_fingerprint
+from ..project.graph import graph_findings
+from ..format.limits import DEFAULT_LIMITS, Limits
+from ..format.package import _check_file, parse_package_toml
+from ..format.schemas import schema_findings
+from ..trust.policy import (
     SignatureCheck,
     TrustPolicy,
     signature_findings,
     trailer_is_canonical,
 )
-from .wheel import (
+from ..format.wheel import (
     ZIP_ERRORS,
     comparable,
     discover_in_wheel,
@@ -95,8 +95,8 @@ def validate_path(path: Path | str, policy: ValidationPolicy | None = None) -> V
 
 
 def validate_project(path: Path | str) -> ValidationReport:
-    from .builder import discover_project
-    from .project import inspect_project_config
+    from ..build.builder import discover_project
+    from ..project.config import inspect_project_config
 
     path = Path(path)
     report = ValidationReport(str(path), "project")
@@ -176,7 +176,7 @@ class _Validation:
             stream = TarStream(fh, self.limits, frames=frames,
                                hash_raw=self._needs_raw_digests(fh, frames))
             self.frames = stream.frames
-            from .package import read_head
+            from ..format.package import read_head
 
             toml_bytes, manifest_bytes = read_head(stream, self.limits)
             self._read_metadata(toml_bytes, manifest_bytes)
@@ -201,7 +201,7 @@ class _Validation:
     def _needs_raw_digests(self, fh, frames) -> bool:
         """Hash the raw bytes only when a signature will need them: the trailer holds
         signatures (a peek at the small last frame), or the policy asks for them."""
-        from .package import read_trailer
+        from ..format.package import read_trailer
 
         trust = self.policy.trust
         if trust.require_signature or trust.detached is not None:
@@ -401,7 +401,7 @@ class _Validation:
 
     def _check_native(self) -> None:
         """The library's facts, read again from the binary, against the manifest."""
-        from .native import NativeError, describe_library, embedded_metadata
+        from ..format.elf import NativeError, describe_library, embedded_metadata
 
         where = self.manifest["payload"]["path"]
         try:
@@ -439,7 +439,7 @@ class _Validation:
         from packaging.tags import sys_tags
 
         if self.manifest["payload"]["kind"] == "native":
-            from .native import host_problems
+            from ..format.elf import host_problems
 
             for problem in host_problems(self.manifest.get("native", {})):
                 self.add(warning("host-native", f"this machine cannot load the library: "
@@ -514,7 +514,7 @@ def verify_package(path: Path | str, policy: TrustPolicy,
                    limits: Limits = DEFAULT_LIMITS, *,
                    keep_payload: Path | None = None) -> ValidationReport:
     """Validate with a trusted signature required; then the anti-rollback check, if any."""
-    from .verify import check_rollback, require
+    from ..trust.policy import check_rollback, require
 
     report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
                               keep_payload=keep_payload)

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import manifest as mf
 from .archive import TarStream, check_framing
-from .errors import PackageError, UsageError
+from ..errors import PackageError, UsageError
 from .frames import Frame
 from .limits import DEFAULT_LIMITS, Limits
 

@@ -14,13 +14,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .discovery import Discovery
-from .errors import BuildError, UsageError
-from .findings import error, has_errors
-from .graph import graph_findings
-from .native import NativeError, describe_library, embedded_metadata
-from .project import Project
-from .rust_source import discover_crate
+from ..project.discovery import Discovery
+from ..errors import BuildError, UsageError
+from ..findings import error, has_errors
+from ..project.graph import graph_findings
+from ..format.elf import NativeError, describe_library, embedded_metadata
+from ..project.config import Project
+from ..project.rust import discover_crate
 
 LIB_SUFFIXES = (".so", ".dylib", ".dll")
 

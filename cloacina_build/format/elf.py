@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import PackageError
+from ..errors import PackageError
 
 _ARCH = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i686",
          "EM_ARM": "arm", "EM_RISCV": "riscv64", "EM_PPC64": "powerpc64",

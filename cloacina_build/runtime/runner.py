@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .cloaca_compat import Context
-from .errors import UsageError
+from ..errors import UsageError
 
 DEFAULT_RETRY = {"attempts": 0, "backoff": "exponential", "delay_ms": 1000,
                  "max_delay_ms": 30000, "condition": "all", "jitter": False}
 TRANSIENT = (TimeoutError, ConnectionError, InterruptedError, BlockingIOError)
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 _PY_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
              "list": (list,), "dict": (dict,)}
 
@@ -373,13 +373,13 @@ def _result_dict(result: Any, ctx: Context) -> dict[str, Any]:
 
 
 def _rule_tasks(rule: dict | None) -> set[str]:
-    from .rules import rule_task_names
+    from ..project.trigger_rules import rule_task_names
 
     return set(rule_task_names(rule))
 
 
 def _topological(tasks: list[dict[str, Any]]) -> list[str]:
-    from .graph import execution_levels
+    from ..project.graph import execution_levels
 
     order = [t for level in execution_levels(tasks) for t in level]
     return order + sorted(t["id"] for t in tasks if t["id"] not in order)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import PackageError
-from .graph import execution_levels
-from .limits import DEFAULT_LIMITS, Limits
-from .package import Package, open_package
-from .trust import TrustStore
-from .verify import describe_signatures
+from ..errors import PackageError
+from ..project.graph import execution_levels
+from ..format.limits import DEFAULT_LIMITS, Limits
+from ..format.package import Package, open_package
+from ..trust.store import TrustStore
+from ..trust.policy import describe_signatures
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:

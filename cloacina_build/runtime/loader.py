@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 from . import cache as cache_mod
 from .cloaca_compat import Registry, make_module, real_cloaca
-from .errors import PackageError
-from .findings import Finding, error
-from .fingerprint import fingerprint_function
-from .fsutil import file_sha256
+from ..errors import PackageError
+from ..findings import Finding, error
+from ..project.fingerprint import fingerprint_function
+from ..fsutil import file_sha256
 from .isolation import PackageImporter
-from .limits import DEFAULT_LIMITS, Limits
-from .package import open_package
-from .validate import ValidationPolicy, validate_package, verify_package
-from .verify import SignatureCheck, TrustPolicy, signature_findings
+from ..format.limits import DEFAULT_LIMITS, Limits
+from ..format.package import open_package
+from ..ops.validate import ValidationPolicy, validate_package, verify_package
+from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
 
 
 class DriftError(PackageError):
@@ -111,7 +111,7 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
     """With a trust policy a signature is required, exactly as ``verify_package`` does."""
-    from .verify import require
+    from ..trust.policy import require
 
     return require(trust) if trust is not None else TrustPolicy()
 
@@ -123,8 +123,8 @@ def _warm_outcome(head, entry, trust: TrustPolicy | None):
     verified from: the same signed bytes (the archive digest), a canonical trailer, and,
     for a detached .sig, the file's own hash.  The code served is the entry's, which was
     verified when it was made and is re-hashed on every load."""
-    from .archive import DEFAULT_MTIME
-    from .verify import trailer_is_canonical
+    from ..format.archive import DEFAULT_MTIME
+    from ..trust.policy import trailer_is_canonical
 
     policy = _policy(trust)
     if head.signature_members and entry.meta.get("archive") is None:
@@ -142,7 +142,7 @@ def _warm_outcome(head, entry, trust: TrustPolicy | None):
 
 
 def _judge_warm(head, outcome, trust) -> tuple[list[str], list[Finding]]:
-    from .verify import check_rollback
+    from ..trust.policy import check_rollback
 
     policy = _policy(trust)
     warnings = [f for f in outcome.findings if f.severity != "error"]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .fsutil import exclusive_lock
-from .fsutil import file_sha256 as _hash
+from ..fsutil import exclusive_lock
+from ..fsutil import file_sha256 as _hash
 
 ENTRY_FILE = "entry.json"
 ENTRY_VERSION = 1

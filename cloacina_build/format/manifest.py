@@ -13,10 +13,10 @@ import json
 import platform
 from typing import Any
 
-from .__about__ import __version__
-from .errors import PackageError
-from .fingerprint import ALGORITHM, workflow_fingerprint
-from .rust_source import ALGORITHM as RUST_ALGORITHM
+from ..__about__ import __version__
+from ..errors import PackageError
+from ..project.fingerprint import ALGORITHM, workflow_fingerprint
+from ..project.rust import ALGORITHM as RUST_ALGORITHM
 
 FORMAT = "cloacina-package"
 FORMAT_VERSION = 1

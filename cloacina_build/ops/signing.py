@@ -17,12 +17,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import archive
-from .errors import PackageError, UsageError
-from .fsutil import file_sha256
-from .keys import SigningKey
-from .package import open_package
-from .signatures import (
+from ..format import archive
+from ..errors import PackageError, UsageError
+from ..fsutil import file_sha256
+from ..trust.keys import SigningKey
+from ..format.package import open_package
+from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,
     make_detached,

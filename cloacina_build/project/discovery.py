@@ -12,10 +12,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from .errors import did_you_mean
-from .findings import Finding, error
+from ..errors import did_you_mean
+from ..findings import Finding, error
 from .fingerprint import fingerprint_function
-from .rules import RuleError, is_json_data, read_rule
+from .trigger_rules import RuleError, is_json_data, read_rule
 from .sources import Module, SourceTooLarge, SourceTree, walk_modules
 
 TASK_ARGS = ("id", "dependencies", "retry_attempts", "retry_backoff", "retry_delay_ms",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import did_you_mean
-from .findings import Finding, error
-from .rules import rule_task_names
+from ..errors import did_you_mean
+from ..findings import Finding, error
+from .trigger_rules import rule_task_names
 
 
 def _loc(task: dict, display=None) -> str:

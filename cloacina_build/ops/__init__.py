@@ -1,0 +1,3 @@
+"""Operations on a package file: inspect, validate (and verify), sign.
+Imports the base modules, ``project``, ``format`` and ``trust``.
+"""
