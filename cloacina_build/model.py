@@ -16,9 +16,13 @@ two ways only:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .findings import Finding
 
 JSON = Any  # a value that survives a JSON round trip (checked by the rule book)
 
@@ -390,11 +394,34 @@ class Manifest:
             out["native"] = self.native.to_dict()
         return out
 
-    def task(self, task_id: str) -> Task | None:
-        for task in self.workflow.tasks:
-            if task.id == task_id:
-                return task
-        return None
+    def to_json(self) -> bytes:
+        """Canonical JSON: sorted keys, two-space indent, UTF-8, a trailing newline."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def parse(cls, data: bytes) -> tuple[Manifest | None, list[Finding]]:
+        """A model, or findings, for *any* bytes (see :mod:`cloacina_build.manifest_parser`)."""
+        from .manifest_parser import parse_manifest
+
+        return parse_manifest(data)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        """The model, or :class:`~cloacina_build.errors.PackageError` with the findings."""
+        from .errors import PackageError
+
+        manifest, findings = cls.parse(data)
+        if manifest is None:
+            first = findings[0] if findings else None
+            raise PackageError(first.message if first else "manifest.json is unusable",
+                               code=first.code if first else "manifest-unusable",
+                               findings=findings)
+        return manifest
+
+
+def canonical_json(value: JSON) -> bytes:
+    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

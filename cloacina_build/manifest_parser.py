@@ -1,0 +1,420 @@
+"""The total parser behind :meth:`cloacina_build.model.Manifest.parse`.
+
+Any bytes in, a :class:`~cloacina_build.model.Manifest` or findings out: wrong JSON types,
+huge integers, lone surrogates, NaN, deep nesting and unknown keys all become findings
+(``manifest-syntax`` for bytes that are not a JSON object of text, ``schema-manifest`` for a
+document of the wrong shape).  The field rules are the rule book's, so a manifest accepts
+exactly what discovery would have produced.  ``schemas/manifest.schema.json`` documents the
+same shape for other tools; a test keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import rulebook as rb
+from .findings import Finding, error
+from .model import (
+    MISSING,
+    BuildInfo,
+    Language,
+    Manifest,
+    Member,
+    NativeFacts,
+    PackageInfo,
+    Param,
+    Payload,
+    PayloadKind,
+    SourceLocation,
+    Task,
+    Trigger,
+    TriggerKind,
+    Workflow,
+)
+
+LOCATION = "manifest.json"
+SYNTAX = "manifest-syntax"
+SCHEMA = "schema-manifest"
+MAX_FINDINGS = 100
+MAX_MEMBERS = 256
+MAX_SIZE = 1 << 40
+ALGORITHMS = ("cloacina-ast-v1", "cloacina-rust-tokens-v1")
+T = TypeVar("T")
+
+
+class _Stop(Exception):
+    """Too many findings: stop reading (the cap keeps hostile input cheap)."""
+
+
+class _Invalid(Exception):
+    """This field is wrong (already reported); skip the object holding it."""
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _int_or_fail(text: str) -> int:
+    if len(text.lstrip("-")) > rb.MAX_INT_DIGITS:
+        raise ValueError("an integer with more than 40 digits")
+    return int(text)
+
+
+def load_json(data: bytes, what: str = LOCATION) -> tuple[Any, list[Finding]]:
+    """Strict JSON: UTF-8, no NaN/Infinity, bounded integers, valid Unicode text."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constants,
+                           parse_int=_int_or_fail)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, [error(SYNTAX, f"{what} is not valid JSON: {_clip(str(exc))}", what)]
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError, ValueError):
+        return None, [error(SYNTAX, f"{what} is not valid Unicode text (an unpaired "
+                            "surrogate escape, or nesting too deep)", what)]
+    return value, []
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+
+    def fail(self, path: str, message: str) -> _Invalid:
+        if len(self.findings) >= MAX_FINDINGS:
+            raise _Stop
+        field = f"'{path}'" if path else "the document"
+        self.findings.append(error(SCHEMA, f"{field}: {_clip(message)}", LOCATION))
+        return _Invalid()
+
+    def obj(self, value: Any, path: str, required: tuple[str, ...],
+            optional: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"must be an object, not {_kind(value)}")
+        bad = False
+        for key in sorted(set(value) - set(required) - set(optional)):
+            where = f"[{path}]" if path else "the top level"
+            self.fail("", f"unknown key '{_clip(key)}' in {where}")
+            bad = True
+        for key in required:
+            if key not in value:
+                self.fail(path, f"'{key}' is a required property")
+                bad = True
+        if bad:
+            raise _Invalid()
+        return value
+
+    def text(self, value: Any, path: str, max_len: int, *, nullable: bool = False,
+             min_len: int = 0) -> Any:
+        if value is None and nullable:
+            return None
+        if not rb.is_text(value, max_len) or len(value) < min_len:
+            raise self.fail(path, f"must be a string of {min_len} to {max_len} characters, "
+                            f"not {_kind(value)}")
+        return value
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> int:
+        if not rb.is_int(value) or not low <= value <= high:
+            raise self.fail(path, f"must be an integer from {low} to {high}, not "
+                            f"{_kind(value)}")
+        return value
+
+    def boolean(self, value: Any, path: str, *, nullable: bool = False) -> Any:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def choice(self, value: Any, path: str, allowed: tuple[Any, ...]) -> Any:
+        if isinstance(value, bool) or value not in allowed:
+            raise self.fail(path, f"must be one of {', '.join(map(str, allowed))}, not "
+                            f"{_kind(value)}")
+        return value
+
+    def array(self, value: Any, path: str, max_items: int, item: Callable[[Any, str], T],
+              min_items: int = 0) -> tuple[T, ...]:
+        if not isinstance(value, list) or not min_items <= len(value) <= max_items:
+            raise self.fail(path, f"must be an array of {min_items} to {max_items} items, "
+                            f"not {_kind(value)}")
+        out: list[T] = []
+        bad = False
+        for i, entry in enumerate(value):
+            try:
+                out.append(item(entry, f"{path}.{i}"))
+            except _Invalid:
+                bad = True
+        if bad:
+            raise _Invalid()
+        return tuple(out)
+
+    def rule(self, call: Callable[[], T], path: str) -> T:
+        try:
+            return call()
+        except rb.RuleViolation as v:
+            raise self.fail(path, v.message) from None
+
+    def each(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run every field reader, so one bad field does not hide the others."""
+        out, bad = [], False
+        for call in calls:
+            try:
+                out.append(call())
+            except _Invalid:
+                bad = True
+                out.append(None)
+        if bad:
+            raise _Invalid()
+        return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}" if len(repr(value)) <= 24 else "a large number"
+    if isinstance(value, str):
+        return f"the string {_clip(repr(value))}" if len(value) <= 40 else "a long string"
+    return {type(None): "null", list: "an array", dict: "an object"}.get(type(value),
+                                                                        "a value")
+
+
+def _location(r: _Reader, value: Any, path: str) -> SourceLocation:
+    v = r.obj(value, path, ("file", "line"))
+    file, line = r.each(lambda: r.text(v["file"], f"{path}.file", 1024),
+                        lambda: r.integer(v["line"], f"{path}.line", 0, 1 << 31))
+    return SourceLocation(file, line)
+
+
+def _task(r: _Reader, value: Any, path: str) -> Task:
+    v = r.obj(value, path, ("id", "function", "dependencies", "retry", "trigger_rules",
+                            "is_async", "doc", "source", "fingerprint"))
+    fields = r.each(
+        lambda: r.rule(lambda: rb.task_id(v["id"]), f"{path}.id"),
+        lambda: r.rule(lambda: rb.function_ref(v["function"]), f"{path}.function"),
+        lambda: _dependencies(r, v["dependencies"], f"{path}.dependencies"),
+        lambda: r.rule(lambda: rb.retry(r.obj(v["retry"], f"{path}.retry", (),
+                                              ("attempts", "backoff", "delay_ms",
+                                               "max_delay_ms", "condition", "jitter"))),
+                       f"{path}.retry"),
+        lambda: None if v["trigger_rules"] is None else
+        r.rule(lambda: rb.trigger_rule(v["trigger_rules"]), f"{path}.trigger_rules"),
+        lambda: r.boolean(v["is_async"], f"{path}.is_async"),
+        lambda: r.text(v["doc"], f"{path}.doc", rb.MAX_DOC, nullable=True),
+        lambda: _location(r, v["source"], f"{path}.source"),
+        lambda: r.rule(lambda: rb.sha256_hex(v["fingerprint"], "fingerprint", SCHEMA),
+                       f"{path}.fingerprint"),
+    )
+    return Task(*fields)
+
+
+def _dependencies(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
+    if isinstance(value, list) and len(set(map(_hashable, value))) != len(value):
+        raise r.fail(path, "has non-unique elements")
+    return r.rule(lambda: rb.dependencies(value), path)
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def _trigger(r: _Reader, value: Any, path: str) -> Trigger:
+    v = r.obj(value, path, ("name", "function", "on", "kind", "schedule", "options", "source"))
+    name, function, on, kind, schedule, options, source = r.each(
+        lambda: r.text(v["name"], f"{path}.name", rb.MAX_NAME, min_len=1),
+        lambda: r.rule(lambda: rb.function_ref(v["function"]), f"{path}.function"),
+        lambda: r.text(v["on"], f"{path}.on", rb.MAX_NAME, min_len=1),
+        lambda: r.choice(v["kind"], f"{path}.kind", tuple(k.value for k in TriggerKind)),
+        lambda: r.text(v["schedule"], f"{path}.schedule", rb.MAX_NAME, min_len=1),
+        lambda: r.obj(v["options"], f"{path}.options", (), tuple(rb.TRIGGER_ARGS)),
+        lambda: _location(r, v["source"], f"{path}.source"),
+    )
+    key = "cron" if kind == "cron" else "poll_interval"
+    values = {**options, "name": name, "on": on, key: schedule}
+    return r.rule(lambda: rb.trigger(values, function=function, default_name=name,
+                                     workflow=on, source=source, code=SCHEMA), path)
+
+
+def _param(r: _Reader, value: Any, path: str) -> Param:
+    v = r.obj(value, path, ("name", "type", "required", "source"), ("default",))
+    name, required, source = r.each(
+        lambda: r.text(v["name"], f"{path}.name", rb.MAX_NAME, min_len=1),
+        lambda: r.boolean(v["required"], f"{path}.required"),
+        lambda: _location(r, v["source"], f"{path}.source"),
+    )
+    if required == ("default" in v):
+        raise r.fail(path, "'required' must be true exactly when there is no 'default'")
+    return r.rule(lambda: rb.param(name, v["type"], source, v.get("default", MISSING),
+                                   code=SCHEMA), path)
+
+
+def _workflow(r: _Reader, value: Any, path: str) -> Workflow:
+    v = r.obj(value, path, ("name", "entry_module", "fingerprint", "fingerprint_algorithm",
+                            "tasks", "triggers", "params", "secrets"))
+    fields = r.each(
+        lambda: r.text(v["name"], f"{path}.name", 128),
+        lambda: r.text(v["entry_module"], f"{path}.entry_module", 256),
+        lambda: r.rule(lambda: rb.sha256_hex(v["fingerprint"], "fingerprint", SCHEMA),
+                       f"{path}.fingerprint"),
+        lambda: r.choice(v["fingerprint_algorithm"], f"{path}.fingerprint_algorithm",
+                         ALGORITHMS),
+        lambda: r.array(v["tasks"], f"{path}.tasks", rb.MAX_TASKS,
+                        lambda e, p: _task(r, e, p)),
+        lambda: r.array(v["triggers"], f"{path}.triggers", rb.MAX_TRIGGERS,
+                        lambda e, p: _trigger(r, e, p)),
+        lambda: r.array(v["params"], f"{path}.params", rb.MAX_PARAMS,
+                        lambda e, p: _param(r, e, p)),
+        lambda: r.array(v["secrets"], f"{path}.secrets", rb.MAX_SECRETS,
+                        lambda e, p: r.rule(lambda: rb.secret(e, SCHEMA), p)),
+    )
+    return Workflow(*fields)
+
+
+def _package(r: _Reader, value: Any, path: str) -> PackageInfo:
+    v = r.obj(value, path, ("name", "version", "language", "requires_python"),
+              ("description", "author"))
+    name, version, language, description, author, requires = r.each(
+        lambda: _package_name(r, v["name"], f"{path}.name"),
+        lambda: r.text(v["version"], f"{path}.version", 64, min_len=1),
+        lambda: r.choice(v["language"], f"{path}.language", tuple(x.value for x in Language)),
+        lambda: r.text(v.get("description"), f"{path}.description", 4096, nullable=True),
+        lambda: r.text(v.get("author"), f"{path}.author", 1024, nullable=True),
+        lambda: r.text(v["requires_python"], f"{path}.requires_python", 256, nullable=True),
+    )
+    return PackageInfo(name, version, Language(language), description, author, requires)
+
+
+def _package_name(r: _Reader, value: Any, path: str) -> str:
+    import re
+
+    text = r.text(value, path, 128, min_len=1)
+    if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", text):
+        raise r.fail(path, f"{_clip(repr(text))} is not a valid package name")
+    return text
+
+
+def _sha(r: _Reader, value: Any, path: str) -> str:
+    return r.rule(lambda: rb.sha256_hex(value, "sha256", SCHEMA), path)
+
+
+def _payload(r: _Reader, value: Any, path: str) -> Payload:
+    v = r.obj(value, path, ("kind", "path", "filename", "size", "sha256", "tags"))
+    kind, ppath, filename, size, sha, tags = r.each(
+        lambda: r.choice(v["kind"], f"{path}.kind", tuple(k.value for k in PayloadKind)),
+        lambda: _payload_path(r, v["path"], f"{path}.path"),
+        lambda: r.text(v["filename"], f"{path}.filename", 240, min_len=1),
+        lambda: r.integer(v["size"], f"{path}.size", 0, MAX_SIZE),
+        lambda: _sha(r, v["sha256"], f"{path}.sha256"),
+        lambda: r.array(v["tags"], f"{path}.tags", 256,
+                        lambda e, p: r.text(e, p, 128), min_items=1),
+    )
+    return Payload(PayloadKind(kind), ppath, filename, size, sha, tags)
+
+
+def _payload_path(r: _Reader, value: Any, path: str) -> str:
+    text = r.text(value, path, 255, min_len=1)
+    if not text.startswith("payload/") or "/" in text[len("payload/"):] or \
+            text == "payload/":
+        raise r.fail(path, "must be 'payload/<file name>'")
+    return text
+
+
+def _member(r: _Reader, value: Any, path: str) -> Member:
+    v = r.obj(value, path, ("path", "size", "sha256"))
+    mpath, size, sha = r.each(lambda: r.text(v["path"], f"{path}.path", 255, min_len=1),
+                              lambda: r.integer(v["size"], f"{path}.size", 0, MAX_SIZE),
+                              lambda: _sha(r, v["sha256"], f"{path}.sha256"))
+    return Member(mpath, size, sha)
+
+
+def _build(r: _Reader, value: Any, path: str) -> BuildInfo:
+    v = r.obj(value, path, ("tool", "tool_version", "python", "backend"),
+              ("source_revision", "source_dirty", "source_date_epoch"))
+    fields = r.each(
+        lambda: r.choice(v["tool"], f"{path}.tool", ("cloacina-build",)),
+        lambda: r.text(v["tool_version"], f"{path}.tool_version", 64),
+        lambda: r.text(v["python"], f"{path}.python", 64),
+        lambda: r.text(v["backend"], f"{path}.backend", 256),
+        lambda: _revision(r, v.get("source_revision"), f"{path}.source_revision"),
+        lambda: r.boolean(v.get("source_dirty"), f"{path}.source_dirty", nullable=True),
+        lambda: None if "source_date_epoch" not in v else
+        r.integer(v["source_date_epoch"], f"{path}.source_date_epoch", 0, 1 << 62),
+    )
+    return BuildInfo(*fields)
+
+
+def _revision(r: _Reader, value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    text = r.text(value, path, 64)
+    if not 40 <= len(text) <= 64 or any(c not in "0123456789abcdef" for c in text):
+        raise r.fail(path, "must be 40 to 64 lowercase hex digits")
+    return text
+
+
+def _native(r: _Reader, value: Any, path: str) -> NativeFacts:
+    v = r.obj(value, path, ("target", "os", "arch", "elf_class", "machine", "endianness",
+                            "glibc_floor", "needed", "exported_symbols"))
+    fields = r.each(
+        lambda: r.text(v["target"], f"{path}.target", 128),
+        lambda: r.text(v["os"], f"{path}.os", 64),
+        lambda: r.text(v["arch"], f"{path}.arch", 64),
+        lambda: r.choice(v["elf_class"], f"{path}.elf_class", (32, 64)),
+        lambda: r.text(v["machine"], f"{path}.machine", 64),
+        lambda: r.choice(v["endianness"], f"{path}.endianness", ("little", "big")),
+        lambda: _glibc(r, v["glibc_floor"], f"{path}.glibc_floor"),
+        lambda: r.array(v["needed"], f"{path}.needed", 1000, lambda e, p: r.text(e, p, 256)),
+        lambda: r.array(v["exported_symbols"], f"{path}.exported_symbols", 100_000,
+                        lambda e, p: r.text(e, p, 4096)),
+    )
+    return NativeFacts(*fields)
+
+
+def _glibc(r: _Reader, value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    text = r.text(value, path, 32, min_len=1)
+    if not all(part.isdigit() and part.isascii() for part in text.split(".")):
+        raise r.fail(path, "must be a version such as '2.17'")
+    return text
+
+
+def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
+    value, findings = load_json(data)
+    if findings:
+        return None, findings
+    if not isinstance(value, dict):
+        return None, [error(SYNTAX, "manifest.json is not a JSON object", LOCATION)]
+    r = _Reader()
+    try:
+        return _manifest(r, value), r.findings
+    except _Invalid:
+        return None, r.findings
+    except _Stop:
+        r.findings.append(error(SCHEMA, f"more than {MAX_FINDINGS} problems; the rest are "
+                                "not listed", LOCATION))
+        return None, r.findings
+    except RecursionError:
+        return None, [error(SCHEMA, "the document nests too deeply to be checked", LOCATION)]
+
+
+def _manifest(r: _Reader, value: dict[str, Any]) -> Manifest:
+    v = r.obj(value, "", ("format", "format_version", "package", "workflow", "payload",
+                          "members", "build"), ("native",))
+    fmt, version, package, workflow, payload, members, build, native = r.each(
+        lambda: r.choice(v["format"], "format", ("cloacina-package",)),
+        lambda: r.choice(v["format_version"], "format_version", (1,)),
+        lambda: _package(r, v["package"], "package"),
+        lambda: _workflow(r, v["workflow"], "workflow"),
+        lambda: _payload(r, v["payload"], "payload"),
+        lambda: r.array(v["members"], "members", MAX_MEMBERS,
+                        lambda e, p: _member(r, e, p), min_items=2),
+        lambda: _build(r, v["build"], "build"),
+        lambda: _native(r, v["native"], "native") if "native" in v else None,
+    )
+    return Manifest(package, workflow, payload, members, build, native, fmt, version)
