@@ -96,11 +96,10 @@ class _Reader:
             optional: tuple[str, ...] = ()) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, f"must be an object, not {_kind(value)}")
-        bad = False
         for key in sorted(set(value) - set(required) - set(optional)):
             where = f"[{path}]" if path else "the top level"
             self.fail("", f"unknown key '{_clip(key)}' in {where}")
-            bad = True
+        bad = False
         for key in required:
             if key not in value:
                 self.fail(path, f"'{key}' is a required property")
@@ -392,7 +391,8 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, [error(SYNTAX, "manifest.json is not a JSON object", LOCATION)]
     r = _Reader()
     try:
-        return _manifest(r, value), r.findings
+        manifest = _manifest(r, value)
+        return (None if r.findings else manifest), r.findings
     except _Invalid:
         return None, r.findings
     except _Stop:
