@@ -196,8 +196,7 @@ def check_framing(fh: BinaryIO) -> list:
     try:
         return walk_frames(fh, size)
     except FrameError as exc:
-        code = "archive-truncated" if "truncated" in str(exc) else "archive-corrupt"
-        raise tar_error(code, f"the zstd framing is broken: {exc}") from None
+        raise tar_error(exc.code, f"the zstd framing is broken: {exc}") from None
     finally:
         fh.seek(start)
 

@@ -18,7 +18,11 @@ MAX_FRAMES = 64
 
 
 class FrameError(Exception):
-    pass
+    """A broken zstd framing; ``code`` is ``archive-truncated`` or ``archive-corrupt``."""
+
+    def __init__(self, message: str, code: str = "archive-corrupt") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def _reader(fh: BinaryIO):
 def _exact(read, offset: int, n: int) -> bytes:
     data = read(offset, n)
     if len(data) != n:
-        raise FrameError("truncated zstd frame")
+        raise FrameError("truncated zstd frame", "archive-truncated")
     return data
 
 
@@ -79,12 +83,12 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
                 raise FrameError("reserved zstd block type")
             cursor += 3 + (1 if btype == 1 else bsize)
             if cursor > file_size:
-                raise FrameError("truncated zstd frame")
+                raise FrameError("truncated zstd frame", "archive-truncated")
             if last:
                 break
         cursor += 4 if checksum else 0
         if cursor > file_size:
-            raise FrameError("truncated zstd frame")
+            raise FrameError("truncated zstd frame", "archive-truncated")
         frames.append(Frame(pos, cursor - pos, False, _exact(read, pos, 4 + header),
                             _exact(read, cursor - 4, 4) if checksum else None))
         pos = cursor
