@@ -63,7 +63,7 @@ def structure_findings(zf: zipfile.ZipFile, limits: Limits, where: str) -> list[
     total = 0
     for info in infos:
         name = info.filename
-        problem = name_problem(name.rstrip("/") if info.is_dir() else name) or names.add(name)
+        problem = name_problem(name[:-1] if name.endswith("/") else name) or names.add(name)
         if problem:
             out.append(error("wheel-" + problem[0], problem[1], where))
         mode = info.external_attr >> 16

@@ -61,7 +61,7 @@ class ZipTree:
 
     def __init__(self, zf: zipfile.ZipFile) -> None:
         self.zf = zf
-        self.names = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        self.names = {i.filename: i for i in zf.infolist() if not i.filename.endswith("/")}
         self.dirs = {n.rsplit("/", 1)[0] for n in self.names if "/" in n}
         for d in list(self.dirs):
             while "/" in d:

@@ -1,0 +1,79 @@
+"""Seed inputs for every fuzz target, made from the example projects: real packages, real
+signatures (made with a key generated here), real wheels, a real shared library."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from cloacina_build import build_package, generate_key, load_signing_key, sign_detached
+from cloacina_build import sign_package
+
+from .. import hostile
+from . import targets
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_LIB_C = b'int cloacina_fuzz_seed(int x) { return x + 1; }\n'
+
+
+def prepare(work: Path) -> dict[str, list[bytes]]:
+    """Build the seed packages under ``work``, point the targets at them, and return the
+    seeds of every target."""
+    work.mkdir(parents=True, exist_ok=True)
+    pkgs = {name: work / f"{name}.cloacina" for name in ("data-pipeline", "order-etl")}
+    for name, path in pkgs.items():
+        if not path.exists():
+            build_package(EXAMPLES / name, path)
+    base = pkgs["data-pipeline"]
+    members = hostile.read_members(base)
+    trust, signed = _signed_copies(work, base)
+    targets._BASE.update(members=members, payload=hostile.payload_name(members),
+                         trust=trust, signed=signed,
+                         tasks_py=(EXAMPLES / "data-pipeline/workflow/data_pipeline/tasks.py")
+                         .read_bytes())
+    seeds: dict[str, list[bytes]] = {
+        "manifest": [hostile.get(hostile.read_members(p), "manifest.json")
+                     for p in pkgs.values()],
+        "package_bytes": [p.read_bytes() for p in pkgs.values()] + [signed.read_bytes()],
+        "tar_stream": [hostile.decompress(p) for p in pkgs.values()],
+        "wheel": [hostile.get(members, targets._BASE["payload"])],  # type: ignore[arg-type]
+        "signature": [data for name, data in hostile.read_members(signed)
+                      if name.startswith("signatures/")],
+        "detached_signature": [(work / (signed.name + ".sig")).read_bytes()],
+        "elf": _shared_library(work),
+        "source": [p.read_bytes() for p in sorted(EXAMPLES.glob("*/workflow/*/*.py"))],
+        "package_toml": [p.read_bytes() for p in sorted(EXAMPLES.glob("*/package.toml"))],
+    }
+    return seeds
+
+
+def _signed_copies(work: Path, base: Path) -> tuple[Path, Path]:
+    keys = work / "keys"
+    if not keys.exists():
+        generate_key("fuzz", keys)
+    key = load_signing_key(str(keys / "fuzz.key"))
+    signed = work / "signed.cloacina"
+    if not signed.exists():
+        shutil.copyfile(base, signed)
+        sign_package(signed, key, comment="fuzz seed")
+        sign_detached(signed, key)
+    return keys, signed
+
+
+def _shared_library(work: Path) -> list[bytes]:
+    lib = work / "libseed.so"
+    if not lib.exists() and shutil.which("gcc"):
+        src = work / "seed.c"
+        src.write_bytes(_LIB_C)
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)],
+                       check=True, capture_output=True)
+    return [lib.read_bytes()] if lib.exists() else []
+
+
+def write_corpus(seeds: list[bytes], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        (directory / hashlib.sha256(seed).hexdigest()[:16]).write_bytes(seed)
+    return directory
