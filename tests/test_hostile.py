@@ -152,6 +152,24 @@ def make_bad_tar_checksum(ctx):
     return write_members(ctx.out, head + [bytes(block)])
 
 
+def make_zstd_empty_block_flood(ctx):
+    """A head frame whose content follows 200,000 empty raw blocks: each is 3 bytes, no
+    compressor writes one, and walking a flood of them used to cost seconds per command."""
+    head, rest = ctx.head_and_payload()
+    tar = b"".join(file_block(n, d) for n, d in head)
+    blocks = b"\x00\x00\x00" * 200_000  # raw, size 0, not last
+    last = (len(tar) << 3 | 1).to_bytes(3, "little")  # raw, last
+    frame = ZSTD_MAGIC + bytes([0x00, 0x58]) + blocks + last + tar  # window 1 MiB, no FCS
+    rest_frames = write_members(ctx.dir / "rest.tmp", [("a", b""), ("b", b"")] + rest)
+    tail = rest_frames.read_bytes()[len(zstd(file_block("a", b"") + file_block("b", b""))):]
+    rest_frames.unlink()
+    return raw_package(ctx.out, frame + tail, compress=False)
+
+
+def make_contiguous_file_member(ctx):
+    return _with_extra(ctx, special("payload/contiguous", tarfile.CONTTYPE))
+
+
 # ================================================================= member types
 
 
@@ -668,6 +686,7 @@ CASES = [
     ("bad-tar-header-checksum", make_bad_tar_checksum, "archive-corrupt"),
     ("negative-member-size", make_negative_size, "archive-corrupt"),
     ("garbage-after-last-frame", make_garbage_after_last_frame, "archive-corrupt"),
+    ("zstd-empty-block-flood", make_zstd_empty_block_flood, "archive-corrupt"),
     # truncation and the end of the archive
     ("truncated-half", make_truncated_half, "archive-truncated"),
     ("truncated-in-payload", make_truncated_in_payload, "archive-truncated"),
@@ -684,6 +703,7 @@ CASES = [
     ("char-device-member", make_char_device, "member-type"),
     ("block-device-member", make_block_device, "member-type"),
     ("fifo-member", make_fifo, "member-type"),
+    ("contiguous-file-member", make_contiguous_file_member, "member-type"),
     ("directory-member", make_directory_member, "member-type"),
     ("gnu-longname-record", make_gnu_longname, "member-type"),
     ("global-pax-header", make_global_pax_header, "member-type"),

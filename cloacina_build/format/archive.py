@@ -302,14 +302,15 @@ class TarStream:
             break
         name = pax.get("path", info.name)
         size = _pax_size(pax["size"]) if "size" in pax else info.size
-        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
+        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
             kind = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link",
                     tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
                     tarfile.FIFOTYPE: "a fifo", tarfile.DIRTYPE: "a directory",
                     tarfile.XGLTYPE: "a global PAX header",
                     tarfile.GNUTYPE_LONGNAME: "a GNU long-name record",
                     tarfile.GNUTYPE_LONGLINK: "a GNU long-link record",
-                    tarfile.GNUTYPE_SPARSE: "a sparse file"}.get(info.type, "an unknown type")
+                    tarfile.GNUTYPE_SPARSE: "a sparse file",
+                    tarfile.CONTTYPE: "a contiguous file"}.get(info.type, "an unknown type")
             raise tar_error("member-type", f"member {name!r} is {kind}; only regular files "
                             "are allowed")
         problem = name_problem(name) or self._names.add(name)

@@ -81,6 +81,9 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
             last, btype, bsize = bh & 1, bh >> 1 & 3, bh >> 3
             if btype == 3:
                 raise FrameError("reserved zstd block type")
+            if bsize == 0 and not last:  # no compressor writes one: a flood of them
+                raise FrameError("an empty zstd block before the last one")  # would make
+                # the walk cost out of all proportion to what the frame holds
             cursor += 3 + (1 if btype == 1 else bsize)
             if cursor > file_size:
                 raise FrameError("truncated zstd frame", "archive-truncated")
