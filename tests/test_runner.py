@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from cloacina_build.errors import ProjectError
+from cloacina_build.model import Backoff, Retry
 from cloacina_build.runtime.loader import DriftError
 from cloacina_build.runtime.runner import ParamError, retry_delay
 from cloacina_build.testing import run_workflow
@@ -168,7 +169,7 @@ def test_retry_condition(tmp_path):
 def test_backoff_shapes(backoff, expected):
     import random
 
-    retry = {"backoff": backoff, "delay_ms": 100, "max_delay_ms": None, "jitter": False}
+    retry = Retry(backoff=Backoff(backoff), delay_ms=100, jitter=False)  # no cap
     assert [retry_delay(retry, n, random.Random(0)) for n in (1, 2, 3)] == \
         pytest.approx(expected)
 

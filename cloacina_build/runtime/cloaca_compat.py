@@ -16,7 +16,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..project.trigger_rules import normalise_operator
+from .. import rulebook
 
 RETRY_ARGS = {"retry_attempts": "attempts", "retry_backoff": "backoff",
               "retry_delay_ms": "delay_ms", "retry_max_delay_ms": "max_delay_ms",
@@ -150,10 +150,11 @@ def make_module(registry: Registry | None = None) -> types.ModuleType:
         return register
 
     def context_value(key: str, operator: str, value: Any = None) -> dict[str, Any]:
-        op = normalise_operator(operator)
-        if op is None:
-            raise ValueError(f"unknown operator {operator!r}")
-        return _condition("ContextValue", key=key, operator=op, value=value)
+        try:
+            op = rulebook.operator(operator)
+        except rulebook.RuleViolation as exc:
+            raise ValueError(exc.message) from None
+        return _condition("ContextValue", key=key, operator=str(op), value=value)
 
     mod.task = task
     mod.trigger = trigger
