@@ -15,8 +15,9 @@ as ``cloacinactl run``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import rulebook
 from .errors import ProjectError

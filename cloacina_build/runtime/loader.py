@@ -14,22 +14,23 @@ import collections
 import functools
 import tempfile
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import cache as cache_mod
-from .cloaca_compat import Registry, make_module, real_cloaca
 from ..errors import PackageError
 from ..findings import Finding, error
-from ..model import Manifest, PayloadKind, Task, Workflow
-from ..project.fingerprint import fingerprint_function
-from ..fsutil import file_sha256
-from .isolation import PackageImporter
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import open_package
+from ..fsutil import file_sha256
+from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
+from ..project.fingerprint import fingerprint_function
 from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
+from . import cache as cache_mod
+from .cloaca_compat import Registry, make_module, real_cloaca
+from .isolation import PackageImporter
 
 
 class DriftError(PackageError):
@@ -109,12 +110,13 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
-        # an intact entry exists only for a manifest that validated: parse it now
-        manifest = _typed_manifest(head) if entry is not None else None
-        outcome = _warm_outcome(head, manifest, entry, trust) if entry is not None else None
+        outcome = manifest = None
+        if entry is not None:  # an intact entry exists only for a manifest that validated
+            manifest = _typed_manifest(head)
+            outcome = _warm_outcome(head, manifest, entry, trust)
         warm = outcome is not None
         rebuilt = why is not None
-        if warm:
+        if outcome is not None and manifest is not None:
             verified_by, warnings = _judge_warm(head, outcome, trust)
         else:
             entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, digest,
@@ -300,11 +302,14 @@ def _resolved_functions(loaded: LoadedPackage
     return out, functions
 
 
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef
+
+
 class SourceIndex:
     """Function definitions by (name, line) for each source file, parsed once per file."""
 
     def __init__(self) -> None:
-        self._files: dict[str, dict[tuple[str, int], ast.AST] | None] = {}
+        self._files: dict[str, dict[tuple[str, int], _Definition] | None] = {}
 
     def fingerprint(self, func: Callable[..., Any]) -> str | None:
         """Fingerprint of ``func`` from the source file it was imported from."""
@@ -316,7 +321,7 @@ class SourceIndex:
         node = table.get((func.__name__, code.co_firstlineno)) if table else None
         return fingerprint_function(node) if node is not None else None
 
-    def _table(self, filename: str) -> dict[tuple[str, int], ast.AST] | None:
+    def _table(self, filename: str) -> dict[tuple[str, int], _Definition] | None:
         if filename not in self._files:
             self._files[filename] = _definitions(filename)
         return self._files[filename]
@@ -325,12 +330,12 @@ class SourceIndex:
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def _definitions(filename: str) -> dict[tuple[str, int], ast.AST] | None:
+def _definitions(filename: str) -> dict[tuple[str, int], _Definition] | None:
     try:
         tree = ast.parse(Path(filename).read_bytes())
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    table: dict[tuple[str, int], ast.AST] = {}
+    table: dict[tuple[str, int], _Definition] = {}
     queue: collections.deque[ast.AST] = collections.deque([tree])
     while queue:  # breadth first over statements only: definitions live in no expression
         node = queue.popleft()

@@ -25,8 +25,8 @@ def retry_delay(retry: Retry, attempt: int, rng: random.Random) -> float:
 
     Unset fields take the runtime's defaults, except ``max_delay_ms``: ``None`` is no cap
     (pass the policy through :func:`effective_retry` for the default cap)."""
-    delay = float(retry.delay_ms if retry.delay_ms is not None else DEFAULT_RETRY.delay_ms)
-    backoff = retry.backoff or DEFAULT_RETRY.backoff
+    delay = float(retry.delay_ms if retry.delay_ms is not None else 1000)
+    backoff = retry.backoff or Backoff.EXPONENTIAL
     if backoff == Backoff.LINEAR:
         delay *= attempt
     elif backoff == Backoff.EXPONENTIAL:
@@ -39,7 +39,7 @@ def retry_delay(retry: Retry, attempt: int, rng: random.Random) -> float:
 
 
 def should_retry(retry: Retry, exc: BaseException) -> bool:
-    condition = retry.condition or DEFAULT_RETRY.condition
+    condition = retry.condition or RetryCondition.ALL
     if condition == RetryCondition.NEVER:
         return False
     if condition == RetryCondition.TRANSIENT:

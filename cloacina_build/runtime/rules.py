@@ -36,28 +36,25 @@ def holds(rule: TriggerRule | None, context: Mapping[str, Any], status_of: Statu
     return False
 
 
+_COMPARISONS: dict[Operator, Callable[[Any, Any], bool]] = {
+    Operator.EQUALS: lambda actual, expected: bool(actual == expected),
+    Operator.NOT_EQUALS: lambda actual, expected: bool(actual != expected),
+    Operator.GREATER_THAN: lambda actual, expected: bool(actual > expected),
+    Operator.LESS_THAN: lambda actual, expected: bool(actual < expected),
+    Operator.CONTAINS: lambda actual, expected: expected in actual,
+    Operator.NOT_CONTAINS: lambda actual, expected: expected not in actual,
+}
+
+
 def compare(op: Operator, key: str, expected: Any, context: Mapping[str, Any]) -> bool:
     """A ``ContextValue`` test; values of types that do not compare make it false."""
     if op == Operator.EXISTS:
         return key in context
     if op == Operator.NOT_EXISTS:
         return key not in context
-    if key not in context:
+    if key not in context or op not in _COMPARISONS:
         return False
-    actual = context[key]
     try:
-        if op == Operator.EQUALS:
-            return bool(actual == expected)
-        if op == Operator.NOT_EQUALS:
-            return bool(actual != expected)
-        if op == Operator.GREATER_THAN:
-            return bool(actual > expected)
-        if op == Operator.LESS_THAN:
-            return bool(actual < expected)
-        if op == Operator.CONTAINS:
-            return expected in actual
-        if op == Operator.NOT_CONTAINS:
-            return expected not in actual
+        return _COMPARISONS[op](context[key], expected)
     except TypeError:
         return False
-    return False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import queue
 import random
 import threading
@@ -30,7 +31,13 @@ from typing import Any
 from ..model import Param, RunStatus, Task, TaskStatus
 from .cloaca_compat import Context
 from .params import ParamError, apply_params
-from .retries import DEFAULT_RETRY, TRANSIENT, effective_retry, retry_delay, should_retry
+from .retries import (
+    DEFAULT_RETRY,
+    TRANSIENT,
+    effective_retry,
+    retry_delay,
+    should_retry,
+)
 from .rules import holds
 from .schedule import Schedule
 
@@ -223,7 +230,11 @@ class _Run:
             return
         future = pool.submit(self.run_task, task_id, data)
         self.in_flight += 1
-        future.add_done_callback(lambda f, tid=task_id: self.done.put((tid, f)))
+        future.add_done_callback(functools.partial(self._settled, task_id))
+
+    def _settled(self, task_id: str, future: Future) -> None:
+        """Called by the pool when a task's future is done (in the worker's thread)."""
+        self.done.put((task_id, future))
 
     def blocked(self, task: Task) -> str | None:
         """Why ``task`` is not run, or None.  After a failure only tasks with a trigger
