@@ -127,16 +127,17 @@ _PROBE = """\
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
 try:
-    p = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        stdin=subprocess.DEVNULL, timeout=float(sys.argv[1]))
-    code, err = p.returncode, p.stderr.decode("utf-8", "replace")
+    code = p.returncode
+    err = (p.stderr + b"\\n" + p.stdout[:4000]).decode("utf-8", "replace") if code else ""
 except subprocess.TimeoutExpired:
     code, err = -1, "timed out after %s s" % sys.argv[1]
 took = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 if sys.platform == "darwin":
     rss //= 1024
-print(json.dumps({"code": code, "seconds": took, "rss_kib": rss, "stderr": err[-2000:]}))
+print(json.dumps({"code": code, "seconds": took, "rss_kib": rss, "output": err}))
 """
 
 
@@ -183,15 +184,25 @@ class Bench:
 
     def measure(self, cmd: list[str]) -> Sample:
         out = subprocess.run([sys.executable, "-c", _PROBE, str(self.timeout), *cmd],
-                             capture_output=True, text=True, env=self.env, check=True)
+                             capture_output=True, text=True, env=self.env)
+        if out.returncode != 0:
+            raise SystemExit(f"the measuring probe failed: {out.stderr.strip()}")
         record = json.loads(out.stdout)
         if record["code"] != 0:
-            lines = [ln for ln in record["stderr"].splitlines() if ln.strip()]
-            raise Failed(lines[-1] if lines else f"exit status {record['code']}")
+            raise Failed(_reason(record["output"], record["code"]))
         return Sample(record["seconds"], record["rss_kib"])
 
     def py(self, code: str) -> list[str]:
         return [sys.executable, "-c", code]
+
+
+def _reason(output: str, code: int) -> str:
+    """The error line of a failed command (text or ``--json`` output), else its last line."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for line in lines:
+        if line.startswith(("error", '"message":')):
+            return line.removeprefix('"message": ').strip('"')
+    return lines[-1] if lines else f"exit status {code}"
 
 
 def repeat(runs: int, *pairs: tuple[Stage, Callable[[], Sample]]) -> None:
@@ -383,6 +394,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=1800.0,
                     help="seconds any one command may take (default 1800)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--save", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--keep", action="store_true", help="keep bench/.work/scale-*")
     args = ap.parse_args(argv)
     try:
@@ -421,12 +433,15 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(sizes, results)
     meta = {"machine": machine(), "generator": generator, "runs": args.runs,
             "elapsed_s": time.perf_counter() - started}
+    report = json.dumps({**meta, "sizes": sizes, "help_s": help_stage.seconds,
+                         "stages": {n: {s: {**asdict(st), "seconds": st.seconds,
+                                            "rss_mib": st.rss_mib}
+                                        for s, st in results[n].items()} for n in sizes},
+                         **summary, "targets": TARGETS}, indent=2)
+    if args.save:
+        Path(args.save).write_text(report + "\n")
     if args.json:
-        print(json.dumps({**meta, "sizes": sizes, "help_s": help_stage.seconds,
-                          "stages": {n: {s: {**asdict(st), "seconds": st.seconds,
-                                             "rss_mib": st.rss_mib}
-                                         for s, st in results[n].items()} for n in sizes},
-                          **summary, "targets": TARGETS}, indent=2))
+        print(report)
     else:
         print(markdown(sizes, results, summary, help_stage.seconds, meta))
         print(f"\nbenchmark wall time: {meta['elapsed_s']:.0f} s")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cloacina_build.model import (
     Operator,
@@ -277,3 +279,63 @@ def test_the_drift_check_still_catches_a_changed_body_and_a_missing_registration
         "task 'ghost' is in the manifest but was not registered when the package was "
         "imported",
         "task 't17': the imported source does not match the manifest's fingerprint"]
+
+
+# -------------------------------------------------------------------- any graph
+
+
+@st.composite
+def workflows(draw):
+    """Up to 12 tasks: edges to earlier tasks, some tasks failing, and trigger rules on task
+    states (any task, itself included) and on the context."""
+    n = draw(st.integers(1, 12))
+    names = [f"t{i}" for i in range(n)]
+    tasks, failing = [], set()
+    for i, name in enumerate(names):
+        deps = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=3)) if i \
+            else []
+        conditions = draw(st.lists(st.one_of(
+            st.builds(when, st.sampled_from([RuleType.TASK_SUCCESS, RuleType.TASK_FAILED,
+                                             RuleType.TASK_SKIPPED]),
+                      st.sampled_from(names)),
+            st.builds(lambda v: TriggerRule(RuleType.CONTEXT_VALUE, key="go",
+                                            operator=Operator.EQUALS, value=v),
+                      st.booleans())), max_size=2))
+        combinator = draw(st.sampled_from([RuleType.ALL, RuleType.ANY, RuleType.NONE]))
+        rule = TriggerRule(combinator, conditions=tuple(conditions)) \
+            if draw(st.booleans()) else None
+        tasks.append(task(name, *deps, rule=rule))
+        if draw(st.booleans()):
+            failing.add(name)
+    return tasks, failing, {"go": draw(st.booleans())}
+
+
+@settings(max_examples=100, deadline=None)
+@given(workflows())
+def test_any_workflow_settles_every_task_by_the_rules(case):
+    from cloacina_build.runtime.rules import holds
+
+    tasks, failing, context = case
+
+    def boom(ctx):
+        raise RuntimeError("boom")
+
+    result, events = run(tasks, {t: boom for t in failing}, context)
+    status = {t: o.status for t, o in result.tasks.items()}
+    assert sorted(status) == sorted(t.id for t in tasks)
+    assert_dependency_order(tasks, events)
+    for t in tasks:
+        outcome = result.tasks[t.id]
+        deps = [status[d] for d in t.dependencies]
+        if any(s in (TaskStatus.FAILED, TaskStatus.NOT_RUN) for s in deps):
+            assert outcome.status == TaskStatus.NOT_RUN
+        if outcome.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+            assert all(s in (TaskStatus.COMPLETED, TaskStatus.SKIPPED) for s in deps)
+            assert holds(t.trigger_rules, context, status.get)
+            assert (outcome.status == TaskStatus.FAILED) == (t.id in failing)
+        if outcome.status == TaskStatus.SKIPPED:
+            assert not holds(t.trigger_rules, context, status.get)
+        if outcome.status == TaskStatus.NOT_RUN:
+            assert outcome.reason is not None and outcome.attempts == 0
+    assert (result.status == RunStatus.FAILED) == any(
+        s == TaskStatus.FAILED for s in status.values())

@@ -246,15 +246,15 @@ def drift_findings(loaded: LoadedPackage) -> list[Finding]:
     """The registered tasks against the manifest: ids, edges, functions and fingerprints.
 
     Linear in the number of tasks: every registration is looked up by id, and each source
-    file is parsed once (:class:`SourceIndex`)."""
+    file is parsed once (:func:`source_fingerprints`)."""
     declared = loaded.task_index
     if loaded.registry is not None:
         out, functions = _registry_drift(loaded.registry, declared)
     else:
         out, functions = _resolved_functions(loaded)
-    sources = SourceIndex()
+    actual = source_fingerprints(functions)
     for tid in sorted(functions):
-        if sources.fingerprint(functions[tid]) != declared[tid].fingerprint:
+        if actual[tid] != declared[tid].fingerprint:
             out.append(error("drift", f"task '{tid}': the imported source does not match the "
                              "manifest's fingerprint"))
     return out
@@ -305,26 +305,26 @@ def _resolved_functions(loaded: LoadedPackage
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-class SourceIndex:
-    """Function definitions by (name, line) for each source file, parsed once per file."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, dict[tuple[str, int], _Definition] | None] = {}
-
-    def fingerprint(self, func: Callable[..., Any]) -> str | None:
-        """Fingerprint of ``func`` from the source file it was imported from."""
+def source_fingerprints(functions: dict[str, Callable[..., Any]]) -> dict[str, str | None]:
+    """The fingerprint of each function from the source file it was imported from (None
+    when that cannot be read).  Functions are grouped by file and each file is parsed
+    once; its syntax tree is dropped before the next file is read, so memory stays at one
+    file's tree."""
+    by_file: dict[str, list[tuple[str, str, int]]] = {}
+    out: dict[str, str | None] = {}
+    for key, func in functions.items():
         func = getattr(func, "__wrapped__", func)
         code = getattr(func, "__code__", None)
-        if code is None:
-            return None
-        table = self._table(code.co_filename)
-        node = table.get((func.__name__, code.co_firstlineno)) if table else None
-        return fingerprint_function(node) if node is not None else None
-
-    def _table(self, filename: str) -> dict[tuple[str, int], _Definition] | None:
-        if filename not in self._files:
-            self._files[filename] = _definitions(filename)
-        return self._files[filename]
+        out[key] = None
+        if code is not None:
+            by_file.setdefault(code.co_filename, []).append(
+                (key, func.__name__, code.co_firstlineno))
+    for filename, wanted in by_file.items():
+        table = _definitions(filename)
+        for key, name, line in wanted:
+            node = table.get((name, line)) if table else None
+            out[key] = fingerprint_function(node) if node is not None else None
+    return out
 
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -351,4 +351,4 @@ def _definitions(filename: str) -> dict[tuple[str, int], _Definition] | None:
 
 def source_fingerprint(func: Callable[..., Any]) -> str | None:
     """Fingerprint of ``func`` from the source file it was imported from."""
-    return SourceIndex().fingerprint(func)
+    return source_fingerprints({"": func})[""]
