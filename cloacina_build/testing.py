@@ -59,7 +59,8 @@ def load_source(project_dir: Path | str = "."):
 
 # TODO(merge): discovery returns dicts on this branch and typed model objects after the
 # typed-discovery branch is merged; this is the one boundary that accepts either.  Once
-# discovery is typed everywhere, keep only the model path.
+# discovery is typed everywhere, keep only the model path (and drop _where, _task,
+# _trigger and _param below, which exist only for the dicts).
 def _typed_workflow(project, found) -> Workflow:
     """What discovery found, as the typed :class:`Workflow` the runner runs."""
     try:
@@ -107,7 +108,8 @@ def _param(record: dict[str, Any]) -> Param:
 def run_workflow(project_dir: Path | str = ".", context: dict[str, Any] | None = None, *,
                  on_event: Callable[[Event], None] | None = None,
                  sleep: Callable[[float], None] | None = None) -> RunResult:
-    """Run the project's workflow from source; see :func:`cloacina_build.runner.run_tasks`.
+    """Run the project's workflow from source, with the executor of
+    :func:`cloacina_build.runtime.runner.run_tasks`.
 
     ``sleep`` replaces the pause between retries (pass ``lambda s: None`` in fast tests).
     """

@@ -341,3 +341,16 @@ def test_the_examples_own_test_suites_pass(example):
                           cwd=EXAMPLES / example)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout
+
+
+def test_the_compatible_cloaca_reads_operators_with_the_rule_book():
+    from cloacina_build.runtime.cloaca_compat import make_module
+
+    cloaca = make_module()
+    spelled = {"==": "Equals", "not_in": "NotContains", "Greater Than": "GreaterThan",
+               "NotExists": "NotExists", "lt": "LessThan"}
+    for spelling, canonical in spelled.items():
+        assert cloaca.context_value("k", spelling, 1) == {
+            "type": "ContextValue", "key": "k", "operator": canonical, "value": 1}
+    with pytest.raises(ValueError, match="unknown operator 'approximately'"):
+        cloaca.context_value("k", "approximately", 1)
