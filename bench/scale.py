@@ -321,10 +321,13 @@ def summarise(sizes: list[int], results: dict[int, dict[str, Stage]],
     out = {"base_n": base_n, "ratios": ratios, "slopes": slopes,
            "package_wheel": package_wheel, "help_ms": help_s * 1000 if help_s else None,
            "validate_rss_mib": {n: results[n]["validate"].rss_mib for n in sizes}}
-    out["targets"] = [{"target": what, "value": read(out), "bound": bound,
-                       "met": None if read(out) is None else read(out) <= bound}
-                      for what, read, bound in TARGETS]
+    out["targets"] = [_target(what, read(out), bound) for what, read, bound in TARGETS]
     return out
+
+
+def _target(what: str, value: float | None, bound: float) -> dict:
+    return {"target": what, "value": value, "bound": bound,
+            "met": None if value is None else value <= bound}
 
 
 def _s(value: float | None) -> str:
