@@ -283,7 +283,13 @@ def make_big_package(work: Path, payload: int) -> tuple[Path, dict]:
     blob.unlink()  # the wheel inside the package holds it now
     return result.path, {"payload_bytes": payload, "write_random_s": t_blob,
                          "build_package_s": t_build, "package_bytes": result.size,
-                         "wheel_bytes": result.manifest["payload"]["size"]}
+                         "wheel_bytes": _payload_size(result.manifest)}
+
+
+def _payload_size(manifest) -> int:
+    """The wheel's size from a build result's manifest (the typed model, or a dict)."""
+    payload = getattr(manifest, "payload", None)
+    return payload.size if payload is not None else manifest["payload"]["size"]
 
 
 def bench_inspect(ctl: list[str], big: Path, tiny: Path, runs: int) -> Result:

@@ -111,6 +111,7 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    NOT_RUN = "not_run"  # a dependency failed or was not run, or the run failed first
 
 
 class RunStatus(StrEnum):

@@ -15,6 +15,7 @@ from cloacina_build.errors import PackageError
 from cloacina_build.runtime.isolation import PackageImporter
 from cloacina_build.trust.keys import KeyError_, generate, load_signing_key
 from cloacina_build.runtime.loader import load_package
+from cloacina_build.model import Backoff, Retry
 from cloacina_build.runtime.runner import retry_delay
 from cloacina_build.ops.signing import sign_detached, sign_package
 from cloacina_build.trust.store import load_trust
@@ -197,8 +198,8 @@ def test_detached_policy_loads_are_warm_the_second_time(tmp_path, built_pipeline
 def test_jitter_never_exceeds_the_cap():
     import random
 
-    retry = {"backoff": "exponential", "delay_ms": 1000, "max_delay_ms": 30000,
-             "jitter": True}
+    retry = Retry(backoff=Backoff.EXPONENTIAL, delay_ms=1000, max_delay_ms=30000,
+                  jitter=True)
     rng = random.Random(1)
     assert max(retry_delay(retry, 10, rng) for _ in range(200)) <= 30.0
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from cloacina_build.errors import ProjectError
+from cloacina_build.model import Backoff, Retry
 from cloacina_build.runtime.loader import DriftError
 from cloacina_build.runtime.runner import ParamError, retry_delay
 from cloacina_build.testing import run_workflow
@@ -168,7 +169,7 @@ def test_retry_condition(tmp_path):
 def test_backoff_shapes(backoff, expected):
     import random
 
-    retry = {"backoff": backoff, "delay_ms": 100, "max_delay_ms": None, "jitter": False}
+    retry = Retry(backoff=Backoff(backoff), delay_ms=100, jitter=False)  # no cap
     assert [retry_delay(retry, n, random.Random(0)) for n in (1, 2, 3)] == \
         pytest.approx(expected)
 
@@ -340,3 +341,16 @@ def test_the_examples_own_test_suites_pass(example):
                           cwd=EXAMPLES / example)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout
+
+
+def test_the_compatible_cloaca_reads_operators_with_the_rule_book():
+    from cloacina_build.runtime.cloaca_compat import make_module
+
+    cloaca = make_module()
+    spelled = {"==": "Equals", "not_in": "NotContains", "Greater Than": "GreaterThan",
+               "NotExists": "NotExists", "lt": "LessThan"}
+    for spelling, canonical in spelled.items():
+        assert cloaca.context_value("k", spelling, 1) == {
+            "type": "ContextValue", "key": "k", "operator": canonical, "value": 1}
+    with pytest.raises(ValueError, match="unknown operator 'approximately'"):
+        cloaca.context_value("k", "approximately", 1)

@@ -315,8 +315,8 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
             "verified (fine for local testing)")
     for warning in loaded.warnings:
         say(f"warning: {warning.message}")
-    for trig in loaded.workflow.get("triggers", []):
-        say(f"trigger {trig['name']} ({trig['kind']} {trig['schedule']}) is listed, not fired")
+    for trig in loaded.workflow.triggers:
+        say(f"trigger {trig.name} ({trig.kind} {trig.schedule}) is listed, not fired")
     with loaded:
         result = run_loaded(loaded, context, on_event=lambda e: say(run_event_line(e)))
     if as_json:

@@ -13,10 +13,11 @@ import copy
 import functools
 import inspect
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..project.trigger_rules import normalise_operator
+from .. import rulebook
 
 RETRY_ARGS = {"retry_attempts": "attempts", "retry_backoff": "backoff",
               "retry_delay_ms": "delay_ms", "retry_max_delay_ms": "max_delay_ms",
@@ -105,9 +106,13 @@ def make_module(registry: Registry | None = None) -> types.ModuleType:
     """A fresh ``cloaca`` module bound to ``registry``."""
     registry = registry or Registry()
     mod = types.ModuleType("cloaca", "cloacina-build's compatible cloaca module")
-    mod.__dict__["__cloacina_compat__"] = True
-    mod.registry = registry
-    mod.Context = Context
+    mod.__dict__.update(__cloacina_compat__=True, registry=registry, Context=Context,
+                        TriggerResult=TriggerResult, **_decorators(registry), **RULE_HELPERS)
+    return mod
+
+
+def _task_decorator(registry: Registry) -> Callable[..., Any]:
+    """``cloaca.task``, recording into ``registry``."""
 
     def task(func: Callable | None = None, *, id: str | None = None,
              dependencies: list | tuple | None = None, trigger_rules: dict | None = None,
@@ -130,6 +135,13 @@ def make_module(registry: Registry | None = None) -> types.ModuleType:
 
         return register(func) if func is not None else register
 
+    return task
+
+
+def _decorators(registry: Registry) -> dict[str, Callable[..., Any]]:
+    """``task``, ``trigger``, ``workflow_params`` and ``workflow_secrets``, recording into
+    ``registry``."""
+
     def trigger(func: Callable | None = None, **options: Any):
         def register(fn: Callable) -> Callable:
             registry.triggers.append({"name": options.get("name", fn.__name__),
@@ -149,26 +161,29 @@ def make_module(registry: Registry | None = None) -> types.ModuleType:
             return fn
         return register
 
-    def context_value(key: str, operator: str, value: Any = None) -> dict[str, Any]:
-        op = normalise_operator(operator)
-        if op is None:
-            raise ValueError(f"unknown operator {operator!r}")
-        return _condition("ContextValue", key=key, operator=op, value=value)
+    return {"task": _task_decorator(registry), "trigger": trigger,
+            "workflow_params": workflow_params, "workflow_secrets": workflow_secrets}
 
-    mod.task = task
-    mod.trigger = trigger
-    mod.workflow_params = workflow_params
-    mod.workflow_secrets = workflow_secrets
-    mod.context_value = context_value
-    mod.task_success = lambda name: _condition("TaskSuccess", task_name=name)
-    mod.task_failed = lambda name: _condition("TaskFailed", task_name=name)
-    mod.task_skipped = lambda name: _condition("TaskSkipped", task_name=name)
-    mod.all_of = lambda conditions: _condition("All", conditions=list(conditions))
-    mod.any_of = lambda conditions: _condition("Any", conditions=list(conditions))
-    mod.none_of = lambda conditions: _condition("None", conditions=list(conditions))
-    mod.always = lambda: _condition("Always")
-    mod.TriggerResult = TriggerResult
-    return mod
+
+def context_value(key: str, operator: str, value: Any = None) -> dict[str, Any]:
+    """A ``ContextValue`` condition; the operator is read by the rule book."""
+    try:
+        op = rulebook.operator(operator)
+    except rulebook.RuleViolation as exc:
+        raise ValueError(exc.message) from None
+    return _condition("ContextValue", key=key, operator=str(op), value=value)
+
+
+RULE_HELPERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "context_value": context_value,
+    "task_success": lambda name: _condition("TaskSuccess", task_name=name),
+    "task_failed": lambda name: _condition("TaskFailed", task_name=name),
+    "task_skipped": lambda name: _condition("TaskSkipped", task_name=name),
+    "all_of": lambda conditions: _condition("All", conditions=list(conditions)),
+    "any_of": lambda conditions: _condition("Any", conditions=list(conditions)),
+    "none_of": lambda conditions: _condition("None", conditions=list(conditions)),
+    "always": lambda: _condition("Always"),
+}
 
 
 builtins_id = id  # ``task`` takes an ``id`` argument, which shadows the builtin inside it

@@ -10,23 +10,27 @@ drift refuses the load.
 from __future__ import annotations
 
 import ast
+import collections
+import functools
 import tempfile
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import cache as cache_mod
-from .cloaca_compat import Registry, make_module, real_cloaca
 from ..errors import PackageError
 from ..findings import Finding, error
-from ..project.fingerprint import fingerprint_function
-from ..fsutil import file_sha256
-from .isolation import PackageImporter
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import open_package
+from ..fsutil import file_sha256
+from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
+from ..project.fingerprint import fingerprint_function
 from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
+from . import cache as cache_mod
+from .cloaca_compat import Registry, make_module, real_cloaca
+from .isolation import PackageImporter
 
 
 class DriftError(PackageError):
@@ -35,31 +39,41 @@ class DriftError(PackageError):
 
 @dataclass
 class LoadedPackage:
+    """A package whose code is imported and checked against its manifest.
+
+    ``workflow`` and ``tasks`` are the typed model (:class:`~cloacina_build.model.Workflow`,
+    :class:`~cloacina_build.model.Task`); ``manifest`` is the whole typed
+    :class:`~cloacina_build.model.Manifest` (None for a project loaded from source by
+    :mod:`cloacina_build.testing`)."""
+
     name: str
     version: str
     digest: str
-    manifest: dict[str, Any]
+    workflow: Workflow
     importer: PackageImporter
     registry: Registry | None
     entry: Path | None
+    manifest: Manifest | None = None
     warm: bool = False
     rebuilt: bool = False
     verified_by: list[str] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
 
     @property
-    def workflow(self) -> dict[str, Any]:
-        return self.manifest["workflow"]
+    def tasks(self) -> tuple[Task, ...]:
+        return self.workflow.tasks
 
-    @property
-    def tasks(self) -> list[dict[str, Any]]:
-        return self.manifest["workflow"]["tasks"]
+    @functools.cached_property
+    def task_index(self) -> dict[str, Task]:
+        """The tasks by id (built once)."""
+        return {t.id: t for t in self.workflow.tasks}
+
+    def task(self, task_id: str) -> Task:
+        return self.task_index[task_id]
 
     def function(self, task_id: str) -> Callable[..., Any]:
-        task = next((t for t in self.tasks if t["id"] == task_id), None)
-        if task is None:
-            raise KeyError(task_id)
-        module_name, _, qualname = task["function"].partition(":")
+        """The callable of task ``task_id`` (KeyError for an unknown id)."""
+        module_name, _, qualname = self.task_index[task_id].function.partition(":")
         target: Any = self.importer.import_module(module_name)
         for part in qualname.split("."):
             target = getattr(target, part)
@@ -77,7 +91,7 @@ class LoadedPackage:
     def __enter__(self) -> LoadedPackage:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.unload()
 
 
@@ -96,17 +110,29 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
-        outcome = _warm_outcome(head, entry, trust) if entry is not None else None
+        outcome = manifest = None
+        if entry is not None:  # an intact entry exists only for a manifest that validated
+            manifest = _typed_manifest(head)
+            outcome = _warm_outcome(head, manifest, entry, trust)
         warm = outcome is not None
         rebuilt = why is not None
-        if warm:
+        if outcome is not None and manifest is not None:
             verified_by, warnings = _judge_warm(head, outcome, trust)
         else:
-            entry, verified_by, warnings = _cold(path, head, cache_dir, digest, trust, limits)
-    loaded = _import(head, entry, use_real_cloaca)
+            entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, digest,
+                                                           trust, limits)
+    loaded = _import(head, manifest, entry, use_real_cloaca)
     loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
     loaded.verified_by, loaded.warnings = verified_by, warnings
     return loaded
+
+
+def _typed_manifest(pkg) -> Manifest:
+    """The package's manifest as the typed model, parsed once (the one place the loader
+    turns a package head into a :class:`Manifest`)."""
+    if isinstance(pkg.manifest, Manifest):
+        return pkg.manifest
+    return Manifest.from_json(pkg.manifest_bytes)
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
@@ -116,7 +142,7 @@ def _policy(trust: TrustPolicy | None) -> TrustPolicy:
     return require(trust) if trust is not None else TrustPolicy()
 
 
-def _warm_outcome(head, entry, trust: TrustPolicy | None):
+def _warm_outcome(head, manifest: Manifest, entry, trust: TrustPolicy | None):
     """The signature judgement for a warm load, or None when the entry cannot serve.
 
     A warm entry serves only if the signatures in hand verify against what the entry was
@@ -129,9 +155,11 @@ def _warm_outcome(head, entry, trust: TrustPolicy | None):
     policy = _policy(trust)
     if head.signature_members and entry.meta.get("archive") is None:
         return None
-    epoch = head.manifest.get("build", {}).get("source_date_epoch", DEFAULT_MTIME)
-    trailer_ok = not head.signature_members or trailer_is_canonical(
-        head.path, head.frames, head.signature_members, epoch)
+    trailer_ok = True
+    if head.signature_members:
+        epoch = manifest.build.source_date_epoch
+        trailer_ok = trailer_is_canonical(head.path, head.frames, head.signature_members,
+                                          DEFAULT_MTIME if epoch is None else epoch)
     check = SignatureCheck(head.name, head.version, head.digest, entry.meta.get("archive"),
                            head.signature_members, trailer_ok=trailer_ok,
                            file_sha256=file_sha256(head.path) if policy.detached else None)
@@ -156,7 +184,9 @@ def _judge_warm(head, outcome, trust) -> tuple[list[str], list[Finding]]:
 
 
 def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | None,
-          limits: Limits):
+          limits: Limits) -> tuple[cache_mod.Entry, Manifest, list[str], list[Finding]]:
+    """Validate (or verify) in one pass, then install the verified wheel as a new entry;
+    the manifest is parsed into the model only once it has validated."""
     with tempfile.TemporaryDirectory(prefix=".load-", dir=cache_dir) as tmp:
         kept = Path(tmp) / "payload"
         if trust is not None:
@@ -172,20 +202,22 @@ def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | N
         if report.digest != digest:
             raise PackageError(f"{path} changed while it was being loaded; nothing was "
                                "cached", code="load-refused")
-        if head.manifest["payload"]["kind"] != "wheel":
+        manifest = _typed_manifest(head)
+        payload = manifest.payload
+        if payload.kind != PayloadKind.WHEEL:
             raise PackageError(f"{head.name} {head.version} has a native payload; this "
                                "loader runs Python (wheel) packages, and the engine loads "
                                "native ones", code="load-native")
-        wheel = kept.rename(Path(tmp) / head.manifest["payload"]["filename"])
+        wheel = kept.rename(Path(tmp) / payload.filename)
         entry = cache_mod.build_entry(
             cache_dir, digest, wheel=wheel, package_toml=head.package_toml,
             manifest=head.manifest_bytes,
             meta={"package": head.name, "package_version": head.version,
                   "archive": report.archive_digest})
-    return entry, report.verified_by, report.warnings
+    return entry, manifest, report.verified_by, report.warnings
 
 
-def _import(head, entry, use_real_cloaca: bool | None) -> LoadedPackage:
+def _import(head, manifest: Manifest, entry, use_real_cloaca: bool | None) -> LoadedPackage:
     real = real_cloaca() if use_real_cloaca is not False else None
     if use_real_cloaca and real is None:
         raise PackageError("the real cloaca runtime is not importable here",
@@ -193,9 +225,9 @@ def _import(head, entry, use_real_cloaca: bool | None) -> LoadedPackage:
     registry = None if real is not None else Registry()
     provided = {"cloaca": real if real is not None else make_module(registry)}
     importer = PackageImporter([entry.site], provided, label=f"{head.name} {head.version}")
-    loaded = LoadedPackage(head.name, head.version, head.digest, head.manifest, importer,
-                           registry, entry.path)
-    entry_module = head.manifest["workflow"]["entry_module"]
+    loaded = LoadedPackage(head.name, head.version, head.digest, manifest.workflow, importer,
+                           registry, entry.path, manifest=manifest)
+    entry_module = manifest.workflow.entry_module
     try:
         importer.import_module(entry_module)
     except Exception as exc:
@@ -211,57 +243,112 @@ def _import(head, entry, use_real_cloaca: bool | None) -> LoadedPackage:
 
 
 def drift_findings(loaded: LoadedPackage) -> list[Finding]:
-    """The registered tasks against the manifest: ids, edges, functions and fingerprints."""
-    out: list[Finding] = []
-    declared = {t["id"]: t for t in loaded.tasks}
+    """The registered tasks against the manifest: ids, edges, functions and fingerprints.
+
+    Linear in the number of tasks: every registration is looked up by id, and each source
+    file is parsed once (:func:`source_fingerprints`)."""
+    declared = loaded.task_index
     if loaded.registry is not None:
-        registered = loaded.registry.tasks
-        for dup in loaded.registry.duplicates:
-            out.append(error("drift", f"task '{dup}' was registered twice at import"))
-        for task_id in sorted(set(declared) - set(registered)):
-            out.append(error("drift", f"task '{task_id}' is in the manifest but was not "
-                             "registered when the package was imported"))
-        for task_id in sorted(set(registered) - set(declared)):
-            out.append(error("drift", f"task '{task_id}' was registered at import but is not "
-                             "in the manifest"))
-        functions = {tid: r.function for tid, r in registered.items() if tid in declared}
-        for tid, reg in registered.items():
-            if tid in declared and sorted(reg.dependencies) != sorted(
-                    declared[tid]["dependencies"]):
-                out.append(error("drift", f"task '{tid}' was registered with dependencies "
-                                 f"{sorted(reg.dependencies)}, the manifest says "
-                                 f"{sorted(declared[tid]['dependencies'])}"))
-            if tid in declared and reg.qualified_name != declared[tid]["function"]:
-                out.append(error("drift", f"task '{tid}' is {reg.qualified_name} at run time, "
-                                 f"{declared[tid]['function']} in the manifest"))
+        out, functions = _registry_drift(loaded.registry, declared)
     else:
-        functions = {}
-        for tid in declared:
-            try:
-                functions[tid] = loaded.function(tid)
-            except (AttributeError, ImportError) as exc:
-                out.append(error("drift", f"task '{tid}': {exc}"))
-    for tid, func in sorted(functions.items()):
-        actual = source_fingerprint(func)
-        if actual != declared[tid]["fingerprint"]:
+        out, functions = _resolved_functions(loaded)
+    actual = source_fingerprints(functions)
+    for tid in sorted(functions):
+        if actual[tid] != declared[tid].fingerprint:
             out.append(error("drift", f"task '{tid}': the imported source does not match the "
                              "manifest's fingerprint"))
     return out
 
 
+def _registry_drift(registry: Registry, declared: dict[str, Task]
+                    ) -> tuple[list[Finding], dict[str, Callable[..., Any]]]:
+    """What the compatible ``cloaca`` recorded against the manifest: ids, edges, names."""
+    out = [error("drift", f"task '{dup}' was registered twice at import")
+           for dup in registry.duplicates]
+    registered = registry.tasks
+    for task_id in sorted(declared.keys() - registered.keys()):
+        out.append(error("drift", f"task '{task_id}' is in the manifest but was not "
+                         "registered when the package was imported"))
+    for task_id in sorted(registered.keys() - declared.keys()):
+        out.append(error("drift", f"task '{task_id}' was registered at import but is not "
+                         "in the manifest"))
+    functions: dict[str, Callable[..., Any]] = {}
+    for tid, reg in registered.items():
+        task = declared.get(tid)
+        if task is None:
+            continue
+        functions[tid] = reg.function
+        if sorted(reg.dependencies) != sorted(task.dependencies):
+            out.append(error("drift", f"task '{tid}' was registered with dependencies "
+                             f"{sorted(reg.dependencies)}, the manifest says "
+                             f"{sorted(task.dependencies)}"))
+        if reg.qualified_name != task.function:
+            out.append(error("drift", f"task '{tid}' is {reg.qualified_name} at run time, "
+                             f"{task.function} in the manifest"))
+    return out, functions
+
+
+def _resolved_functions(loaded: LoadedPackage
+                        ) -> tuple[list[Finding], dict[str, Callable[..., Any]]]:
+    """With the real ``cloaca`` (whose registry is not ours to read): each task's function
+    looked up by its ``module:qualname``."""
+    out: list[Finding] = []
+    functions: dict[str, Callable[..., Any]] = {}
+    for tid in loaded.task_index:
+        try:
+            functions[tid] = loaded.function(tid)
+        except (AttributeError, ImportError) as exc:
+            out.append(error("drift", f"task '{tid}': {exc}"))
+    return out, functions
+
+
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def source_fingerprints(functions: dict[str, Callable[..., Any]]) -> dict[str, str | None]:
+    """The fingerprint of each function from the source file it was imported from (None
+    when that cannot be read).  Functions are grouped by file and each file is parsed
+    once; its syntax tree is dropped before the next file is read, so memory stays at one
+    file's tree."""
+    by_file: dict[str, list[tuple[str, str, int]]] = {}
+    out: dict[str, str | None] = {}
+    for key, func in functions.items():
+        func = getattr(func, "__wrapped__", func)
+        code = getattr(func, "__code__", None)
+        out[key] = None
+        if code is not None:
+            by_file.setdefault(code.co_filename, []).append(
+                (key, func.__name__, code.co_firstlineno))
+    for filename, wanted in by_file.items():
+        table = _definitions(filename)
+        for key, name, line in wanted:
+            node = table.get((name, line)) if table else None
+            out[key] = fingerprint_function(node) if node is not None else None
+    return out
+
+
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _definitions(filename: str) -> dict[tuple[str, int], _Definition] | None:
+    try:
+        tree = ast.parse(Path(filename).read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    table: dict[tuple[str, int], _Definition] = {}
+    queue: collections.deque[ast.AST] = collections.deque([tree])
+    while queue:  # breadth first over statements only: definitions live in no expression
+        node = queue.popleft()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in (node.lineno, *(d.lineno for d in node.decorator_list)):
+                table.setdefault((node.name, line), node)
+        for name in _BODIES:
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                queue.extend(children)
+    return table
+
+
 def source_fingerprint(func: Callable[..., Any]) -> str | None:
     """Fingerprint of ``func`` from the source file it was imported from."""
-    func = getattr(func, "__wrapped__", func)
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return None
-    try:
-        tree = ast.parse(Path(code.co_filename).read_bytes())
-    except (OSError, SyntaxError, ValueError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
-                node.name == func.__name__ and code.co_firstlineno in (
-                    node.lineno, *(d.lineno for d in node.decorator_list)):
-            return fingerprint_function(node)
-    return None
+    return source_fingerprints({"": func})[""]

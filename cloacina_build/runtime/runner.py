@@ -6,40 +6,53 @@ its dependencies.  The manifest is honoured: retries (attempts, fixed, linear or
 backoff, delay, cap, jitter, condition), trigger rules (a task whose rule does not hold is
 skipped; a skipped dependency counts as resolved), and declared params (checked and
 defaulted before any task runs).  Triggers are not fired.
+
+Tasks are the typed :class:`~cloacina_build.model.Task`.  Scheduling is a ready queue
+(:mod:`.schedule`) fed by a completion queue, so a run costs O(tasks + edges) bookkeeping
+whatever the shape of the graph.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
+import queue
 import random
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ..model import Param, RunStatus, Task, TaskStatus
 from .cloaca_compat import Context
-from ..errors import UsageError
+from .params import ParamError, apply_params
+from .retries import (
+    DEFAULT_RETRY,
+    TRANSIENT,
+    effective_retry,
+    retry_delay,
+    should_retry,
+)
+from .rules import holds
+from .schedule import Schedule
 
-DEFAULT_RETRY = {"attempts": 0, "backoff": "exponential", "delay_ms": 1000,
-                 "max_delay_ms": 30000, "condition": "all", "jitter": False}
-TRANSIENT = (TimeoutError, ConnectionError, InterruptedError, BlockingIOError)
+__all__ = ["DEFAULT_RETRY", "TRANSIENT", "Event", "ParamError", "RunResult", "TaskAborted",
+           "TaskOutcome", "apply_params", "holds", "retry_delay", "run_tasks",
+           "should_retry", "user_traceback"]
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-_PY_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
-             "list": (list,), "dict": (dict,)}
-
-
-class ParamError(UsageError):
-    code = "param"
+_UNRUNNABLE = (TaskStatus.FAILED, TaskStatus.NOT_RUN)
 
 
 @dataclass
 class TaskOutcome:
     id: str
-    status: str = "not_run"   # completed | skipped | failed | not_run
+    status: TaskStatus = TaskStatus.NOT_RUN
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
@@ -57,7 +70,7 @@ class TaskOutcome:
 @dataclass
 class RunResult:
     workflow: str
-    status: str
+    status: RunStatus
     context: dict[str, Any]
     tasks: dict[str, TaskOutcome]
     duration: float
@@ -66,16 +79,17 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "workflow": self.workflow,
-            "status": self.status,
+            "status": str(self.status),
             "context": self.context,
-            "tasks": {t: o.status for t, o in self.tasks.items()},
+            "tasks": {t: str(o.status) for t, o in self.tasks.items()},
             "timings": {"total": round(self.duration, 6),
                         **{t: round(o.duration, 6) for t, o in self.tasks.items()
                            if o.duration is not None}},
             "attempts": {t: o.attempts for t, o in self.tasks.items() if o.attempts},
             "failures": {t: {"error": self.tasks[t].error,
                              "traceback": self.tasks[t].traceback} for t in self.failed},
-            "skipped": {t: o.reason for t, o in self.tasks.items() if o.status == "skipped"},
+            "skipped": {t: o.reason for t, o in self.tasks.items()
+                        if o.status == TaskStatus.SKIPPED},
         }
 
 
@@ -88,108 +102,20 @@ class Event:
     detail: str = ""
 
 
-def apply_params(params: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
-    """Check declared params against the input and fill defaults; raises ParamError."""
-    context = copy.deepcopy(given)
-    problems = []
-    for param in params:
-        name, kind = param["name"], param["type"]
-        if name not in context:
-            if param.get("required"):
-                problems.append(f"required param '{name}' ({kind}) is missing")
-                continue
-            context[name] = copy.deepcopy(param.get("default"))
-            continue
-        value = context[name]
-        ok = isinstance(value, _PY_TYPES[kind]) and not (
-            kind in ("int", "float") and isinstance(value, bool))
-        if not ok:
-            problems.append(f"param '{name}' must be a {kind}, not {type(value).__name__} "
-                            f"{value!r}")
-    if problems:
-        raise ParamError("; ".join(problems), hint="pass the params in --context as JSON, "
-                         'e.g. --context \'{"region": "eu"}\'')
-    return context
-
-
-def retry_delay(retry: dict[str, Any], attempt: int, rng: random.Random) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based)."""
-    delay = retry["delay_ms"]
-    if retry["backoff"] == "linear":
-        delay *= attempt
-    elif retry["backoff"] == "exponential":
-        delay *= 2 ** (attempt - 1)
-    if retry.get("jitter"):
-        delay *= rng.uniform(0.75, 1.25)
-    if retry.get("max_delay_ms") is not None:
-        delay = min(delay, retry["max_delay_ms"])
-    return delay / 1000.0
-
-
-def should_retry(retry: dict[str, Any], exc: BaseException) -> bool:
-    condition = retry["condition"]
-    if condition == "never":
-        return False
-    if condition == "transient":
-        return isinstance(exc, TRANSIENT) or bool(getattr(exc, "transient", False))
-    return isinstance(exc, Exception)
-
-
-def holds(rule: dict[str, Any] | None, context: dict[str, Any],
-          statuses: dict[str, str]) -> bool:
-    """Evaluate a trigger rule (the engine's JSON) against a context and task statuses."""
-    if rule is None:
-        return True
-    kind = rule["type"]
-    if kind == "Always":
-        return True
-    if kind in ("All", "Any", "None"):
-        results = [holds(c, context, statuses) for c in rule.get("conditions", [])]
-        return all(results) if kind == "All" else any(results) if kind == "Any" \
-            else not any(results)
-    if kind == "TaskSuccess":
-        return statuses.get(rule["task_name"]) == "completed"
-    if kind == "TaskFailed":
-        return statuses.get(rule["task_name"]) == "failed"
-    if kind == "TaskSkipped":
-        return statuses.get(rule["task_name"]) == "skipped"
-    if kind == "ContextValue":
-        return _compare(rule["operator"], rule["key"], rule.get("value"), context)
-    return False
-
-
-def _compare(op: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
-    if op == "Exists":
-        return key in context
-    if op == "NotExists":
-        return key not in context
-    if key not in context:
-        return False
-    actual = context[key]
-    try:
-        if op == "Equals":
-            return actual == expected
-        if op == "NotEquals":
-            return actual != expected
-        if op == "GreaterThan":
-            return actual > expected
-        if op == "LessThan":
-            return actual < expected
-        if op == "Contains":
-            return expected in actual
-        if op == "NotContains":
-            return expected not in actual
-    except TypeError:
-        return False
-    return False
-
-
 def user_traceback(exc: BaseException) -> str:
     """The task's traceback without this tool's frames."""
     tb = traceback.TracebackException.from_exception(exc)
     tb.stack = traceback.StackSummary.from_list(
         [f for f in tb.stack if not f.filename.startswith(_PACKAGE_DIR)])
     return "".join(tb.format())
+
+
+class TaskAborted(Exception):
+    """A task raised SystemExit or KeyboardInterrupt: a failure of that task, not of the run."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.original = exc
 
 
 class _Loop:
@@ -201,7 +127,7 @@ class _Loop:
                                        name="cloacina-async")
         self.thread.start()
 
-    def run(self, coro) -> Any:
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def close(self) -> None:
@@ -210,148 +136,195 @@ class _Loop:
         self.loop.close()
 
 
-def run_tasks(workflow: str, tasks: list[dict[str, Any]], resolve: Callable[[str], Callable],
-              context: dict[str, Any] | None = None, *, params: list[dict] | None = None,
+def run_tasks(workflow: str, tasks: Sequence[Task], resolve: Callable[[str], Callable],
+              context: dict[str, Any] | None = None, *, params: Sequence[Param] | None = None,
               on_event: Callable[[Event], None] | None = None, max_workers: int | None = None,
               sleep: Callable[[float], None] = time.sleep, seed: int | None = None
               ) -> RunResult:
-    """Run ``tasks`` (manifest task records); ``resolve(task_id)`` gives the callable."""
-    start = time.perf_counter()
-    initial = apply_params(params or [], context or {})
-    by_id = {t["id"]: t for t in tasks}
-    functions = {t: resolve(t) for t in by_id}
-    order = _topological(tasks)
-    outcomes = {t: TaskOutcome(t) for t in order}
-    outputs: dict[str, dict[str, Any]] = {}
-    rng = random.Random(seed)
-    emit = on_event or (lambda event: None)
-    loop: _Loop | None = _Loop() if any(t.get("is_async") for t in tasks) else None
+    """Run ``tasks``; ``resolve(task_id)`` gives the callable.  Raises :class:`ParamError`
+    (before any task runs) when the input does not satisfy the declared ``params``."""
+    initial = apply_params(params or (), context or {})
+    run = _Run(workflow, tasks, resolve, initial, on_event=on_event, sleep=sleep,
+               rng=random.Random(seed))
+    workers = max_workers or min(32, max(1, len(run.schedule.by_id)))
+    run.execute(workers)
+    return run.result()
 
-    def elapsed() -> float:
-        return time.perf_counter() - start
 
-    def statuses() -> dict[str, str]:
-        return {t: o.status for t, o in outcomes.items()}
+class _Run:
+    """The state of one run: the schedule, the outcomes and outputs, the event stream."""
 
-    def input_for(task: dict[str, Any]) -> dict[str, Any]:
-        merged = copy.deepcopy(initial)
-        for dep in sorted(task["dependencies"], key=order.index):
-            merged.update(copy.deepcopy(outputs.get(dep, {})))
+    def __init__(self, workflow: str, tasks: Sequence[Task],
+                 resolve: Callable[[str], Callable], initial: dict[str, Any], *,
+                 on_event: Callable[[Event], None] | None, sleep: Callable[[float], None],
+                 rng: random.Random) -> None:
+        self.start = time.perf_counter()
+        self.workflow = workflow
+        self.initial = initial
+        self.schedule = Schedule(tasks)
+        self.functions = {tid: resolve(tid) for tid in self.schedule.by_id}
+        self.outcomes = {tid: TaskOutcome(tid) for tid in self.schedule.order}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.emit = on_event or (lambda event: None)
+        self.sleep = sleep
+        self.rng = rng
+        self.failed = False
+        self.in_flight = 0
+        self.done: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self.loop: _Loop | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def status_of(self, task_id: str) -> TaskStatus | None:
+        outcome = self.outcomes.get(task_id)
+        return outcome.status if outcome is not None else None
+
+    # ------------------------------------------------------------ the driver
+    def execute(self, workers: int) -> None:
+        if any(t.is_async for t in self.schedule.by_id.values()):
+            self.loop = _Loop()
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloacina-task")
+        try:
+            while True:
+                while (task_id := self.schedule.pop_ready()) is not None:
+                    self.consider(task_id, pool)
+                if not self.in_flight:
+                    break
+                for task_id, future in self.completions():
+                    self.finish(task_id, future)
+            for task_id in self.schedule.stuck():
+                self.not_run(task_id, "waits on tasks that never finish")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if self.loop is not None:
+                self.loop.close()
+
+    def completions(self) -> list[tuple[str, Future]]:
+        """Every finished task so far (at least one): all are recorded before the tasks
+        they release are considered, so a failure among them is seen by those tasks."""
+        batch = [self.done.get()]
+        while True:
+            try:
+                batch.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(batch)
+        return batch
+
+    def consider(self, task_id: str, pool: ThreadPoolExecutor) -> None:
+        """A ready task: not run, skipped, or submitted."""
+        task = self.schedule.by_id[task_id]
+        reason = self.blocked(task)
+        if reason is not None:
+            self.not_run(task_id, reason)
+            return
+        data = self.input_for(task)
+        if not holds(task.trigger_rules, data, self.status_of):
+            outcome = self.outcomes[task_id]
+            outcome.status = TaskStatus.SKIPPED
+            outcome.reason = "its trigger rule does not hold"
+            self.outputs[task_id] = data
+            self.emit(Event("skipped", task_id, self.elapsed(), detail=outcome.reason))
+            self.schedule.resolved(task_id)
+            return
+        future = pool.submit(self.run_task, task_id, data)
+        self.in_flight += 1
+        future.add_done_callback(functools.partial(self._settled, task_id))
+
+    def _settled(self, task_id: str, future: Future) -> None:
+        """Called by the pool when a task's future is done (in the worker's thread)."""
+        self.done.put((task_id, future))
+
+    def blocked(self, task: Task) -> str | None:
+        """Why ``task`` is not run, or None.  After a failure only tasks with a trigger
+        rule (compensation, such as task_failed(...)) still get a say."""
+        for dep in task.dependencies:
+            status = self.status_of(dep)
+            if status is None or status in _UNRUNNABLE:
+                return f"dependency '{dep}' {status or TaskStatus.NOT_RUN}"
+        if self.failed and task.trigger_rules is None:
+            return "the run failed"
+        return None
+
+    def not_run(self, task_id: str, reason: str) -> None:
+        self.outcomes[task_id].reason = reason
+        self.emit(Event("not_run", task_id, self.elapsed(), detail=reason))
+        self.schedule.resolved(task_id)
+
+    def finish(self, task_id: str, future: Future) -> None:
+        outcome = self.outcomes[task_id]
+        outcome.finished = self.elapsed()
+        try:
+            self.outputs[task_id] = future.result()
+        except Exception:
+            outcome.status = TaskStatus.FAILED
+            self.failed = True
+            self.emit(Event("failed", task_id, outcome.finished, outcome.attempts,
+                            outcome.error or ""))
+        else:
+            outcome.status = TaskStatus.COMPLETED
+            self.emit(Event("completed", task_id, outcome.finished, outcome.attempts))
+        self.schedule.resolved(task_id)
+
+    def input_for(self, task: Task) -> dict[str, Any]:
+        merged = copy.deepcopy(self.initial)
+        for dep in self.schedule.dependency_order(task):
+            merged.update(copy.deepcopy(self.outputs.get(dep, {})))
         return merged
 
-    def execute(task_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        retry = {**DEFAULT_RETRY, **by_id[task_id].get("retry", {})}
-        func = functions[task_id]
-        outcome = outcomes[task_id]
-        outcome.started = elapsed()
-        emit(Event("started", task_id, outcome.started))
+    # ------------------------------------------------------------ in a worker thread
+    def run_task(self, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Call the task, retrying as its policy says; raises the last failure."""
+        retry = effective_retry(self.schedule.by_id[task_id].retry)
+        outcome = self.outcomes[task_id]
+        outcome.started = self.elapsed()
+        self.emit(Event("started", task_id, outcome.started))
         while True:
             outcome.attempts += 1
-            ctx = Context(copy.deepcopy(data))
             try:
-                try:
-                    result = func(ctx)
-                    if asyncio.iscoroutine(result):
-                        result = loop.run(_guarded(result)) if loop else \
-                            asyncio.run(_guarded(result))
-                    return _result_dict(result, ctx)
-                except Exception:
-                    raise
-                except BaseException as exc:  # SystemExit, KeyboardInterrupt from task code
-                    raise TaskAborted(exc) from exc
+                return self.attempt(self.functions[task_id], data)
             except Exception as exc:  # the task's own failure
-                retries_left = retry["attempts"] - (outcome.attempts - 1)
+                retries_left = (retry.attempts or 0) - (outcome.attempts - 1)
                 if retries_left > 0 and should_retry(retry, exc):
-                    wait_s = retry_delay(retry, outcome.attempts, rng)
-                    emit(Event("retry", task_id, elapsed(), outcome.attempts,
-                               f"{type(exc).__name__}: {exc}; retrying in "
-                               f"{wait_s * 1000:.0f} ms"))
-                    sleep(wait_s)
+                    wait_s = retry_delay(retry, outcome.attempts, self.rng)
+                    self.emit(Event("retry", task_id, self.elapsed(), outcome.attempts,
+                                    f"{type(exc).__name__}: {exc}; retrying in "
+                                    f"{wait_s * 1000:.0f} ms"))
+                    self.sleep(wait_s)
                     continue
                 shown = exc.original if isinstance(exc, TaskAborted) else exc
                 outcome.error = f"{type(shown).__name__}: {shown}"
                 outcome.traceback = user_traceback(shown)
                 raise
 
-    pending = list(order)
-    running: dict[Future, str] = {}
-    failed = False
-    workers = max_workers or min(32, max(1, len(tasks)))
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloacina-task") as pool:
-            while pending or running:
-                progressed = False
-                for task_id in list(pending):
-                    task = by_id[task_id]
-                    waits_on = set(task["dependencies"]) | _rule_tasks(task.get("trigger_rules"))
-                    if any(d in pending or d in running.values() for d in waits_on):
-                        continue
-                    pending.remove(task_id)
-                    progressed = True
-                    bad = [d for d in task["dependencies"]
-                           if outcomes[d].status in ("failed", "not_run")]
-                    # after a failure only tasks with a trigger rule (compensation, such
-                    # as task_failed(...)) still get a say; the rest are not run
-                    if bad or (failed and not task.get("trigger_rules")):
-                        outcome = outcomes[task_id]
-                        outcome.reason = (f"dependency '{bad[0]}' {outcomes[bad[0]].status}"
-                                          if bad else "the run failed")
-                        emit(Event("not_run", task_id, elapsed(), detail=outcome.reason))
-                        continue
-                    data = input_for(task)
-                    if not holds(task.get("trigger_rules"), data, statuses()):
-                        outcome = outcomes[task_id]
-                        outcome.status = "skipped"
-                        outcome.reason = "its trigger rule does not hold"
-                        outputs[task_id] = data
-                        emit(Event("skipped", task_id, elapsed(), detail=outcome.reason))
-                        continue
-                    running[pool.submit(execute, task_id, data)] = task_id
-                if not running:
-                    if pending and not progressed:  # waits that can never end
-                        for task_id in pending:
-                            outcomes[task_id].reason = "waits on tasks that never finish"
-                            emit(Event("not_run", task_id, elapsed(),
-                                       detail=outcomes[task_id].reason))
-                        pending.clear()
-                    continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done:
-                    task_id = running.pop(future)
-                    outcome = outcomes[task_id]
-                    outcome.finished = elapsed()
-                    try:
-                        result = future.result()
-                    except Exception:
-                        outcome.status = "failed"
-                        failed = True
-                        emit(Event("failed", task_id, outcome.finished, outcome.attempts,
-                                   outcome.error or ""))
-                        continue
-                    outputs[task_id] = result
-                    outcome.status = "completed"
-                    emit(Event("completed", task_id, outcome.finished, outcome.attempts))
-    finally:
-        if loop is not None:
-            loop.close()
-    final: dict[str, Any] = copy.deepcopy(initial)
-    for task_id in order:
-        if outcomes[task_id].status == "completed":
-            final.update(outputs[task_id])
-    failures = [t for t in order if outcomes[t].status == "failed"]
-    return RunResult(workflow, "failed" if failures else "completed", final, outcomes,
-                     elapsed(), failures)
+    def attempt(self, func: Callable, data: dict[str, Any]) -> dict[str, Any]:
+        ctx = Context(copy.deepcopy(data))
+        try:
+            result = func(ctx)
+            if asyncio.iscoroutine(result):
+                result = self.loop.run(_guarded(result)) if self.loop else \
+                    asyncio.run(_guarded(result))
+            return _result_dict(result, ctx)
+        except Exception:
+            raise
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt from task code
+            raise TaskAborted(exc) from exc
+
+    # ------------------------------------------------------------ the result
+    def result(self) -> RunResult:
+        final: dict[str, Any] = copy.deepcopy(self.initial)
+        order = self.schedule.order
+        for task_id in order:
+            if self.outcomes[task_id].status == TaskStatus.COMPLETED:
+                final.update(self.outputs[task_id])
+        failures = [t for t in order if self.outcomes[t].status == TaskStatus.FAILED]
+        status = RunStatus.FAILED if failures else RunStatus.COMPLETED
+        return RunResult(self.workflow, status, final, self.outcomes, self.elapsed(),
+                         failures)
 
 
-class TaskAborted(Exception):
-    """A task raised SystemExit or KeyboardInterrupt: a failure of that task, not of the run."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(f"{type(exc).__name__}: {exc}")
-        self.original = exc
-
-
-async def _guarded(coro):
+async def _guarded(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         return await coro
     except Exception:
@@ -370,16 +343,3 @@ def _result_dict(result: Any, ctx: Context) -> dict[str, Any]:
     if hasattr(result, "to_dict"):
         return dict(result.to_dict())
     raise TypeError(f"a task must return its context (or None), not {type(result).__name__}")
-
-
-def _rule_tasks(rule: dict | None) -> set[str]:
-    from ..project.trigger_rules import rule_task_names
-
-    return set(rule_task_names(rule))
-
-
-def _topological(tasks: list[dict[str, Any]]) -> list[str]:
-    from ..project.graph import execution_levels
-
-    order = [t for level in execution_levels(tasks) for t in level]
-    return order + sorted(t["id"] for t in tasks if t["id"] not in order)
