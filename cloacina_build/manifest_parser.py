@@ -62,19 +62,28 @@ def _int_or_fail(text: str) -> int:
     return int(text)
 
 
-def load_json(data: bytes, what: str = LOCATION) -> tuple[Any, list[Finding]]:
-    """Strict JSON: UTF-8, no NaN/Infinity, bounded integers, valid Unicode text."""
+def strict_json(data: bytes) -> Any:
+    """Strict JSON for any untrusted document: UTF-8, no NaN/Infinity, bounded integers,
+    valid Unicode text, bounded nesting.  Raises ``ValueError`` with a short reason."""
     try:
         value = json.loads(data.decode("utf-8"), parse_constant=_no_constants,
                            parse_int=_int_or_fail)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return None, [error(SYNTAX, f"{what} is not valid JSON: {_clip(str(exc))}", what)]
+        raise ValueError(f"not valid JSON: {_clip(str(exc))}") from None
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, RecursionError, ValueError):
-        return None, [error(SYNTAX, f"{what} is not valid Unicode text (an unpaired "
-                            "surrogate escape, or nesting too deep)", what)]
-    return value, []
+        raise ValueError("not valid Unicode text (an unpaired surrogate escape, or nesting "
+                         "too deep)") from None
+    return value
+
+
+def load_json(data: bytes, what: str = LOCATION) -> tuple[Any, list[Finding]]:
+    """Strict JSON (see :func:`strict_json`), or a ``manifest-syntax`` finding."""
+    try:
+        return strict_json(data), []
+    except ValueError as exc:
+        return None, [error(SYNTAX, f"{what} is {exc}", what)]
 
 
 def _clip(text: str) -> str:
@@ -131,7 +140,7 @@ class _Reader:
         return value
 
     def choice(self, value: Any, path: str, allowed: tuple[Any, ...]) -> Any:
-        if isinstance(value, bool) or value not in allowed:
+        if isinstance(value, (bool, float)) or value not in allowed:
             raise self.fail(path, f"must be one of {', '.join(map(str, allowed))}, not "
                             f"{_kind(value)}")
         return value
@@ -417,4 +426,36 @@ def _manifest(r: _Reader, value: dict[str, Any]) -> Manifest:
         lambda: _build(r, v["build"], "build"),
         lambda: _native(r, v["native"], "native") if "native" in v else None,
     )
+    if payload.kind == PayloadKind.NATIVE:
+        if native is None:
+            raise r.fail("native", "is required when the payload is native")
+        if package.language != Language.RUST:
+            raise r.fail("package.language", "must be rust when the payload is native")
+    elif native is not None:
+        raise r.fail("native", "is only allowed when the payload is native")
     return Manifest(package, workflow, payload, members, build, native, fmt, version)
+
+
+def _one(read: Callable[[_Reader, Any, str], T], value: Any, path: str
+         ) -> tuple[T | None, list[Finding]]:
+    r = _Reader()
+    try:
+        found: T | None = read(r, value, path)
+    except (_Invalid, _Stop):
+        found = None
+    except RecursionError:
+        return None, [error(SCHEMA, f"'{path}': nests too deeply to be checked", LOCATION)]
+    return (None if r.findings else found), r.findings
+
+
+def parse_task(value: Any, path: str = "task") -> tuple[Task | None, list[Finding]]:
+    """One task in the manifest's JSON shape (for readers of discovery output)."""
+    return _one(_task, value, path)
+
+
+def parse_trigger(value: Any, path: str = "trigger") -> tuple[Trigger | None, list[Finding]]:
+    return _one(_trigger, value, path)
+
+
+def parse_param(value: Any, path: str = "param") -> tuple[Param | None, list[Finding]]:
+    return _one(_param, value, path)
