@@ -92,7 +92,13 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     """
     path = Path(path)
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
-    head = open_package(path, limits)
+    try:
+        head = open_package(path, limits)
+    except PackageError as exc:  # TODO(merge): read side: an unusable manifest is refused
+        if not exc.findings:
+            raise
+        raise PackageError(f"{path} cannot be loaded: its manifest is unusable",
+                           code="load-refused", findings=exc.findings, hint=exc.hint) from None
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
@@ -129,7 +135,8 @@ def _warm_outcome(head, entry, trust: TrustPolicy | None):
     policy = _policy(trust)
     if head.signature_members and entry.meta.get("archive") is None:
         return None
-    epoch = head.manifest.get("build", {}).get("source_date_epoch", DEFAULT_MTIME)
+    epoch = head.manifest.build.source_date_epoch  # TODO(merge): minimal edit by the read side
+    epoch = DEFAULT_MTIME if epoch is None else epoch
     trailer_ok = not head.signature_members or trailer_is_canonical(
         head.path, head.frames, head.signature_members, epoch)
     check = SignatureCheck(head.name, head.version, head.digest, entry.meta.get("archive"),
@@ -172,11 +179,11 @@ def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | N
         if report.digest != digest:
             raise PackageError(f"{path} changed while it was being loaded; nothing was "
                                "cached", code="load-refused")
-        if head.manifest["payload"]["kind"] != "wheel":
+        if head.manifest.payload.kind != "wheel":
             raise PackageError(f"{head.name} {head.version} has a native payload; this "
                                "loader runs Python (wheel) packages, and the engine loads "
                                "native ones", code="load-native")
-        wheel = kept.rename(Path(tmp) / head.manifest["payload"]["filename"])
+        wheel = kept.rename(Path(tmp) / head.manifest.payload.filename)
         entry = cache_mod.build_entry(
             cache_dir, digest, wheel=wheel, package_toml=head.package_toml,
             manifest=head.manifest_bytes,
@@ -193,9 +200,11 @@ def _import(head, entry, use_real_cloaca: bool | None) -> LoadedPackage:
     registry = None if real is not None else Registry()
     provided = {"cloaca": real if real is not None else make_module(registry)}
     importer = PackageImporter([entry.site], provided, label=f"{head.name} {head.version}")
-    loaded = LoadedPackage(head.name, head.version, head.digest, head.manifest, importer,
+    loaded = LoadedPackage(head.name, head.version, head.digest,
+                           head.manifest.to_dict(),  # TODO(merge): read side, minimal edit
+                           importer,
                            registry, entry.path)
-    entry_module = head.manifest["workflow"]["entry_module"]
+    entry_module = head.manifest.workflow.entry_module
     try:
         importer.import_module(entry_module)
     except Exception as exc:
