@@ -971,9 +971,12 @@ def test_inspect_works_or_fails_cleanly(defect, make, code, limits, built_pipeli
     stderr = proc.stderr.decode("utf-8", "replace")
     assert "Traceback" not in stderr, stderr
     assert proc.returncode in (0, 1), (proc.returncode, stderr)
-    if proc.returncode == 1:
-        lines = stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    if proc.returncode == 1:  # one error line, then the findings it carries and a hint
+        first, *rest = stderr.strip().splitlines()
+        assert first.startswith("error: "), stderr
+        assert all(line.startswith(("  error[", "  warning[", "hint: ")) for line in rest), \
+            stderr
+        assert len([line for line in rest if line.startswith("hint: ")]) <= 1, stderr
     else:
         assert proc.stdout.decode("utf-8").strip()
     _assert_nothing_written(run.sandbox, run.before, run.after)

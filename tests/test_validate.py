@@ -86,12 +86,14 @@ def test_validation_leaves_no_temporary_files(tmp_path, built_pipeline, monkeypa
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     seen: list[list[str]] = []
-    original = validate_package.__globals__["_Validation"]._check_wheel
+    from cloacina_build.ops.checks import wheel
 
-    def spy(self):
+    original = wheel.wheel_findings
+
+    def spy(*args, **kwargs):
         seen.append(sorted(os.listdir(private)))
-        return original(self)
-    monkeypatch.setattr(validate_package.__globals__["_Validation"], "_check_wheel", spy)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(wheel, "wheel_findings", spy)
     assert validate_package(built_pipeline).ok
     assert seen and seen[0] and seen[0][0].startswith("cloacina-validate-")
     assert os.listdir(private) == [] and os.listdir(cwd) == []

@@ -72,19 +72,10 @@ def trust_options(func):
                         help="A directory of .pub files or a TOML trust file.")(func)
 
 
-def _sidecar(file: str, detached: str | None) -> str | None:
-    """``FILE.sig`` beside the package counts, for verify and run alike."""
-    from pathlib import Path
-
-    if detached is None and Path(file + ".sig").is_file():
-        return file + ".sig"
-    return detached
-
-
-def _finish(report, render, as_json: bool, **extra) -> None:
+def _finish(report, render, as_json: bool) -> None:
     """Print a validation report for people or machines; exit 1 when it failed."""
     if as_json:
-        _emit_json({**report.to_dict(), **extra})
+        _emit_json(report.to_dict())
     else:
         click.echo(render(report))
     if not report.ok:
@@ -104,24 +95,6 @@ def _signing_key(spec: str, passphrase_file, passphrase_env):
 
     return load_signing_key(spec, passphrase=read_passphrase(passphrase_file, passphrase_env),
                             prompt=None if spec == "-" else _prompt())
-
-
-def _trust_policy(trust_path, threshold, detached, *, require=False, state=None,
-                  allow_rollback=False):
-    from pathlib import Path
-
-    from ..trust.store import load_trust
-    from ..trust.policy import TrustPolicy
-
-    trust = load_trust(trust_path) if trust_path else None
-    if detached and not Path(detached).is_file():
-        from ..errors import UsageError
-
-        raise UsageError(f"no detached signature at {detached}")
-    return TrustPolicy(trust=trust, require_signature=require, threshold=threshold,
-                       detached=Path(detached) if detached else None,
-                       state_file=Path(state) if state else None,
-                       allow_rollback=allow_rollback)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -213,13 +186,15 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 
         signed = sign_package(result.path, key, comment=comment)
     if as_json:
+        # TODO(merge): BuildResult.to_dict() (build/builder.py) should produce this object,
+        # and signing after the build should be one library call.
         m = result.manifest
         _emit_json({"ok": True, "path": str(result.path), "size": result.path.stat().st_size,
-                    "digest": result.digest, "package": m["package"],
-                    "workflow": {"name": m["workflow"]["name"],
-                                 "fingerprint": m["workflow"]["fingerprint"],
-                                 "tasks": [t["id"] for t in m["workflow"]["tasks"]]},
-                    "payload": m["payload"],
+                    "digest": result.digest, "package": m.package.to_dict(),
+                    "workflow": {"name": m.workflow.name,
+                                 "fingerprint": m.workflow.fingerprint,
+                                 "tasks": [t.id for t in m.workflow.tasks]},
+                    "payload": m.payload.to_dict(),
                     "signed_by": None if signed is None else
                     {"key_id": signed.key_id, "signer": signed.signer}})
     else:
@@ -236,13 +211,13 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 @handle_errors
 def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     """Show what the package FILE holds (reads only its head)."""
-    from ..ops.inspect import inspect_package
-    from .render import inspect_text
+    from ..ops.inspect import inspect as inspect_
     from ..trust.store import load_trust
+    from .render import inspect_text
 
-    info = inspect_package(file, trust=load_trust(trust_path) if trust_path else None)
+    info = inspect_(file, trust=load_trust(trust_path) if trust_path else None)
     if as_json:
-        _emit_json(info)
+        _emit_json(info.to_dict())
     else:
         click.echo(inspect_text(info))
 
@@ -257,11 +232,13 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
 def validate(path: str, trust_path: str | None, threshold: int, detached: str | None,
              require_signature: bool, as_json: bool) -> None:
     """Check a .cloacina package or a project directory; exit 1 when invalid."""
-    from .render import validate_text
     from ..ops.validate import ValidationPolicy, validate_path
+    from ..trust.policy import policy_from_options
+    from .render import validate_text
 
-    policy = ValidationPolicy(trust=_trust_policy(trust_path, threshold, detached,
-                                                  require=require_signature))
+    policy = ValidationPolicy(trust=policy_from_options(trust_path, threshold=threshold,
+                                                        detached=detached,
+                                                        require=require_signature))
     _finish(validate_path(path, policy), validate_text, as_json)
 
 
@@ -277,15 +254,16 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
            state: str | None, allow_rollback: bool, as_json: bool) -> None:
     """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
     from ..errors import UsageError
-    from .render import verify_text
     from ..ops.validate import verify_package
+    from ..trust.policy import policy_from_options
+    from .render import verify_text
 
     if not trust_path:
         raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
-    detached = _sidecar(file, detached)
-    report = verify_package(file, _trust_policy(trust_path, threshold, detached, require=True,
-                                                state=state, allow_rollback=allow_rollback))
-    _finish(report, verify_text, as_json, verified=report.ok)
+    report = verify_package(file, policy_from_options(
+        trust_path, threshold=threshold, detached=detached, require=True, state=state,
+        allow_rollback=allow_rollback, sidecar_of=file))
+    _finish(report, verify_text, as_json)
 
 
 @cli.command()
@@ -302,12 +280,13 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         detached: str | None, cache_dir: str | None, as_json: bool) -> None:
     """Run the workflow in package FILE locally, the way the engine would."""
     from ..runtime.loader import load_package
-    from .render import run_event_line, run_text
     from ..testing import run_loaded
+    from ..trust.policy import policy_from_options
+    from .render import run_event_line, run_text
 
     context = _read_context(context_arg)
-    policy = _trust_policy(trust_path, threshold, _sidecar(file, detached)) \
-        if trust_path else None
+    policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
+                                 sidecar_of=file) if trust_path else None
     loaded = load_package(file, trust=policy, cache_dir=cache_dir)
     say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
     if policy is None:
@@ -383,9 +362,7 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
     else:
         result = sign_package(file, key, comment=comment, signer=signer)
     if as_json:
-        _emit_json({"ok": True, "path": str(result.path), "key_id": result.key_id,
-                    "signer": result.signer, "signed_at": result.signed_at,
-                    "detached": result.detached, "signatures": result.signatures})
+        _emit_json(result.to_dict())
     elif detached:
         click.echo(f"wrote {result.path}: signed by {result.signer} "
                    f"(key {result.key_id[:16]})")
@@ -411,7 +388,7 @@ def key_generate(name: str, out_dir: str, encrypt: bool, passphrase_file: str | 
                  passphrase_env: str | None, as_json: bool) -> None:
     """Write DIR/NAME.key (private, mode 0600) and DIR/NAME.pub; never overwrites."""
     from ..errors import UsageError
-    from ..trust.keys import generate, read_passphrase
+    from ..trust.keys import generate_pair, read_passphrase
     from .render import key_text
 
     passphrase = None
@@ -425,12 +402,11 @@ def key_generate(name: str, out_dir: str, encrypt: bool, passphrase_file: str | 
             passphrase = prompt()
         if not passphrase:
             raise UsageError("the passphrase is empty")
-    private, public, key_id = generate(name, out_dir, passphrase=passphrase)
+    made = generate_pair(name, out_dir, passphrase=passphrase)
     if as_json:
-        _emit_json({"ok": True, "name": name, "id": key_id, "private_key": str(private),
-                    "public_key": str(public), "encrypted": passphrase is not None})
+        _emit_json(made.to_dict())
     else:
-        click.echo(key_text(key_id, name, (private, public)))
+        click.echo(key_text(made.key_id, name, (made.private_key, made.public_key)))
 
 
 @key.command("show")
@@ -447,7 +423,7 @@ def key_show(file: str, passphrase_file: str | None, passphrase_env: str | None,
     public = load_any_public(file, passphrase=read_passphrase(passphrase_file, passphrase_env),
                              prompt=None if file == "-" else _prompt())
     if as_json:
-        _emit_json({"id": public.id, "name": public.name})
+        _emit_json(public.to_dict())
     else:
         click.echo(key_text(public.id, public.name))
 

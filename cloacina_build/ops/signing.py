@@ -43,6 +43,11 @@ class SignResult:
     detached: bool
     signatures: int  # embedded signatures in the package after signing
 
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": True, "path": str(self.path), "key_id": self.key_id,
+                "signer": self.signer, "signed_at": self.signed_at,
+                "detached": self.detached, "signatures": self.signatures}
+
 
 @contextlib.contextmanager
 def _validated_copy(path: Path):
@@ -80,7 +85,8 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
     members = {name: data for name, data in pkg.signature_members}
-    epoch = pkg.manifest.get("build", {}).get("source_date_epoch", archive.DEFAULT_MTIME)
+    epoch = pkg.manifest.build.source_date_epoch
+    epoch = archive.DEFAULT_MTIME if epoch is None else epoch
     with archive.atomic_output(path) as out, open(copy, "rb") as src:
         prefix = hashlib.sha256()
         left = frames[-1].offset
