@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import rulebook as rb
+from .errors import did_you_mean
 from .findings import Finding, error
 from .model import (
     MISSING,
@@ -95,10 +96,13 @@ class _Reader:
         self.findings: list[Finding] = []
 
     def fail(self, path: str, message: str) -> _Invalid:
+        field = f"'{path}'" if path else "the document"
+        return self.report(f"{field}: {_clip(message)}")
+
+    def report(self, message: str) -> _Invalid:
         if len(self.findings) >= MAX_FINDINGS:
             raise _Stop
-        field = f"'{path}'" if path else "the document"
-        self.findings.append(error(SCHEMA, f"{field}: {_clip(message)}", LOCATION))
+        self.findings.append(error(SCHEMA, message, LOCATION))
         return _Invalid()
 
     def obj(self, value: Any, path: str, required: tuple[str, ...],
@@ -107,7 +111,8 @@ class _Reader:
             raise self.fail(path, f"must be an object, not {_kind(value)}")
         for key in sorted(set(value) - set(required) - set(optional)):
             where = f"[{path}]" if path else "the top level"
-            self.fail("", f"unknown key '{_clip(key)}' in {where}")
+            self.report(f"unknown key {_quoted(key)} in {where}"
+                        f"{did_you_mean(key, required + optional)}")
         bad = False
         for key in required:
             if key not in value:
@@ -167,6 +172,14 @@ class _Reader:
         except rb.RuleViolation as v:
             raise self.fail(path, v.message) from None
 
+    def canonical(self, model: Any, raw: Any, path: str) -> Any:
+        """The model, if ``raw`` is exactly how it serialises: the rule book accepts
+        spellings a manifest may not use (``"FIXED"``, ``"=="``, a bare condition)."""
+        if model.to_dict() != raw:
+            raise self.fail(path, "is not in the canonical form (as the builder writes it: "
+                            f"{_clip(json.dumps(model.to_dict(), ensure_ascii=False))})")
+        return model
+
     def each(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run every field reader, so one bad field does not hide the others."""
         out, bad = [], False
@@ -179,6 +192,11 @@ class _Reader:
         if bad:
             raise _Invalid()
         return out
+
+
+def _quoted(key: str) -> str:
+    """A key from the document, quoted; escaped when it is not plain printable text."""
+    return f"'{_clip(key)}'" if key.isprintable() else _clip(repr(key))
 
 
 def _kind(value: Any) -> str:
@@ -206,12 +224,14 @@ def _task(r: _Reader, value: Any, path: str) -> Task:
         lambda: r.rule(lambda: rb.task_id(v["id"]), f"{path}.id"),
         lambda: r.rule(lambda: rb.function_ref(v["function"]), f"{path}.function"),
         lambda: _dependencies(r, v["dependencies"], f"{path}.dependencies"),
-        lambda: r.rule(lambda: rb.retry(r.obj(v["retry"], f"{path}.retry", (),
-                                              ("attempts", "backoff", "delay_ms",
-                                               "max_delay_ms", "condition", "jitter"))),
-                       f"{path}.retry"),
+        lambda: r.canonical(r.rule(lambda: rb.retry(r.obj(
+            v["retry"], f"{path}.retry", (), ("attempts", "backoff", "delay_ms",
+                                              "max_delay_ms", "condition", "jitter"))),
+            f"{path}.retry"), v["retry"], f"{path}.retry"),
         lambda: None if v["trigger_rules"] is None else
-        r.rule(lambda: rb.trigger_rule(v["trigger_rules"]), f"{path}.trigger_rules"),
+        r.canonical(r.rule(lambda: rb.trigger_rule(v["trigger_rules"]),
+                           f"{path}.trigger_rules"), v["trigger_rules"],
+                    f"{path}.trigger_rules"),
         lambda: r.boolean(v["is_async"], f"{path}.is_async"),
         lambda: r.text(v["doc"], f"{path}.doc", rb.MAX_DOC, nullable=True),
         lambda: _location(r, v["source"], f"{path}.source"),
@@ -244,8 +264,9 @@ def _trigger(r: _Reader, value: Any, path: str) -> Trigger:
     )
     key = "cron" if kind == "cron" else "poll_interval"
     values = {**options, "name": name, "on": on, key: schedule}
-    return r.rule(lambda: rb.trigger(values, function=function, default_name=name,
-                                     workflow=on, source=source, code=SCHEMA), path)
+    return r.canonical(r.rule(lambda: rb.trigger(values, function=function,
+                                                 default_name=name, workflow=on,
+                                                 source=source, code=SCHEMA), path), v, path)
 
 
 def _param(r: _Reader, value: Any, path: str) -> Param:
@@ -257,8 +278,9 @@ def _param(r: _Reader, value: Any, path: str) -> Param:
     )
     if required == ("default" in v):
         raise r.fail(path, "'required' must be true exactly when there is no 'default'")
-    return r.rule(lambda: rb.param(name, v["type"], source, v.get("default", MISSING),
-                                   code=SCHEMA), path)
+    return r.canonical(r.rule(lambda: rb.param(name, v["type"], source,
+                                               v.get("default", MISSING), code=SCHEMA),
+                              path), v, path)
 
 
 def _workflow(r: _Reader, value: Any, path: str) -> Workflow:
