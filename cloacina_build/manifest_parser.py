@@ -362,6 +362,17 @@ def _member(r: _Reader, value: Any, path: str) -> Member:
     return Member(mpath, size, sha)
 
 
+def _members(r: _Reader, value: Any) -> tuple[Member, ...]:
+    members = r.array(value, "members", MAX_MEMBERS, lambda e, p: _member(r, e, p),
+                      min_items=2)
+    seen: set[str] = set()
+    for i, member in enumerate(members):
+        if member.path in seen:
+            raise r.fail(f"members.{i}.path", f"{_quoted(member.path)} is listed twice")
+        seen.add(member.path)
+    return members
+
+
 def _build(r: _Reader, value: Any, path: str) -> BuildInfo:
     v = r.obj(value, path, ("tool", "tool_version", "python", "backend"),
               ("source_revision", "source_dirty", "source_date_epoch"))
@@ -443,8 +454,7 @@ def _manifest(r: _Reader, value: dict[str, Any]) -> Manifest:
         lambda: _package(r, v["package"], "package"),
         lambda: _workflow(r, v["workflow"], "workflow"),
         lambda: _payload(r, v["payload"], "payload"),
-        lambda: r.array(v["members"], "members", MAX_MEMBERS,
-                        lambda e, p: _member(r, e, p), min_items=2),
+        lambda: _members(r, v["members"]),
         lambda: _build(r, v["build"], "build"),
         lambda: _native(r, v["native"], "native") if "native" in v else None,
     )

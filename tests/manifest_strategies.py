@@ -133,7 +133,7 @@ def manifests(draw) -> dict[str, Any]:
                     "tags": draw(st.lists(st.text(max_size=10), min_size=1, max_size=3))},
         "members": draw(st.lists(st.fixed_dictionaries({
             "path": name_text, "size": st.integers(0, 1 << 40), "sha256": hex64}),
-            min_size=2, max_size=4)),
+            min_size=2, max_size=4, unique_by=lambda e: e["path"])),
         "build": {"tool": "cloacina-build", "tool_version": draw(text),
                   "python": draw(text), "backend": draw(text),
                   "source_revision": draw(st.none() | st.text(HEX, min_size=40,

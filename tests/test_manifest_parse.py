@@ -23,7 +23,7 @@ from cloacina_build.model import Manifest, Severity
 from .manifest_strategies import dumps, json_value, manifests, mutated
 
 SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+                    suppress_health_check=list(HealthCheck))
 
 
 def schema_ok(data: bytes) -> bool:
@@ -185,6 +185,7 @@ STRICTER = [
      lambda m: _param(m, required=True)),
     ("param names are non-empty", lambda m: _param(m, name="")),
     ("payload file names are non-empty", _set("payload.filename", "")),
+    ("a member is listed once", lambda m: m["members"].append(dict(m["members"][0]))),
     ("source revisions are lowercase hex without a newline",
      _set("build.source_revision", "a" * 40 + "\n")),
     ("glibc floors are plain dotted numbers", lambda m: m.update(
