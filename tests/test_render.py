@@ -10,7 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloacina_build.cli.render import inspect_text, printable, rule_text, signature_lines
+from cloacina_build.cli.render import (
+    inspect_text,
+    printable,
+    rule_text,
+    signature_lines,
+)
 from cloacina_build.model import Manifest, SignatureStatus
 from cloacina_build.ops.inspect import Inspection
 from cloacina_build.ops.project_bridge import levels

@@ -82,8 +82,8 @@ def test_any_edit_of_a_record_reads_or_is_a_finding(signing_key, data):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300) | st.sampled_from([
     b'{"version": 1, "payload": NaN}', b'"\\ud800"', b"[" * 10000, b"1" * 5000,
-    b'{"version": 1, "algorithm": "ed25519", "public_key": "", "payload": {}, '
-    b'"signature": ""}']))
+    (b'{"version": 1, "algorithm": "ed25519", "public_key": "", "payload": {}, '
+     b'"signature": ""}')]))
 def test_hostile_bytes_are_findings(data):
     read = read_record(data, "signatures/x.json")
     assert read.record is None and [f.code for f in read.findings] == ["signature-malformed"]

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build import (Limits, PackageError, ValidationPolicy, ensure_valid,
-                            open_package, validate_package, validate_path)
+from cloacina_build import (
+    Limits,
+    PackageError,
+    ValidationPolicy,
+    ensure_valid,
+    open_package,
+    validate_package,
+    validate_path,
+)
 from cloacina_build.build.builder import build_package
 
 from .conftest import EXAMPLES

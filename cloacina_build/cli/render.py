@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..model import Language, Operator, Retry, RuleType, SignatureStatus, TriggerRule, Workflow
+from ..model import (
+    Language,
+    Operator,
+    Retry,
+    RuleType,
+    SignatureStatus,
+    TriggerRule,
+    Workflow,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ops.inspect import Inspection

@@ -17,11 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..format import archive
 from ..errors import PackageError, UsageError
+from ..format import archive
+from ..format.package import open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
-from ..format.package import open_package
 from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..findings import Finding, error
-from ..manifest_parser import strict_json
+from ..json_reader import strict_json
 from ..model import SignatureStatus
 from .keys import PublicKey, SigningKey, key_id
 

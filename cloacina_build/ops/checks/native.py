@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from ...findings import Finding, error
-from ...format.elf import NativeError, describe_library, embedded_metadata, embedded_task_graph
+from ...format.elf import (
+    NativeError,
+    describe_library,
+    embedded_metadata,
+    embedded_task_graph,
+)
 from ...model import Manifest
 
 

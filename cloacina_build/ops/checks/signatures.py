@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from ...format.archive import DEFAULT_MTIME
 from ...model import Manifest
-from ...trust.policy import Outcome, SignatureCheck, TrustPolicy, signature_findings
-from ...trust.policy import trailer_is_canonical
+from ...trust.policy import (
+    Outcome,
+    SignatureCheck,
+    TrustPolicy,
+    signature_findings,
+    trailer_is_canonical,
+)
 from .scan import Scan, raw_digests
 
 
