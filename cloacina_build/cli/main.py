@@ -235,7 +235,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
                 outcome = result.tasks[task_id]
                 click.echo(f"error: task '{task_id}' failed after {outcome.attempts} "
                            f"attempt(s): {outcome.error}", err=True)
-                click.echo(outcome.traceback.rstrip(), err=True)
+                click.echo((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
 

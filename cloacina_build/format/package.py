@@ -113,7 +113,7 @@ def read_package_toml(data: bytes) -> tuple[PackageMetadata | None, list[Finding
 
 def read_head(stream: TarStream, limits: Limits) -> tuple[bytes, bytes]:
     """The first two members, which must be package.toml and manifest.json."""
-    found = []
+    found: list[bytes] = []
     for expected in (mf.PACKAGE_TOML, mf.MANIFEST):
         member = next(stream, None)
         if member is None or member.name != expected:

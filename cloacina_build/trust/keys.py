@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CloacinaError, UsageError
 
@@ -55,7 +56,7 @@ class PublicKey:
 
 @dataclass(frozen=True)
 class SigningKey:
-    _key: object  # Ed25519PrivateKey; kept private so it is never rendered
+    _key: Any  # Ed25519PrivateKey; kept private so it is never rendered
     name: str
 
     def __repr__(self) -> str:
