@@ -145,7 +145,7 @@ class Reader:
         spellings a manifest may not use (``"FIXED"``, ``"=="``, a bare condition)."""
         if model.to_dict() != raw:
             raise self.fail(path, "is not in the canonical form (as the builder writes it: "
-                            f"{clip(json.dumps(model.to_dict(), ensure_ascii=False))})")
+                            f"{clip(json.dumps(model.to_dict()))})")
         return model
 
     def each(self, *calls: Callable[[], Any]) -> list[Any]:

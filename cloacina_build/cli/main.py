@@ -50,11 +50,12 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     if list_only:
         templates = list_templates()
         if as_json:
+            # TODO(merge): a Template.to_dict() in project/scaffold.py should give this.
             emit_json([{"name": t.name, "description": t.description,
-                         "language": t.language,
-                         "variables": [{"name": v.name, "description": v.description,
-                                        "default": v.default} for v in t.variables]}
-                        for t in templates])
+                        "language": t.language,
+                        "variables": [{"name": v.name, "description": v.description,
+                                       "default": v.default} for v in t.variables]}
+                       for t in templates])
             return
         for t in templates:
             click.echo(f"{t.name:10} {t.description}")
@@ -117,13 +118,13 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
         # and signing after the build should be one library call.
         m = result.manifest
         emit_json({"ok": True, "path": str(result.path), "size": result.path.stat().st_size,
-                    "digest": result.digest, "package": m.package.to_dict(),
-                    "workflow": {"name": m.workflow.name,
-                                 "fingerprint": m.workflow.fingerprint,
-                                 "tasks": [t.id for t in m.workflow.tasks]},
-                    "payload": m.payload.to_dict(),
-                    "signed_by": None if signed is None else
-                    {"key_id": signed.key_id, "signer": signed.signer}})
+                   "digest": result.digest, "package": m.package.to_dict(),
+                   "workflow": {"name": m.workflow.name,
+                                "fingerprint": m.workflow.fingerprint,
+                                "tasks": [t.id for t in m.workflow.tasks]},
+                   "payload": m.payload.to_dict(),
+                   "signed_by": None if signed is None else
+                   {"key_id": signed.key_id, "signer": signed.signer}})
     else:
         click.echo(package_text(result))
         if signed is not None:
