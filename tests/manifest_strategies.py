@@ -4,6 +4,7 @@ surrogates), as raw bytes."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -46,8 +47,9 @@ def retry(draw) -> dict[str, Any]:
     return out
 
 
+always = st.builds(lambda: {"type": "Always"})  # a fresh dict each time: mutations edit it
 condition_leaf = st.one_of(
-    st.just({"type": "Always"}),
+    always,
     st.fixed_dictionaries({"type": st.just("ContextValue"), "key": name_text,
                            "operator": st.sampled_from(OPERATORS), "value": json_value}),
     st.fixed_dictionaries({"type": st.sampled_from(["TaskSuccess", "TaskFailed",
@@ -56,7 +58,7 @@ condition_leaf = st.one_of(
 rule_tree = st.recursive(condition_leaf, lambda inner: st.fixed_dictionaries({
     "type": st.sampled_from(["All", "Any", "None"]),
     "conditions": st.lists(inner, max_size=3)}), max_leaves=6)
-top_rule = st.none() | st.just({"type": "Always"}) | st.fixed_dictionaries({
+top_rule = st.none() | always | st.fixed_dictionaries({
     "type": st.sampled_from(["All", "Any", "None"]),
     "conditions": st.lists(rule_tree, max_size=3)})
 
@@ -184,7 +186,7 @@ def _set(doc: Any, path: tuple, make) -> Any:
 @st.composite
 def mutated(draw) -> bytes:
     """A valid manifest with one to three defects, as bytes."""
-    doc = draw(manifests())
+    doc = copy.deepcopy(draw(manifests()))  # never edit what another example may share
     raw: list[str] = []
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(doc)))
