@@ -4,38 +4,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ERROR = "error"
-WARNING = "warning"
-SEVERITIES = (ERROR, WARNING)
+from .model import Severity
+
+ERROR = Severity.ERROR
+WARNING = Severity.WARNING
+SEVERITIES = tuple(Severity)
 
 
 @dataclass(frozen=True)
 class Finding:
     code: str
-    severity: str
+    severity: Severity
     message: str
     location: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.severity, Severity):  # a plain "error"/"warning" string
+            object.__setattr__(self, "severity", Severity(self.severity))
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
     def render(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        return f"{self.severity}[{self.code}] {where}{self.message}"
+        return f"{self.severity.value}[{self.code}] {where}{self.message}"
 
     def to_dict(self) -> dict:
         return {
             "code": self.code,
-            "severity": self.severity,
+            "severity": self.severity.value,
             "location": self.location,
             "message": self.message,
         }
 
 
 def error(code: str, message: str, location: str | None = None) -> Finding:
-    return Finding(code, ERROR, message, location)
+    return Finding(code, Severity.ERROR, message, location)
 
 
 def warning(code: str, message: str, location: str | None = None) -> Finding:
-    return Finding(code, WARNING, message, location)
+    return Finding(code, Severity.WARNING, message, location)
 
 
 def has_errors(findings: list[Finding]) -> bool:
-    return any(f.severity == ERROR for f in findings)
+    return any(f.severity is Severity.ERROR for f in findings)

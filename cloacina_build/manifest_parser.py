@@ -10,12 +10,12 @@ same shape for other tools; a test keeps the two in agreement.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import rulebook as rb
 from .findings import Finding, error
+from .json_reader import MAX_FINDINGS, Invalid, Reader, Stop, clip, quoted, strict_json
 from .model import (
     MISSING,
     BuildInfo,
@@ -37,172 +37,42 @@ from .model import (
 LOCATION = "manifest.json"
 SYNTAX = "manifest-syntax"
 SCHEMA = "schema-manifest"
-MAX_FINDINGS = 100
 MAX_MEMBERS = 256
 MAX_SIZE = 1 << 40
 ALGORITHMS = ("cloacina-ast-v1", "cloacina-rust-tokens-v1")
 T = TypeVar("T")
 
 
-class _Stop(Exception):
-    """Too many findings: stop reading (the cap keeps hostile input cheap)."""
-
-
-class _Invalid(Exception):
-    """This field is wrong (already reported); skip the object holding it."""
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _int_or_fail(text: str) -> int:
-    if len(text.lstrip("-")) > rb.MAX_INT_DIGITS:
-        raise ValueError("an integer with more than 40 digits")
-    return int(text)
-
-
 def load_json(data: bytes, what: str = LOCATION) -> tuple[Any, list[Finding]]:
-    """Strict JSON: UTF-8, no NaN/Infinity, bounded integers, valid Unicode text."""
+    """Strict JSON (see :func:`strict_json`), or a ``manifest-syntax`` finding."""
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_no_constants,
-                           parse_int=_int_or_fail)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return None, [error(SYNTAX, f"{what} is not valid JSON: {_clip(str(exc))}", what)]
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError, ValueError):
-        return None, [error(SYNTAX, f"{what} is not valid Unicode text (an unpaired "
-                            "surrogate escape, or nesting too deep)", what)]
-    return value, []
+        return strict_json(data), []
+    except ValueError as exc:
+        return None, [error(SYNTAX, f"{what} is {exc}", what)]
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-class _Reader:
-    def __init__(self) -> None:
-        self.findings: list[Finding] = []
-
-    def fail(self, path: str, message: str) -> _Invalid:
-        if len(self.findings) >= MAX_FINDINGS:
-            raise _Stop
-        field = f"'{path}'" if path else "the document"
-        self.findings.append(error(SCHEMA, f"{field}: {_clip(message)}", LOCATION))
-        return _Invalid()
-
-    def obj(self, value: Any, path: str, required: tuple[str, ...],
-            optional: tuple[str, ...] = ()) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"must be an object, not {_kind(value)}")
-        for key in sorted(set(value) - set(required) - set(optional)):
-            where = f"[{path}]" if path else "the top level"
-            self.fail("", f"unknown key '{_clip(key)}' in {where}")
-        bad = False
-        for key in required:
-            if key not in value:
-                self.fail(path, f"'{key}' is a required property")
-                bad = True
-        if bad:
-            raise _Invalid()
-        return value
-
-    def text(self, value: Any, path: str, max_len: int, *, nullable: bool = False,
-             min_len: int = 0) -> Any:
-        if value is None and nullable:
-            return None
-        if not rb.is_text(value, max_len) or len(value) < min_len:
-            raise self.fail(path, f"must be a string of {min_len} to {max_len} characters, "
-                            f"not {_kind(value)}")
-        return value
-
-    def integer(self, value: Any, path: str, low: int, high: int) -> int:
-        if not rb.is_int(value) or not low <= value <= high:
-            raise self.fail(path, f"must be an integer from {low} to {high}, not "
-                            f"{_kind(value)}")
-        return value
-
-    def boolean(self, value: Any, path: str, *, nullable: bool = False) -> Any:
-        if value is None and nullable:
-            return None
-        if not isinstance(value, bool):
-            raise self.fail(path, f"must be true or false, not {_kind(value)}")
-        return value
-
-    def choice(self, value: Any, path: str, allowed: tuple[Any, ...]) -> Any:
-        if isinstance(value, bool) or value not in allowed:
-            raise self.fail(path, f"must be one of {', '.join(map(str, allowed))}, not "
-                            f"{_kind(value)}")
-        return value
-
-    def array(self, value: Any, path: str, max_items: int, item: Callable[[Any, str], T],
-              min_items: int = 0) -> tuple[T, ...]:
-        if not isinstance(value, list) or not min_items <= len(value) <= max_items:
-            raise self.fail(path, f"must be an array of {min_items} to {max_items} items, "
-                            f"not {_kind(value)}")
-        out: list[T] = []
-        bad = False
-        for i, entry in enumerate(value):
-            try:
-                out.append(item(entry, f"{path}.{i}"))
-            except _Invalid:
-                bad = True
-        if bad:
-            raise _Invalid()
-        return tuple(out)
-
-    def rule(self, call: Callable[[], T], path: str) -> T:
-        try:
-            return call()
-        except rb.RuleViolation as v:
-            raise self.fail(path, v.message) from None
-
-    def each(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Run every field reader, so one bad field does not hide the others."""
-        out, bad = [], False
-        for call in calls:
-            try:
-                out.append(call())
-            except _Invalid:
-                bad = True
-                out.append(None)
-        if bad:
-            raise _Invalid()
-        return out
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}" if len(repr(value)) <= 24 else "a large number"
-    if isinstance(value, str):
-        return f"the string {_clip(repr(value))}" if len(value) <= 40 else "a long string"
-    return {type(None): "null", list: "an array", dict: "an object"}.get(type(value),
-                                                                        "a value")
-
-
-def _location(r: _Reader, value: Any, path: str) -> SourceLocation:
+def _location(r: Reader, value: Any, path: str) -> SourceLocation:
     v = r.obj(value, path, ("file", "line"))
     file, line = r.each(lambda: r.text(v["file"], f"{path}.file", 1024),
                         lambda: r.integer(v["line"], f"{path}.line", 0, 1 << 31))
     return SourceLocation(file, line)
 
 
-def _task(r: _Reader, value: Any, path: str) -> Task:
+def _task(r: Reader, value: Any, path: str) -> Task:
     v = r.obj(value, path, ("id", "function", "dependencies", "retry", "trigger_rules",
                             "is_async", "doc", "source", "fingerprint"))
     fields = r.each(
         lambda: r.rule(lambda: rb.task_id(v["id"]), f"{path}.id"),
         lambda: r.rule(lambda: rb.function_ref(v["function"]), f"{path}.function"),
         lambda: _dependencies(r, v["dependencies"], f"{path}.dependencies"),
-        lambda: r.rule(lambda: rb.retry(r.obj(v["retry"], f"{path}.retry", (),
-                                              ("attempts", "backoff", "delay_ms",
-                                               "max_delay_ms", "condition", "jitter"))),
-                       f"{path}.retry"),
+        lambda: r.canonical(r.rule(lambda: rb.retry(r.obj(
+            v["retry"], f"{path}.retry", (), ("attempts", "backoff", "delay_ms",
+                                              "max_delay_ms", "condition", "jitter"))),
+            f"{path}.retry"), v["retry"], f"{path}.retry"),
         lambda: None if v["trigger_rules"] is None else
-        r.rule(lambda: rb.trigger_rule(v["trigger_rules"]), f"{path}.trigger_rules"),
+        r.canonical(r.rule(lambda: rb.trigger_rule(v["trigger_rules"]),
+                           f"{path}.trigger_rules"), v["trigger_rules"],
+                    f"{path}.trigger_rules"),
         lambda: r.boolean(v["is_async"], f"{path}.is_async"),
         lambda: r.text(v["doc"], f"{path}.doc", rb.MAX_DOC, nullable=True),
         lambda: _location(r, v["source"], f"{path}.source"),
@@ -212,7 +82,7 @@ def _task(r: _Reader, value: Any, path: str) -> Task:
     return Task(*fields)
 
 
-def _dependencies(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
+def _dependencies(r: Reader, value: Any, path: str) -> tuple[str, ...]:
     if isinstance(value, list) and len(set(map(_hashable, value))) != len(value):
         raise r.fail(path, "has non-unique elements")
     return r.rule(lambda: rb.dependencies(value), path)
@@ -222,7 +92,7 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
-def _trigger(r: _Reader, value: Any, path: str) -> Trigger:
+def _trigger(r: Reader, value: Any, path: str) -> Trigger:
     v = r.obj(value, path, ("name", "function", "on", "kind", "schedule", "options", "source"))
     name, function, on, kind, schedule, options, source = r.each(
         lambda: r.text(v["name"], f"{path}.name", rb.MAX_NAME, min_len=1),
@@ -235,11 +105,12 @@ def _trigger(r: _Reader, value: Any, path: str) -> Trigger:
     )
     key = "cron" if kind == "cron" else "poll_interval"
     values = {**options, "name": name, "on": on, key: schedule}
-    return r.rule(lambda: rb.trigger(values, function=function, default_name=name,
-                                     workflow=on, source=source, code=SCHEMA), path)
+    return r.canonical(r.rule(lambda: rb.trigger(values, function=function,
+                                                 default_name=name, workflow=on,
+                                                 source=source, code=SCHEMA), path), v, path)
 
 
-def _param(r: _Reader, value: Any, path: str) -> Param:
+def _param(r: Reader, value: Any, path: str) -> Param:
     v = r.obj(value, path, ("name", "type", "required", "source"), ("default",))
     name, required, source = r.each(
         lambda: r.text(v["name"], f"{path}.name", rb.MAX_NAME, min_len=1),
@@ -248,11 +119,12 @@ def _param(r: _Reader, value: Any, path: str) -> Param:
     )
     if required == ("default" in v):
         raise r.fail(path, "'required' must be true exactly when there is no 'default'")
-    return r.rule(lambda: rb.param(name, v["type"], source, v.get("default", MISSING),
-                                   code=SCHEMA), path)
+    return r.canonical(r.rule(lambda: rb.param(name, v["type"], source,
+                                               v.get("default", MISSING), code=SCHEMA),
+                              path), v, path)
 
 
-def _workflow(r: _Reader, value: Any, path: str) -> Workflow:
+def _workflow(r: Reader, value: Any, path: str) -> Workflow:
     v = r.obj(value, path, ("name", "entry_module", "fingerprint", "fingerprint_algorithm",
                             "tasks", "triggers", "params", "secrets"))
     fields = r.each(
@@ -274,7 +146,7 @@ def _workflow(r: _Reader, value: Any, path: str) -> Workflow:
     return Workflow(*fields)
 
 
-def _package(r: _Reader, value: Any, path: str) -> PackageInfo:
+def _package(r: Reader, value: Any, path: str) -> PackageInfo:
     v = r.obj(value, path, ("name", "version", "language", "requires_python"),
               ("description", "author"))
     name, version, language, description, author, requires = r.each(
@@ -288,20 +160,20 @@ def _package(r: _Reader, value: Any, path: str) -> PackageInfo:
     return PackageInfo(name, version, Language(language), description, author, requires)
 
 
-def _package_name(r: _Reader, value: Any, path: str) -> str:
+def _package_name(r: Reader, value: Any, path: str) -> str:
     import re
 
     text = r.text(value, path, 128, min_len=1)
     if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", text):
-        raise r.fail(path, f"{_clip(repr(text))} is not a valid package name")
+        raise r.fail(path, f"{clip(repr(text))} is not a valid package name")
     return text
 
 
-def _sha(r: _Reader, value: Any, path: str) -> str:
+def _sha(r: Reader, value: Any, path: str) -> str:
     return r.rule(lambda: rb.sha256_hex(value, "sha256", SCHEMA), path)
 
 
-def _payload(r: _Reader, value: Any, path: str) -> Payload:
+def _payload(r: Reader, value: Any, path: str) -> Payload:
     v = r.obj(value, path, ("kind", "path", "filename", "size", "sha256", "tags"))
     kind, ppath, filename, size, sha, tags = r.each(
         lambda: r.choice(v["kind"], f"{path}.kind", tuple(k.value for k in PayloadKind)),
@@ -315,7 +187,7 @@ def _payload(r: _Reader, value: Any, path: str) -> Payload:
     return Payload(PayloadKind(kind), ppath, filename, size, sha, tags)
 
 
-def _payload_path(r: _Reader, value: Any, path: str) -> str:
+def _payload_path(r: Reader, value: Any, path: str) -> str:
     text = r.text(value, path, 255, min_len=1)
     if not text.startswith("payload/") or "/" in text[len("payload/"):] or \
             text == "payload/":
@@ -323,7 +195,7 @@ def _payload_path(r: _Reader, value: Any, path: str) -> str:
     return text
 
 
-def _member(r: _Reader, value: Any, path: str) -> Member:
+def _member(r: Reader, value: Any, path: str) -> Member:
     v = r.obj(value, path, ("path", "size", "sha256"))
     mpath, size, sha = r.each(lambda: r.text(v["path"], f"{path}.path", 255, min_len=1),
                               lambda: r.integer(v["size"], f"{path}.size", 0, MAX_SIZE),
@@ -331,7 +203,18 @@ def _member(r: _Reader, value: Any, path: str) -> Member:
     return Member(mpath, size, sha)
 
 
-def _build(r: _Reader, value: Any, path: str) -> BuildInfo:
+def _members(r: Reader, value: Any) -> tuple[Member, ...]:
+    members = r.array(value, "members", MAX_MEMBERS, lambda e, p: _member(r, e, p),
+                      min_items=2)
+    seen: set[str] = set()
+    for i, member in enumerate(members):
+        if member.path in seen:
+            raise r.fail(f"members.{i}.path", f"{quoted(member.path)} is listed twice")
+        seen.add(member.path)
+    return members
+
+
+def _build(r: Reader, value: Any, path: str) -> BuildInfo:
     v = r.obj(value, path, ("tool", "tool_version", "python", "backend"),
               ("source_revision", "source_dirty", "source_date_epoch"))
     fields = r.each(
@@ -347,7 +230,7 @@ def _build(r: _Reader, value: Any, path: str) -> BuildInfo:
     return BuildInfo(*fields)
 
 
-def _revision(r: _Reader, value: Any, path: str) -> str | None:
+def _revision(r: Reader, value: Any, path: str) -> str | None:
     if value is None:
         return None
     text = r.text(value, path, 64)
@@ -356,7 +239,7 @@ def _revision(r: _Reader, value: Any, path: str) -> str | None:
     return text
 
 
-def _native(r: _Reader, value: Any, path: str) -> NativeFacts:
+def _native(r: Reader, value: Any, path: str) -> NativeFacts:
     v = r.obj(value, path, ("target", "os", "arch", "elf_class", "machine", "endianness",
                             "glibc_floor", "needed", "exported_symbols"))
     fields = r.each(
@@ -374,7 +257,7 @@ def _native(r: _Reader, value: Any, path: str) -> NativeFacts:
     return NativeFacts(*fields)
 
 
-def _glibc(r: _Reader, value: Any, path: str) -> str | None:
+def _glibc(r: Reader, value: Any, path: str) -> str | None:
     if value is None:
         return None
     text = r.text(value, path, 32, min_len=1)
@@ -389,13 +272,13 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, findings
     if not isinstance(value, dict):
         return None, [error(SYNTAX, "manifest.json is not a JSON object", LOCATION)]
-    r = _Reader()
+    r = Reader(SCHEMA, LOCATION)
     try:
         manifest = _manifest(r, value)
         return (None if r.findings else manifest), r.findings
-    except _Invalid:
+    except Invalid:
         return None, r.findings
-    except _Stop:
+    except Stop:
         r.findings.append(error(SCHEMA, f"more than {MAX_FINDINGS} problems; the rest are "
                                 "not listed", LOCATION))
         return None, r.findings
@@ -403,7 +286,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, [error(SCHEMA, "the document nests too deeply to be checked", LOCATION)]
 
 
-def _manifest(r: _Reader, value: dict[str, Any]) -> Manifest:
+def _manifest(r: Reader, value: dict[str, Any]) -> Manifest:
     v = r.obj(value, "", ("format", "format_version", "package", "workflow", "payload",
                           "members", "build"), ("native",))
     fmt, version, package, workflow, payload, members, build, native = r.each(
@@ -412,9 +295,40 @@ def _manifest(r: _Reader, value: dict[str, Any]) -> Manifest:
         lambda: _package(r, v["package"], "package"),
         lambda: _workflow(r, v["workflow"], "workflow"),
         lambda: _payload(r, v["payload"], "payload"),
-        lambda: r.array(v["members"], "members", MAX_MEMBERS,
-                        lambda e, p: _member(r, e, p), min_items=2),
+        lambda: _members(r, v["members"]),
         lambda: _build(r, v["build"], "build"),
         lambda: _native(r, v["native"], "native") if "native" in v else None,
     )
+    if payload.kind == PayloadKind.NATIVE:
+        if native is None:
+            raise r.fail("native", "is required when the payload is native")
+        if package.language != Language.RUST:
+            raise r.fail("package.language", "must be rust when the payload is native")
+    elif native is not None:
+        raise r.fail("native", "is only allowed when the payload is native")
     return Manifest(package, workflow, payload, members, build, native, fmt, version)
+
+
+def _one(read: Callable[[Reader, Any, str], T], value: Any, path: str
+         ) -> tuple[T | None, list[Finding]]:
+    r = Reader(SCHEMA, LOCATION)
+    try:
+        found: T | None = read(r, value, path)
+    except (Invalid, Stop):
+        found = None
+    except RecursionError:
+        return None, [error(SCHEMA, f"'{path}': nests too deeply to be checked", LOCATION)]
+    return (None if r.findings else found), r.findings
+
+
+def parse_task(value: Any, path: str = "task") -> tuple[Task | None, list[Finding]]:
+    """One task in the manifest's JSON shape (for readers of discovery output)."""
+    return _one(_task, value, path)
+
+
+def parse_trigger(value: Any, path: str = "trigger") -> tuple[Trigger | None, list[Finding]]:
+    return _one(_trigger, value, path)
+
+
+def parse_param(value: Any, path: str = "param") -> tuple[Param | None, list[Finding]]:
+    return _one(_param, value, path)

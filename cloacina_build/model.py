@@ -127,6 +127,10 @@ class SignatureStatus(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     INVALID = "invalid"
+    UNKNOWN = "unknown"                    # well formed and valid, but no trust store given
+    WRONG_PACKAGE = "wrong-package"        # made for another package (or other bytes)
+    CONTENT_MISMATCH = "content-mismatch"  # the content changed after signing
+    MALFORMED = "malformed"                # not a signature record at all
 
 
 @dataclass(frozen=True, slots=True)

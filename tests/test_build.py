@@ -15,6 +15,7 @@ import zstandard
 from cloacina_build.build.builder import build_package
 from cloacina_build.errors import BuildError, ProjectError, UsageError
 from cloacina_build.format.package import open_package
+from cloacina_build.model import PayloadKind
 from cloacina_build.ops.validate import validate_package
 
 from .conftest import EXAMPLES
@@ -38,14 +39,14 @@ def test_canonical_build_layout_and_normalised_headers(built_pipeline):
 
 def test_manifest_describes_the_pipeline(built_pipeline):
     pkg = open_package(built_pipeline)
-    wf = pkg.manifest["workflow"]
-    assert [(t["id"], t["dependencies"]) for t in wf["tasks"]] == [
-        ("collect_data", []), ("generate_report", ["process_data"]),
-        ("process_data", ["collect_data"])]
-    assert pkg.manifest["payload"]["kind"] == "wheel"
-    assert pkg.manifest["payload"]["tags"] == ["py3-none-any"]
+    wf = pkg.manifest.workflow
+    assert [(t.id, t.dependencies) for t in wf.tasks] == [
+        ("collect_data", ()), ("generate_report", ("process_data",)),
+        ("process_data", ("collect_data",))]
+    assert pkg.manifest.payload.kind is PayloadKind.WHEEL
+    assert pkg.manifest.payload.tags == ("py3-none-any",)
     assert pkg.metadata["metadata"]["entry_module"] == "data_pipeline.tasks"
-    assert pkg.manifest["build"]["tool"] == "cloacina-build"
+    assert pkg.manifest.build.tool == "cloacina-build"
     assert pkg.signatures == []
 
 
@@ -66,7 +67,7 @@ def test_source_date_epoch_sets_every_time(tmp_path, monkeypatch, pipeline_proje
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     out = build_package(pipeline_project, tmp_path / "x.cloacina").path
     assert {i.mtime for i in members(out)} == {1700000000}
-    assert open_package(out).manifest["build"]["source_date_epoch"] == 1700000000
+    assert open_package(out).manifest.build.source_date_epoch == 1700000000
 
 
 def test_reproducible_across_checkout_mtimes_and_modes(tmp_path, pipeline_project):
@@ -193,8 +194,9 @@ def test_vendor_directory_is_shipped(tmp_path, pipeline_project):
 
 def test_manifest_is_canonical_json(built_pipeline):
     pkg = open_package(built_pipeline)
-    assert pkg.manifest_bytes == (json.dumps(pkg.manifest, sort_keys=True, indent=2,
+    assert pkg.manifest_bytes == (json.dumps(pkg.manifest.to_dict(), sort_keys=True, indent=2,
                                              ensure_ascii=False) + "\n").encode()
+    assert pkg.manifest_bytes == pkg.manifest.to_json()
 
 
 def test_build_provenance_in_a_git_checkout(tmp_path, pipeline_project):
@@ -206,11 +208,11 @@ def test_build_provenance_in_a_git_checkout(tmp_path, pipeline_project):
         subprocess.run(cmd, cwd=pipeline_project, check=True, env=env)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pipeline_project,
                           capture_output=True, text=True).stdout.strip()
-    build = build_package(pipeline_project).manifest["build"]
-    assert build["source_revision"] == head and build["source_dirty"] is False
+    build = build_package(pipeline_project).manifest.build
+    assert build.source_revision == head and build.source_dirty is False
     (pipeline_project / "package.toml").write_text(
         (pipeline_project / "package.toml").read_text() + "\n")
-    assert build_package(pipeline_project).manifest["build"]["source_dirty"] is True
+    assert build_package(pipeline_project).manifest.build.source_dirty is True
 
 
 def test_no_source_revision_outside_git(tmp_path):
@@ -219,13 +221,13 @@ def test_no_source_revision_outside_git(tmp_path):
     env_ceiling = os.environ.get("GIT_CEILING_DIRECTORIES")
     os.environ["GIT_CEILING_DIRECTORIES"] = str(tmp_path)
     try:
-        build = build_package(project).manifest["build"]
+        build = build_package(project).manifest.build
     finally:
         if env_ceiling is None:
             del os.environ["GIT_CEILING_DIRECTORIES"]
         else:
             os.environ["GIT_CEILING_DIRECTORIES"] = env_ceiling
-    assert build["source_revision"] is None
+    assert build.source_revision is None
 
 
 def textblock(s: str) -> str:

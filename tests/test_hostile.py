@@ -1012,11 +1012,12 @@ def test_inspect_works_or_fails_cleanly(defect, make, code, limits, built_pipeli
 def _assert_inspect_output(code: int, stdout: str, stderr: str) -> None:
     assert "Traceback" not in stderr, stderr
     assert code in (0, 1), (code, stderr)
-    if code == 1:
-        lines = stderr.strip().splitlines()
-        assert len(lines) == 2 and lines[0].startswith("error: ") \
-            and lines[1].startswith("hint: ") or len(lines) == 1 \
-            and lines[0].startswith("error: "), stderr
+    if code == 1:  # one error line, then the findings it carries and a hint
+        first, *rest = stderr.strip().splitlines()
+        assert first.startswith("error: "), stderr
+        assert all(line.startswith(("  error[", "  warning[", "hint: ")) for line in rest), \
+            stderr
+        assert len([line for line in rest if line.startswith("hint: ")]) <= 1, stderr
     else:
         assert stdout.strip()
 

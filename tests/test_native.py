@@ -58,7 +58,7 @@ def test_package_validate_and_inspect_a_native_package(native_pkg, crate):
     report = validate_package(native_pkg)
     assert report.ok, [f.render() for f in report.findings]
     pkg = open_package(native_pkg)
-    m = pkg.manifest
+    m = pkg.manifest.to_dict()
     assert m["payload"]["kind"] == "native" and m["package"]["language"] == "rust"
     assert m["payload"]["filename"] == "librusty_flow.so"
     built = describe_library(crate / "target" / "release" / "librusty_flow.so")

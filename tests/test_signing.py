@@ -17,6 +17,7 @@ from cloacina_build.build.builder import build_package
 from cloacina_build.errors import PackageError, UsageError
 from cloacina_build.trust.keys import generate, load_signing_key
 from cloacina_build.format.package import open_package
+from cloacina_build.model import SignatureStatus
 from cloacina_build.ops.signing import sign_detached, sign_package
 from cloacina_build.trust.store import load_trust
 from cloacina_build.ops.validate import ValidationPolicy, validate_package, verify_package
@@ -64,8 +65,8 @@ def test_signed_package_verifies_and_names_its_signer(signed, keyring):
     assert report.ok, [f.render() for f in report.findings]
     assert report.verified_by == ["alice"]
     (sig,) = report.signatures
-    assert sig["status"] == "verified" and sig["comment"] == "release 1.0.0"
-    assert sig["key_id"] == keyring["alice"][2]
+    assert sig.status is SignatureStatus.VERIFIED and sig.comment == "release 1.0.0"
+    assert sig.key_id == keyring["alice"][2]
 
 
 def test_signing_never_changes_the_signed_content(built_pipeline, signed):
@@ -84,7 +85,7 @@ def test_co_signing_adds_and_re_signing_replaces(signed, keyring):
     assert result.signatures == 2
     report = verify_package(signed, trusted(keyring, threshold=2))
     assert report.ok and report.verified_by == ["alice", "bob"]
-    assert sorted(s["comment"] for s in report.signatures) == ["renewed", "second"]
+    assert sorted(s.comment for s in report.signatures) == ["renewed", "second"]
 
 
 def test_unsigned_package_is_refused_by_verify(pipeline_pkg, keyring):

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build import (Limits, PackageError, ValidationPolicy, ensure_valid,
-                            open_package, validate_package, validate_path)
+from cloacina_build import (
+    Limits,
+    PackageError,
+    ValidationPolicy,
+    ensure_valid,
+    open_package,
+    validate_package,
+    validate_path,
+)
 from cloacina_build.build.builder import build_package
 
 from .conftest import EXAMPLES
@@ -86,12 +93,14 @@ def test_validation_leaves_no_temporary_files(tmp_path, built_pipeline, monkeypa
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     seen: list[list[str]] = []
-    original = validate_package.__globals__["_Validation"]._check_wheel
+    from cloacina_build.ops.checks import wheel
 
-    def spy(self):
+    original = wheel.wheel_findings
+
+    def spy(*args, **kwargs):
         seen.append(sorted(os.listdir(private)))
-        return original(self)
-    monkeypatch.setattr(validate_package.__globals__["_Validation"], "_check_wheel", spy)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(wheel, "wheel_findings", spy)
     assert validate_package(built_pipeline).ok
     assert seen and seen[0] and seen[0][0].startswith("cloacina-validate-")
     assert os.listdir(private) == [] and os.listdir(cwd) == []
@@ -103,3 +112,49 @@ def test_isolated_build(tmp_path):
         pytest.skip("CLOACINA_OFFLINE is set: no package index to build an isolated env")
     result = build_package(EXAMPLES / "order-etl", tmp_path, isolated=True)
     assert validate_package(result.path).ok
+
+
+def test_manifest_is_checked_by_the_typed_parser_not_jsonschema(built_pipeline, monkeypatch):
+    """jsonschema on a 5 MB manifest took seconds; the typed parser is the check now."""
+    from cloacina_build.format import schemas
+
+    real = schemas.schema_findings
+
+    def guard(instance, name, **kwargs):
+        assert name != "manifest", "validate ran jsonschema over manifest.json"
+        return real(instance, name, **kwargs)
+    monkeypatch.setattr(schemas, "schema_findings", guard)
+    assert validate_package(built_pipeline).ok
+
+
+def test_an_unusable_manifest_is_an_error_carrying_its_findings(tmp_path, built_pipeline):
+    def edit(m):
+        m["workflow"]["tasks"][0]["retry"] = {"attempts": "3"}
+        m["build"]["tool"] = "other"
+
+    bad = rewrite(built_pipeline, tmp_path / "bad.cloacina", edit)
+    with pytest.raises(PackageError) as info:
+        open_package(bad)
+    assert info.value.code == "schema-manifest" and "\n" not in info.value.message
+    messages = sorted(f.message for f in info.value.findings)
+    assert len(messages) == 2 and "'build.tool'" in messages[0] \
+        and "'workflow.tasks.0.retry'" in messages[1]
+    report = validate_package(bad)
+    assert [f.code for f in report.errors] == ["manifest-unusable", "schema-manifest",
+                                               "schema-manifest"]
+    assert report.name is None and report.digest is not None
+
+
+def test_findings_carry_the_severity_enum():
+    from cloacina_build.findings import Finding, error, warning
+    from cloacina_build.model import Severity
+
+    assert error("c", "m").severity is Severity.ERROR
+    assert warning("c", "m").severity is Severity.WARNING
+    legacy = Finding("c", "warning", "m", "here")  # a plain string still works
+    assert legacy.severity is Severity.WARNING and not legacy.is_error
+    assert legacy.to_dict() == {"code": "c", "severity": "warning", "location": "here",
+                                "message": "m"}
+    assert json.dumps(legacy.to_dict()) == json.dumps(
+        {"code": "c", "severity": "warning", "location": "here", "message": "m"})
+    assert legacy.render() == "warning[c] here: m"

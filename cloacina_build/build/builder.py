@@ -24,6 +24,7 @@ from ..format import manifest as mf
 from ..project.discovery import Discovery, discover
 from ..errors import BuildError, ProjectError, UsageError
 from ..findings import has_errors
+from ..model import Manifest
 from ..fsutil import file_sha256
 from ..project.graph import graph_findings
 from ..project.config import CANONICAL, CARGO, Project, load_project
@@ -134,7 +135,8 @@ def _write_package(project: Project, payload: Payload, output, epoch: int) -> Bu
         if written != payload_sha:
             raise BuildError("the payload changed while it was being packaged")
         archive.write_trailer(fh, [], epoch)
-    return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size)
+    return BuildResult(out, Manifest.from_json(manifest_bytes), mf.digest(manifest_bytes),
+                       out.stat().st_size)
 
 
 def _check_wheel_discovery(project: Project, source: Discovery, wheel: Discovery) -> None:

@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING
+
+from ..model import (
+    Language,
+    Operator,
+    Retry,
+    RuleType,
+    SignatureStatus,
+    TriggerRule,
+    Workflow,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.inspect import Inspection
+    from ..trust.signatures import SignatureVerdict
+
+
+# Control characters, and the Unicode controls that reorder or break lines, in text that
+# came from a package: shown escaped, so a string cannot drive the terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _lines(lines: list[str]) -> str:
+    return "\n".join(printable(line) for line in lines)
 
 
 def human_size(n: int | None) -> str:
@@ -16,41 +44,47 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-def _retry(retry: dict) -> str:
-    if not retry:
-        return "-"
+def _retry(retry: Retry) -> str:
     parts = []
-    if "attempts" in retry:
-        parts.append(f"{retry['attempts']}x")
-    if "backoff" in retry:
-        parts.append(str(retry["backoff"]))
-    if "delay_ms" in retry:
-        parts.append(f"{retry['delay_ms']}ms")
+    if retry.attempts is not None:
+        parts.append(f"{retry.attempts}x")
+    if retry.backoff is not None:
+        parts.append(retry.backoff.value)
+    if retry.delay_ms is not None:
+        parts.append(f"{retry.delay_ms}ms")
     return " ".join(parts) or "-"
 
 
-_OPS = {"Equals": "==", "NotEquals": "!=", "GreaterThan": ">", "LessThan": "<",
-        "Contains": "contains", "NotContains": "not contains"}
-_TASK_STATES = {"TaskSuccess": "succeeded", "TaskFailed": "failed", "TaskSkipped": "skipped"}
+_OPS = {Operator.EQUALS: "==", Operator.NOT_EQUALS: "!=", Operator.GREATER_THAN: ">",
+        Operator.LESS_THAN: "<", Operator.CONTAINS: "contains",
+        Operator.NOT_CONTAINS: "not contains"}
+_TASK_STATES = {RuleType.TASK_SUCCESS: "succeeded", RuleType.TASK_FAILED: "failed",
+                RuleType.TASK_SKIPPED: "skipped"}
 
 
-def rule_text(rule: Any) -> str:
+def rule_text(rule: TriggerRule | None) -> str:
     """A trigger rule in words: ``valid_orders exists and validate_orders succeeded``."""
-    if not isinstance(rule, dict) or rule.get("type") in (None, "Always"):
+    if rule is None or rule.type is RuleType.ALWAYS:
         return "-"
-    kind = rule["type"]
-    if kind == "ContextValue":
-        op = rule.get("operator")
-        if op in ("Exists", "NotExists"):
-            return f"{rule.get('key')} {'exists' if op == 'Exists' else 'does not exist'}"
-        return f"{rule.get('key')} {_OPS.get(op, op)} {rule.get('value')!r}"
-    if kind in _TASK_STATES:
-        return f"{rule.get('task_name')} {_TASK_STATES[kind]}"
-    parts = [rule_text(c) for c in rule.get("conditions") or []]
-    if kind == "None":
+    if rule.type is RuleType.CONTEXT_VALUE:
+        if rule.operator in (Operator.EXISTS, Operator.NOT_EXISTS):
+            verb = "exists" if rule.operator is Operator.EXISTS else "does not exist"
+            return f"{rule.key} {verb}"
+        op = _OPS.get(rule.operator, str(rule.operator)) if rule.operator else "?"
+        return f"{rule.key} {op} {_value(rule.value)}"
+    if rule.type in _TASK_STATES:
+        return f"{rule.task_name} {_TASK_STATES[rule.type]}"
+    parts = [rule_text(c) for c in rule.conditions]
+    if rule.type is RuleType.NONE:
         return "not (" + " or ".join(parts) + ")"
-    joined = (" and " if kind == "All" else " or ").join(parts)
+    joined = (" and " if rule.type is RuleType.ALL else " or ").join(parts)
     return joined if len(parts) == 1 else f"({joined})"
+
+
+def _value(value: object, limit: int = 60) -> str:
+    """A JSON value from a package, as a short one-line repr."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -58,96 +92,106 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def inspect_text(info: dict[str, Any]) -> str:
-    pkg, wf, payload = info["package"], info["workflow"], info["payload"]
-    lines = [f"{pkg['name']} {pkg['version']}  ({pkg['language']}, {payload['kind']} payload)"]
-    for label, value in (("description", pkg.get("description")),
-                         ("author", pkg.get("author")),
-                         ("requires-python", None if pkg.get("language") == "rust"
-                          else pkg.get("requires_python") or "any")):
-        if value:
-            lines.append(f"  {label + ':':17}{value}")
-    lines.append(f"  {'payload:':17}{payload['filename']} ({human_size(payload['size'])})")
-    lines.append(f"  {'platform tags:':17}{', '.join(payload.get('tags') or [])}")
-    native = info.get("native")
-    if isinstance(native, dict):
-        lines.append(f"  {'native:':17}ELF{native.get('elf_class')} {native.get('machine')} "
-                     f"({native.get('arch')}, {native.get('os')}, "
-                     f"{native.get('endianness')}-endian), glibc >= "
-                     f"{native.get('glibc_floor') or 'none'}")
-        symbols = native.get("exported_symbols") or []
-        shown = ", ".join(map(str, symbols[:5])) + (", ..." if len(symbols) > 5 else "")
-        lines.append(f"  {'exports:':17}{len(symbols)} symbol(s): {shown or '-'}")
-    lines.append(f"  {'payload sha256:':17}{payload['sha256']}")
-    lines.append(f"  {'package size:':17}{human_size(info['sizes']['file'])} on disk")
-    lines.append(f"  {'digest:':17}{info['digest']}")
-    lines.append("")
-    lines.append(f"Workflow {wf['name']}  (entry module {wf['entry_module']})")
-    lines.append(f"  fingerprint: {wf['fingerprint']}")
-    tasks = info["tasks"]
-    rows = [["TASK", "DEPENDS ON", "RETRY", "FINGERPRINT", "RUNS WHEN"]]
-    for t in sorted(tasks, key=lambda t: t["id"]):
-        when = rule_text(t.get("trigger_rules"))
-        rows.append([t["id"] + (" (async)" if t["is_async"] else ""),
-                     ", ".join(t["dependencies"]) or "-", _retry(t["retry"]),
-                     t["fingerprint"][:12], "always" if when == "-" else when])
-    lines += _table(rows)
-    lines.append("  execution levels:")
-    for i, level in enumerate(wf["levels"], 1):
-        lines.append(f"    {i}. {', '.join(level)}")
-    lines.append("")
-    if info["triggers"]:
-        lines.append("Triggers")
-        for t in info["triggers"]:
-            lines.append(f"  {t.get('name')}: {t.get('kind')} {t.get('schedule')} -> "
-                         f"{t.get('on')}")
-    else:
-        lines.append("Triggers: none")
-    if info["params"]:
-        lines.append("Params")
-        for p in info["params"]:
-            extra = "required" if p.get("required") else f"default {p.get('default')!r}"
-            lines.append(f"  {p.get('name')}: {p.get('type')} ({extra})")
-    else:
-        lines.append("Params: none")
-    if info["secrets"]:
-        lines.append(f"Secrets: {', '.join(map(str, info['secrets']))}")
-    lines.append("")
-    if info["signatures"]:
+def inspect_text(info: Inspection) -> str:
+    m = info.manifest
+    lines = _package_lines(info) + [""] + _workflow_lines(m.workflow, info.levels) + [""]
+    lines += _declaration_lines(m.workflow) + [""]
+    if info.signatures:
         lines.append("Signatures")
-        lines += signature_lines(info["signatures"], head_only=True)
+        lines += signature_lines(info.signatures, head_only=True)
         lines.append("  (checked against the manifest only; 'cloacinactl verify' checks "
                      "every byte)")
     else:
         lines.append("Signatures: none (unsigned)")
-    return "\n".join(lines)
+    return _lines(lines)
 
 
-def _status(status: Any, head_only: bool) -> str:
-    if status == "verified":
+def _package_lines(info: Inspection) -> list[str]:
+    pkg, payload, native = info.manifest.package, info.manifest.payload, info.manifest.native
+    lines = [f"{pkg.name} {pkg.version}  ({pkg.language.value}, {payload.kind.value} payload)"]
+    for label, value in (("description", pkg.description), ("author", pkg.author),
+                         ("requires-python", None if pkg.language is Language.RUST
+                          else pkg.requires_python or "any")):
+        if value:
+            lines.append(f"  {label + ':':17}{value}")
+    lines.append(f"  {'payload:':17}{payload.filename} ({human_size(payload.size)})")
+    lines.append(f"  {'platform tags:':17}{', '.join(payload.tags)}")
+    if native is not None:
+        lines.append(f"  {'native:':17}ELF{native.elf_class} {native.machine} "
+                     f"({native.arch}, {native.os}, {native.endianness}-endian), glibc >= "
+                     f"{native.glibc_floor or 'none'}")
+        symbols = native.exported_symbols
+        shown = ", ".join(symbols[:5]) + (", ..." if len(symbols) > 5 else "")
+        lines.append(f"  {'exports:':17}{len(symbols)} symbol(s): {shown or '-'}")
+    lines.append(f"  {'payload sha256:':17}{payload.sha256}")
+    lines.append(f"  {'package size:':17}{human_size(info.file_size)} on disk")
+    lines.append(f"  {'digest:':17}{info.digest}")
+    return lines
+
+
+def _workflow_lines(wf: Workflow, levels: list[list[str]]) -> list[str]:
+    lines = [f"Workflow {wf.name}  (entry module {wf.entry_module})",
+             f"  fingerprint: {wf.fingerprint}"]
+    rows = [["TASK", "DEPENDS ON", "RETRY", "FINGERPRINT", "RUNS WHEN"]]
+    for t in sorted(wf.tasks, key=lambda t: t.id):
+        when = rule_text(t.trigger_rules)
+        rows.append([t.id + (" (async)" if t.is_async else ""),
+                     ", ".join(t.dependencies) or "-", _retry(t.retry),
+                     t.fingerprint[:12], "always" if when == "-" else when])
+    lines += _table(rows)
+    lines.append("  execution levels:")
+    for i, level in enumerate(levels, 1):
+        lines.append(f"    {i}. {', '.join(level)}")
+    return lines
+
+
+def _declaration_lines(wf: Workflow) -> list[str]:
+    lines = []
+    if wf.triggers:
+        lines.append("Triggers")
+        for t in wf.triggers:
+            lines.append(f"  {t.name}: {t.kind.value} {t.schedule} -> {t.on}")
+    else:
+        lines.append("Triggers: none")
+    if wf.params:
+        lines.append("Params")
+        for p in wf.params:
+            extra = "required" if p.required else f"default {_value(p.default)}"
+            lines.append(f"  {p.name}: {p.type.value} ({extra})")
+    else:
+        lines.append("Params: none")
+    if wf.secrets:
+        lines.append(f"Secrets: {', '.join(wf.secrets)}")
+    return lines
+
+
+def _status(status: SignatureStatus, head_only: bool) -> str:
+    if status is SignatureStatus.VERIFIED:
         return "trusted key, valid over the manifest" if head_only else "verified"
-    return STATUS_TEXT.get(status, str(status))
+    return STATUS_TEXT.get(status, status.value)
 
 
-STATUS_TEXT = { "unknown": "unknown key (no --trust given)",
-    "untrusted": "NOT TRUSTED", "expired": "KEY EXPIRED", "revoked": "KEY REVOKED",
-    "invalid": "INVALID SIGNATURE", "wrong-package": "MADE FOR ANOTHER PACKAGE",
-    "content-mismatch": "CONTENT CHANGED SINCE SIGNING", "malformed": "MALFORMED",
+STATUS_TEXT = {
+    SignatureStatus.UNKNOWN: "unknown key (no --trust given)",
+    SignatureStatus.UNTRUSTED: "NOT TRUSTED", SignatureStatus.EXPIRED: "KEY EXPIRED",
+    SignatureStatus.REVOKED: "KEY REVOKED", SignatureStatus.INVALID: "INVALID SIGNATURE",
+    SignatureStatus.WRONG_PACKAGE: "MADE FOR ANOTHER PACKAGE",
+    SignatureStatus.CONTENT_MISMATCH: "CONTENT CHANGED SINCE SIGNING",
+    SignatureStatus.MALFORMED: "MALFORMED",
 }
 
 
-def signature_lines(signatures: list[dict[str, Any]], head_only: bool = False) -> list[str]:
+def signature_lines(signatures: list[SignatureVerdict], head_only: bool = False) -> list[str]:
     """One line a signature; ``head_only``: only the manifest was checked (inspect)."""
     lines = []
     for s in signatures:
-        if s.get("status") == "malformed" or "key_id" not in s:
-            lines.append(f"  {s.get('member')}: malformed")
+        if not s.well_formed:
+            lines.append(f"  {s.member}: malformed")
             continue
-        comment = f'  "{s["comment"]}"' if s.get("comment") else ""
-        kind = " (detached)" if s.get("detached") else ""
-        lines.append(f"  {s.get('signer') or '?'}  key {s['key_id'][:16]}  "
-                     f"{s.get('signed_at')}{comment}{kind}: "
-                     f"{_status(s.get('status'), head_only)}")
+        comment = f'  "{s.comment}"' if s.comment else ""
+        kind = " (detached)" if s.detached else ""
+        lines.append(f"  {s.signer or '?'}  key {(s.key_id or '')[:16]}  "
+                     f"{s.signed_at}{comment}{kind}: {_status(s.status, head_only)}")
     return lines
 
 
@@ -165,7 +209,7 @@ def validate_text(report) -> str:
     else:
         lines.append(f"invalid: {what} ({report.kind}): {len(report.errors)} error(s), "
                      f"{len(report.warnings)} warning(s)")
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def shown_path(path) -> str:
@@ -180,10 +224,9 @@ def shown_path(path) -> str:
 
 def package_text(result) -> str:
     m = result.manifest
-    tasks = m["workflow"]["tasks"]
     return (f"built {shown_path(result.path)}\n"
-            f"  {m['package']['name']} {m['package']['version']}, workflow "
-            f"{m['workflow']['name']} with {len(tasks)} task(s), "
+            f"  {m.package.name} {m.package.version}, workflow "
+            f"{m.workflow.name} with {len(m.workflow.tasks)} task(s), "
             f"{human_size(result.size)}\n"
             f"  digest {result.digest}")
 
@@ -198,7 +241,7 @@ def verify_text(report) -> str:
         lines.append(f"verified: {what}, signed by {', '.join(report.verified_by)}")
     else:
         lines.append(f"not verified: {what}: {len(report.errors)} error(s)")
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def key_text(key_id: str, name: str, paths: tuple | None = None) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PackageError
+from ..model import NativeFacts
 
 _ARCH = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i686",
          "EM_ARM": "arm", "EM_RISCV": "riscv64", "EM_PPC64": "powerpc64",
@@ -146,16 +147,34 @@ def host() -> dict[str, Any]:
     return {"os": platform.system().lower(), "arch": arch, "glibc": glibc}
 
 
-def host_problems(native: dict[str, Any]) -> list[str]:
+def host_problems(native: NativeFacts) -> list[str]:
     """Why this machine could not load the library (empty when it could)."""
     here = host()
     out = []
-    if native.get("os") != here["os"]:
-        out.append(f"built for {native.get('os')}, this is {here['os']}")
-    if native.get("arch") != here["arch"]:
-        out.append(f"built for {native.get('arch')}, this machine is {here['arch']}")
-    floor = native.get("glibc_floor")
+    if native.os != here["os"]:
+        out.append(f"built for {native.os}, this is {here['os']}")
+    if native.arch != here["arch"]:
+        out.append(f"built for {native.arch}, this machine is {here['arch']}")
+    floor = native.glibc_floor
     if floor and (here["glibc"] is None or _version_key(floor) > _version_key(here["glibc"])):
         out.append(f"needs glibc {floor}, this machine has "
                    f"{here['glibc'] or 'no glibc'}")
+    return out
+
+
+def embedded_task_graph(meta: dict[str, Any]) -> dict[str, list[str]] | None:
+    """Task id -> sorted dependencies from embedded metadata; None when it is not a list
+    of tasks with a string id and a list of string dependencies."""
+    tasks = meta.get("tasks", [])
+    if not isinstance(tasks, list):
+        return None
+    out: dict[str, list[str]] = {}
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue  # entries that are not objects carry no edges
+        task_id, deps = task.get("id"), task.get("dependencies", [])
+        if not isinstance(task_id, str) or not isinstance(deps, list) or \
+                not all(isinstance(d, str) for d in deps):
+            return None
+        out[task_id] = sorted(deps)
     return out

@@ -3,7 +3,8 @@
 Serialised as canonical JSON (sorted keys, two-space indent, UTF-8, trailing newline).
 The sha256 of those exact bytes is the *package digest*: the manifest lists the sha256
 of ``package.toml`` and of the payload, so signing that digest covers every byte that
-matters.  Readers hash the stored bytes; they never re-serialise to compare.
+matters.  Readers hash the stored bytes; they never re-serialise to compare, and they read
+the manifest only through the typed model (:meth:`cloacina_build.model.Manifest.parse`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import platform
 from typing import Any
 
 from ..__about__ import __version__
-from ..errors import PackageError
 from ..project.fingerprint import ALGORITHM, workflow_fingerprint
 from ..project.rust import ALGORITHM as RUST_ALGORITHM
 
@@ -34,22 +34,6 @@ def dumps(manifest: dict[str, Any]) -> bytes:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def loads(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise PackageError(f"manifest.json is not valid JSON: {exc}",
-                           code="manifest-syntax") from None
-    if not isinstance(value, dict):
-        raise PackageError("manifest.json is not a JSON object", code="manifest-syntax")
-    try:  # a '\ud800' escape is valid JSON syntax but not text: printing it would fail later
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
-        raise PackageError("manifest.json is not valid Unicode text (an unpaired surrogate "
-                           "escape)", code="manifest-syntax") from None
-    return value
 
 
 def build_manifest(*, project_meta: dict, name: str, version: str, discovery,

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..errors import PackageError, UsageError
+from ..findings import Finding, error
+from ..model import Manifest, PackageMetadata
 from . import manifest as mf
 from .archive import TarStream, check_framing
-from ..errors import PackageError, UsageError
 from .frames import Frame
 from .limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..trust.signatures import EmbeddedSignature
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -28,20 +32,17 @@ class Package:
     package_toml: bytes
     metadata: dict[str, Any]
     manifest_bytes: bytes
-    manifest: dict[str, Any]
+    manifest: Manifest
     signature_members: list[tuple[str, bytes]] = field(default_factory=list)
     frames: list[Frame] = field(default_factory=list)
 
     @property
-    def signatures(self) -> list[dict[str, Any]]:
-        """The embedded signature records as parsed JSON (not verified; see verify)."""
-        out = []
-        for _name, data in self.signature_members:
-            try:
-                out.append(json.loads(data))
-            except ValueError:
-                out.append({"malformed": True})
-        return out
+    def signatures(self) -> list[EmbeddedSignature]:
+        """The embedded signature records, read (a record, or why it is malformed) but not
+        verified: see ``verify_package``."""
+        from ..trust.signatures import read_records  # trust sits above the format layer
+
+        return read_records(self.signature_members)
 
     @property
     def digest(self) -> str:
@@ -50,11 +51,11 @@ class Package:
 
     @property
     def name(self) -> str:
-        return str(self.manifest.get("package", {}).get("name", "?"))
+        return self.manifest.package.name
 
     @property
     def version(self) -> str:
-        return str(self.manifest.get("package", {}).get("version", "?"))
+        return self.manifest.package.version
 
     def stream(self, limits: Limits = DEFAULT_LIMITS):
         """Every member, in order, as a bounded stream (a context manager)."""
@@ -93,9 +94,26 @@ def parse_package_toml(data: bytes) -> dict[str, Any]:
                            code="package-toml-syntax") from None
 
 
+def read_package_toml(data: bytes) -> tuple[PackageMetadata | None, list[Finding]]:
+    """``package.toml`` checked against its schema and typed, or the findings."""
+    from .schemas import schema_findings
+
+    try:
+        table = parse_package_toml(data)
+    except PackageError as exc:
+        return None, [error(exc.code, exc.message, mf.PACKAGE_TOML)]
+    problems = schema_findings(table, "package", code="schema-package-toml",
+                               location=mf.PACKAGE_TOML)
+    if problems:
+        return None, problems
+    package = table["package"]
+    return PackageMetadata(package["name"], package["version"],
+                           dict(table.get("metadata", {}))), []
+
+
 def read_head(stream: TarStream, limits: Limits) -> tuple[bytes, bytes]:
     """The first two members, which must be package.toml and manifest.json."""
-    found = []
+    found: list[bytes] = []
     for expected in (mf.PACKAGE_TOML, mf.MANIFEST):
         member = next(stream, None)
         if member is None or member.name != expected:
@@ -115,7 +133,19 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
         head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
         signatures = read_trailer(fh, frames, limits)
     return Package(path, size, head_toml, parse_package_toml(head_toml), head_manifest,
-                   mf.loads(head_manifest), signatures, frames)
+                   read_manifest(head_manifest, path), signatures, frames)
+
+
+def read_manifest(data: bytes, path: Path | str | None = None) -> Manifest:
+    """The typed manifest, or a :class:`PackageError` carrying every finding."""
+    manifest, findings = Manifest.parse(data)
+    if manifest is not None:
+        return manifest
+    code = findings[0].code if findings else "manifest-unusable"
+    problems = f"{len(findings)} problem{'s' if len(findings) != 1 else ''}"
+    where = f"{path}: " if path is not None else ""
+    raise PackageError(f"{where}manifest.json is unusable ({problems})", code=code,
+                       findings=findings, hint="'cloacinactl validate' runs every check")
 
 
 def read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import lzma
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,12 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from ..project.discovery import Discovery, discover
 from ..findings import Finding, error
+from ..model import Task
+from ..project.discovery import Discovery, discover
+from ..project.sources import ZipTree
 from .limits import Limits
 from .names import NameSet, name_problem
-from ..project.sources import ZipTree
 
 # What opening or reading a hostile zip can raise: a bad archive, an encrypted entry
 # (RuntimeError), an unknown compression method (NotImplementedError), a corrupt deflate,
@@ -104,7 +106,12 @@ def discover_in_wheel(zf: zipfile.ZipFile, entry_module: str, workflow: str) -> 
     return discover(ZipTree(zf), entry_module, workflow)
 
 
-def comparable(tasks: list[dict]) -> dict[str, tuple]:
+def comparable(tasks: Iterable[Task | dict]) -> dict[str, tuple[str, tuple[str, ...], str]]:
     """What must match between discoveries: ids, function, edges and fingerprints."""
-    return {t["id"]: (t["function"], tuple(sorted(t["dependencies"])), t["fingerprint"])
-            for t in tasks}
+    out = {}
+    for t in tasks:
+        if isinstance(t, dict):  # TODO(merge): discovery's dicts, until it yields Task objects
+            out[t["id"]] = (t["function"], tuple(sorted(t["dependencies"])), t["fingerprint"])
+        else:
+            out[t.id] = (t.function, tuple(sorted(t.dependencies)), t.fingerprint)
+    return out

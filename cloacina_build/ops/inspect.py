@@ -1,96 +1,79 @@
 """``inspect_package``: what a package holds, read from its head alone.
 
 Only ``package.toml``, ``manifest.json`` and the signature trailer are read, so the cost
-does not grow with the payload.  Nothing is verified here (that is ``validate``); values
-are taken defensively so a hostile manifest gives a clear error, not a traceback.
+does not grow with the payload.  Nothing is verified here (that is ``validate``); the
+manifest is read by the typed parser, so a hostile one is a clear error, never a traceback,
+and everything after it trusts the model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackageError
-from ..project.graph import execution_levels
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
-from ..trust.store import TrustStore
+from ..model import Manifest
 from ..trust.policy import describe_signatures
+from ..trust.signatures import SignatureVerdict
+from ..trust.store import TrustStore
+from .project_bridge import levels
 
 
-def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind):
-        raise PackageError(f"manifest.json is malformed: {what} has the wrong type "
-                           "(run 'cloacinactl validate' for details)", code="schema-manifest")
-    return value
+@dataclass(frozen=True)
+class Inspection:
+    """A package as ``inspect`` shows it: the typed manifest and what was measured."""
+
+    path: str
+    manifest: Manifest
+    levels: list[list[str]]       # task ids by execution level
+    file_size: int
+    manifest_size: int
+    digest: str                   # sha256 of the manifest bytes
+    signatures: list[SignatureVerdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        payload = m.payload.to_dict()
+        del payload["path"]
+        return {
+            "path": self.path,
+            "format_version": m.format_version,
+            "package": m.package.to_dict(),
+            "workflow": {"name": m.workflow.name, "entry_module": m.workflow.entry_module,
+                         "fingerprint": m.workflow.fingerprint, "levels": self.levels},
+            "tasks": [t.to_dict() for t in m.workflow.tasks],
+            "triggers": [t.to_dict() for t in m.workflow.triggers],
+            "params": [p.to_dict() for p in m.workflow.params],
+            "secrets": list(m.workflow.secrets),
+            "payload": payload,
+            "sizes": {"file": self.file_size,
+                      "members": {e.path: e.size for e in m.members},
+                      "manifest": self.manifest_size},
+            "native": m.native.to_dict() if m.native is not None else None,
+            "build": m.build.to_dict(),
+            "digest": self.digest,
+            "signatures": [s.to_dict() for s in self.signatures],
+        }
+
+
+def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
+            trust: TrustStore | None = None) -> Inspection:
+    """The package at ``path``, from its head alone."""
+    return describe(open_package(path, limits), trust)
 
 
 def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
                     trust: TrustStore | None = None) -> dict[str, Any]:
-    return describe(open_package(path, limits), trust)
+    """:func:`inspect` in its JSON form (what ``cloacinactl inspect --json`` prints)."""
+    return inspect(path, limits, trust=trust).to_dict()
 
 
-def describe(pkg: Package, trust: TrustStore | None = None) -> dict[str, Any]:
-    m = _typed(pkg.manifest, dict, "the manifest")
-    package = _typed(m.get("package"), dict, "package")
-    workflow = _typed(m.get("workflow"), dict, "workflow")
-    payload = _typed(m.get("payload"), dict, "payload")
-    tasks = _typed(workflow.get("tasks"), list, "workflow.tasks")
-    out_tasks = []
-    for task in tasks:
-        _typed(task, dict, "a task")
-        deps = _typed(task.get("dependencies", []), list, "task dependencies")
-        out_tasks.append({
-            "id": str(task.get("id")),
-            "function": str(task.get("function")),
-            "dependencies": [str(d) for d in deps],
-            "retry": _typed(task.get("retry") or {}, dict, "task retry"),
-            "trigger_rules": task.get("trigger_rules"),
-            "is_async": bool(task.get("is_async")),
-            "doc": task.get("doc"),
-            "source": task.get("source"),
-            "fingerprint": str(task.get("fingerprint")),
-        })
-    members = _typed(m.get("members", []), list, "members")
-    return {
-        "path": str(pkg.path),
-        "format_version": m.get("format_version"),
-        "package": {
-            "name": package.get("name"),
-            "version": package.get("version"),
-            "language": package.get("language"),
-            "description": package.get("description"),
-            "author": package.get("author"),
-            "requires_python": package.get("requires_python"),
-        },
-        "workflow": {
-            "name": workflow.get("name"),
-            "entry_module": workflow.get("entry_module"),
-            "fingerprint": workflow.get("fingerprint"),
-            "levels": execution_levels(out_tasks),
-        },
-        "tasks": out_tasks,
-        "triggers": _records(workflow.get("triggers", []), "workflow.triggers"),
-        "params": _records(workflow.get("params", []), "workflow.params"),
-        "secrets": [str(s) for s in _typed(workflow.get("secrets", []), list,
-                                           "workflow.secrets")],
-        "payload": {**{k: payload.get(k) for k in ("kind", "filename", "size", "sha256")},
-                    "tags": [str(t) for t in _typed(payload.get("tags", []), list,
-                                                    "payload.tags")]},
-        "sizes": {
-            "file": pkg.file_size,
-            "members": {str(e.get("path")): e.get("size") for e in members
-                        if isinstance(e, dict)},
-            "manifest": len(pkg.manifest_bytes),
-        },
-        "native": m.get("native") if isinstance(m.get("native"), dict) else None,
-        "build": m.get("build"),
-        "digest": pkg.digest,
-        "signatures": describe_signatures(str(package.get("name")),
-                                          str(package.get("version")), pkg.digest,
-                                          pkg.signature_members, trust),
-    }
-
-
-def _records(value: Any, what: str) -> list[dict[str, Any]]:
-    return [_typed(item, dict, f"an item of {what}") for item in _typed(value, list, what)]
+def describe(pkg: Package, trust: TrustStore | None = None) -> Inspection:
+    m = pkg.manifest
+    return Inspection(
+        path=str(pkg.path), manifest=m, levels=levels(m.workflow.tasks),
+        file_size=pkg.file_size, manifest_size=len(pkg.manifest_bytes), digest=pkg.digest,
+        signatures=describe_signatures(m.package.name, m.package.version, pkg.digest,
+                                       pkg.signature_members, trust))

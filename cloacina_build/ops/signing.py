@@ -17,11 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..format import archive
 from ..errors import PackageError, UsageError
+from ..format import archive
+from ..format.package import open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
-from ..format.package import open_package
 from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,
@@ -42,6 +42,11 @@ class SignResult:
     signed_at: str
     detached: bool
     signatures: int  # embedded signatures in the package after signing
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": True, "path": str(self.path), "key_id": self.key_id,
+                "signer": self.signer, "signed_at": self.signed_at,
+                "detached": self.detached, "signatures": self.signatures}
 
 
 @contextlib.contextmanager
@@ -80,7 +85,8 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
     members = {name: data for name, data in pkg.signature_members}
-    epoch = pkg.manifest.get("build", {}).get("source_date_epoch", archive.DEFAULT_MTIME)
+    epoch = pkg.manifest.build.source_date_epoch
+    epoch = archive.DEFAULT_MTIME if epoch is None else epoch
     with archive.atomic_output(path) as out, open(copy, "rb") as src:
         prefix = hashlib.sha256()
         left = frames[-1].offset

@@ -106,7 +106,13 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     """
     path = Path(path)
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
-    head = open_package(path, limits)
+    try:
+        head = open_package(path, limits)
+    except PackageError as exc:  # an unusable manifest is refused, with its findings
+        if not exc.findings:
+            raise
+        raise PackageError(f"{path} cannot be loaded: its manifest is unusable",
+                           code="load-refused", findings=exc.findings, hint=exc.hint) from None
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
@@ -128,11 +134,8 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
 
 
 def _typed_manifest(pkg) -> Manifest:
-    """The package's manifest as the typed model, parsed once (the one place the loader
-    turns a package head into a :class:`Manifest`)."""
-    if isinstance(pkg.manifest, Manifest):
-        return pkg.manifest
-    return Manifest.from_json(pkg.manifest_bytes)
+    """The package's manifest: ``open_package`` parsed it into the typed model."""
+    return pkg.manifest
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:

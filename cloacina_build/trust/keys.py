@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CloacinaError, UsageError
 
@@ -39,6 +40,9 @@ class PublicKey:
     def id(self) -> str:
         return key_id(self.raw)
 
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name}
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -52,7 +56,7 @@ class PublicKey:
 
 @dataclass(frozen=True)
 class SigningKey:
-    _key: object  # Ed25519PrivateKey; kept private so it is never rendered
+    _key: Any  # Ed25519PrivateKey; kept private so it is never rendered
     name: str
 
     def __repr__(self) -> str:
@@ -75,6 +79,29 @@ def check_name(name: str) -> str:
         raise UsageError(f"key name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     return name
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """A key pair just written by :func:`generate_pair`."""
+
+    name: str
+    key_id: str
+    private_key: Path
+    public_key: Path
+    encrypted: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": True, "name": self.name, "id": self.key_id,
+                "private_key": str(self.private_key), "public_key": str(self.public_key),
+                "encrypted": self.encrypted}
+
+
+def generate_pair(name: str, out_dir: Path | str, *, passphrase: bytes | None = None
+                  ) -> GeneratedKey:
+    """:func:`generate`, as an object that says what was written."""
+    private, public, kid = generate(name, Path(out_dir), passphrase=passphrase)
+    return GeneratedKey(name, kid, private, public, passphrase is not None)
 
 
 def generate(name: str, out_dir: Path, *, passphrase: bytes | None = None

@@ -17,14 +17,15 @@ from typing import Any
 from ..errors import UsageError
 from ..findings import Finding, error, warning
 from ..fsutil import exclusive_lock
+from ..model import SignatureStatus
 from .signatures import (
     Detached,
-    MalformedSignature,
     Record,
+    SignatureVerdict,
     encode_record,
-    parse_detached,
-    parse_record,
     parse_time,
+    read_detached,
+    read_records,
 )
 from .store import TrustStore
 
@@ -65,144 +66,153 @@ class SignatureCheck:
 @dataclass
 class Outcome:
     findings: list[Finding] = field(default_factory=list)
-    signatures: list[dict[str, Any]] = field(default_factory=list)
+    signatures: list[SignatureVerdict] = field(default_factory=list)
     verified: list[str] = field(default_factory=list)  # names of counted signers
+
+
+@dataclass
+class _Tally:
+    """Signers that count toward the threshold, and trust problems held back until the
+    threshold decides whether they are errors or warnings."""
+
+    counted: dict[str, str] = field(default_factory=dict)  # key id -> signer name
+    not_counted: list[tuple[str, str, str]] = field(default_factory=list)  # code, msg, where
+
+    def hold(self, code: str, message: str, where: str) -> None:
+        self.not_counted.append((code, message, where))
 
 
 def signature_findings(check: SignatureCheck, policy: TrustPolicy) -> Outcome:
     out = Outcome()
     now = policy.now or dt.datetime.now(dt.timezone.utc)
-    counted: dict[str, str] = {}   # key id -> signer name
-    not_counted: list[tuple[str, str, str]] = []  # (code, message, location)
+    tally = _Tally()
     if check.members and not check.trailer_ok:
         out.findings.append(error("signature-trailer", "the signature trailer is not in its "
                                   "canonical form (changed after signing?)"))
     seen_ids: set[str] = set()
-    for name, data in check.members:
-        try:
-            record = parse_record(data, name)
-        except MalformedSignature as exc:
-            out.findings.append(error("signature-malformed", str(exc), name))
-            out.signatures.append({"member": name, "status": "malformed"})
+    for read in read_records(check.members):
+        if read.record is None:
+            out.findings += read.findings
+            out.signatures.append(SignatureVerdict(read.member, SignatureStatus.MALFORMED))
             continue
-        status = _judge_record(record, check, policy, now, name, out, not_counted)
-        out.signatures.append(_summary(record, name, status))
-        if status == "verified" and record.key_id not in seen_ids:
-            counted[record.key_id] = _trusted_name(policy, record)
+        record = read.record
+        status = _judge_record(record, check, policy, now, out, tally)
+        out.signatures.append(SignatureVerdict.of(record, status))
+        if status is SignatureStatus.VERIFIED and record.key_id not in seen_ids:
+            tally.counted[record.key_id] = _trusted_name(policy, record)
         seen_ids.add(record.key_id)
     if policy.detached is not None:
-        _judge_detached(check, policy, now, out, counted, not_counted)
-    _threshold(check, policy, out, counted, not_counted)
-    out.verified = sorted(counted.values())
+        _judge_detached(check, policy, now, out, tally)
+    _threshold(check, policy, out, tally)
+    out.verified = sorted(tally.counted.values())
     return out
 
 
 def _trusted_name(policy: TrustPolicy, record: Record) -> str:
     trusted = policy.trust.lookup(record.key_id) if policy.trust else None
-    return trusted.name if trusted else record.payload["signer"]
+    return trusted.name if trusted else record.payload.signer
 
 
-def _summary(record: Record, name: str, status: str) -> dict[str, Any]:
-    p = record.payload
-    return {"member": name, "key_id": record.key_id, "signer": p["signer"],
-            "signed_at": p["signed_at"], "comment": p["comment"], "status": status}
-
-
-def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, now, name,
-                  out: Outcome, not_counted) -> str:
-    p = record.payload
-    if (p["package"], p["version"]) != (check.package, check.version):
+def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, now,
+                  out: Outcome, tally: _Tally) -> SignatureStatus:
+    p, name = record.payload, record.member
+    if (p.package, p.version) != (check.package, check.version):
         out.findings.append(error("signature-wrong-package", f"signature made for "
-                                  f"{p['package']} {p['version']}, not {check.package} "
+                                  f"{p.package} {p.version}, not {check.package} "
                                   f"{check.version} (moved between packages?)", name))
-        return "wrong-package"
+        return SignatureStatus.WRONG_PACKAGE
     if not record.valid():
         out.findings.append(error("signature-invalid", f"the signature by "
                                   f"{record.key_id[:16]}... does not verify", name))
-        return "invalid"
-    if p["digest"] != check.digest or (check.archive is not None
-                                       and p["archive"] != check.archive):
+        return SignatureStatus.INVALID
+    if p.digest != check.digest or (check.archive is not None
+                                    and p.archive != check.archive):
         out.findings.append(error("signature-content-mismatch", "the package content "
                                   "changed after it was signed (tampered)", name))
-        return "content-mismatch"
+        return SignatureStatus.CONTENT_MISMATCH
     if policy.trust is None:
-        return "unknown"
+        return SignatureStatus.UNKNOWN
     revoked, reason = policy.trust.revocation(record.key_id)
     if revoked:
         out.findings.append(error("signature-key-revoked", f"signed by revoked key "
                                   f"{record.key_id[:16]}...{': ' + reason if reason else ''}",
                                   name))
-        return "revoked"
+        return SignatureStatus.REVOKED
     trusted = policy.trust.lookup(record.key_id)
     if trusted is None:
-        not_counted.append(("signature-untrusted", f"signed by key {record.key_id[:16]}... "
-                            f"('{p['signer']}'), which is not trusted", name))
-        return "untrusted"
+        tally.hold("signature-untrusted", f"signed by key {record.key_id[:16]}... "
+                   f"('{p.signer}'), which is not trusted", name)
+        return SignatureStatus.UNTRUSTED
     if trusted.expires and now > trusted.expires:
-        not_counted.append(("signature-key-expired", f"signed by key '{trusted.name}', which "
-                            f"expired at {trusted.expires.isoformat()}", name))
-        return "expired"
-    return "verified"
+        tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
+                   f"expired at {trusted.expires.isoformat()}", name)
+        return SignatureStatus.EXPIRED
+    return SignatureStatus.VERIFIED
 
 
-def _judge_detached(check, policy, now, out: Outcome, counted, not_counted) -> None:
-    where = str(policy.detached)
+def read_detached_file(path: Path) -> bytes:
+    """At most 64 KiB of a detached signature file (a real one is a few hundred bytes)."""
     try:
-        data = Path(policy.detached).read_bytes()[: 64 * 1024]
-        sig: Detached = parse_detached(data)
+        with open(path, "rb") as fh:
+            return fh.read(64 * 1024)
     except OSError as exc:
-        raise UsageError(f"cannot read the detached signature {where}: {exc.strerror}") \
+        raise UsageError(f"cannot read the detached signature {path}: {exc.strerror}") \
             from None
-    except MalformedSignature as exc:
-        out.findings.append(error("signature-malformed", str(exc), where))
+
+
+def _judge_detached(check, policy: TrustPolicy, now, out: Outcome, tally: _Tally) -> None:
+    assert policy.detached is not None
+    where = str(policy.detached)
+    sig, problems = read_detached(read_detached_file(Path(policy.detached)), where)
+    if sig is None:
+        out.findings += problems
         return
-    entry = {"member": where, "key_id": sig.key_id, "signer": None,
-             "signed_at": sig.signed_at, "comment": None, "detached": True}
-    out.signatures.append(entry)
+    status, signer = _detached_status(sig, check, policy, now, out, tally, where)
+    out.signatures.append(SignatureVerdict(where, status, sig.key_id, signer, sig.signed_at,
+                                           None, detached=True))
+    if status is SignatureStatus.VERIFIED and signer is not None:
+        tally.counted.setdefault(sig.key_id, signer)
+
+
+def _detached_status(sig: Detached, check, policy: TrustPolicy, now, out: Outcome,
+                     tally: _Tally, where: str) -> tuple[SignatureStatus, str | None]:
     if sig.package_hash != check.file_sha256:
         out.findings.append(error("signature-wrong-package", "the detached signature was made "
                                   "for other bytes (another package, or this one changed)",
                                   where))
-        entry["status"] = "wrong-package"
-        return
+        return SignatureStatus.WRONG_PACKAGE, None
     if policy.trust is not None and sig.key_id in policy.trust.revoked:
         reason = policy.trust.revoked[sig.key_id]
         out.findings.append(error("signature-key-revoked", f"signed by revoked key "
                                   f"{sig.key_id[:16]}...{': ' + reason if reason else ''}",
                                   where))
-        entry["status"] = "revoked"
-        return
+        return SignatureStatus.REVOKED, None
     trusted = policy.trust.lookup(sig.key_id) if policy.trust else None
-    if trusted is None:
-        entry["status"] = "untrusted" if policy.trust else "unknown"
-        if policy.trust:
-            not_counted.append(("signature-untrusted", f"detached signature by key "
-                                f"{sig.key_id[:16]}..., which is not trusted", where))
-        return
-    entry["signer"] = trusted.name
+    if policy.trust is None or trusted is None:
+        if policy.trust is None:
+            return SignatureStatus.UNKNOWN, None
+        tally.hold("signature-untrusted", f"detached signature by key {sig.key_id[:16]}..., "
+                   "which is not trusted", where)
+        return SignatureStatus.UNTRUSTED, None
     if not sig.valid_with(trusted.key):
         out.findings.append(error("signature-invalid", "the detached signature does not "
                                   "verify", where))
-        entry["status"] = "invalid"
-        return
+        return SignatureStatus.INVALID, trusted.name
     revoked, reason = policy.trust.revocation(sig.key_id)
     if revoked:
         out.findings.append(error("signature-key-revoked", f"signed by revoked key "
                                   f"'{trusted.name}'{': ' + reason if reason else ''}", where))
-        entry["status"] = "revoked"
-        return
+        return SignatureStatus.REVOKED, trusted.name
     if trusted.expires and now > trusted.expires:
-        not_counted.append(("signature-key-expired", f"signed by key '{trusted.name}', which "
-                            f"expired at {trusted.expires.isoformat()}", where))
-        entry["status"] = "expired"
-        return
-    entry["status"] = "verified"
-    counted.setdefault(sig.key_id, trusted.name)
+        tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
+                   f"expired at {trusted.expires.isoformat()}", where)
+        return SignatureStatus.EXPIRED, trusted.name
+    return SignatureStatus.VERIFIED, trusted.name
 
 
-def _threshold(check, policy: TrustPolicy, out: Outcome, counted, not_counted) -> None:
-    short = policy.require_signature and len(counted) < policy.threshold
-    for code, message, where in not_counted:
+def _threshold(check, policy: TrustPolicy, out: Outcome, tally: _Tally) -> None:
+    short = policy.require_signature and len(tally.counted) < policy.threshold
+    for code, message, where in tally.not_counted:
         out.findings.append(error(code, message, where) if short
                             else warning(code, message, where))
     if not short:
@@ -210,16 +220,16 @@ def _threshold(check, policy: TrustPolicy, out: Outcome, counted, not_counted) -
     if not out.signatures:
         out.findings.append(error("signature-missing", f"{check.package} {check.version} is "
                                   "unsigned, and a signature is required"))
-    elif policy.threshold > 1 or not (not_counted or any(
-            f.severity == "error" and f.code.startswith("signature-") for f in out.findings)):
-        out.findings.append(error("signature-threshold", f"{len(counted)} distinct trusted "
-                                  f"signer(s) verified; {policy.threshold} required"))
+    elif policy.threshold > 1 or not (tally.not_counted or any(
+            f.is_error and f.code.startswith("signature-") for f in out.findings)):
+        out.findings.append(error("signature-threshold", f"{len(tally.counted)} distinct "
+                                  f"trusted signer(s) verified; {policy.threshold} required"))
 
 
 def describe_signatures(package: str, version: str, digest: str,
                         members: list[tuple[str, bytes]], trust: TrustStore | None,
-                        now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Signature summaries from the head alone (for inspect): records are checked against
+                        now: dt.datetime | None = None) -> list[SignatureVerdict]:
+    """Signature verdicts from the head alone (for inspect): records are checked against
     the manifest digest and the trust store, not against the payload bytes."""
     check = SignatureCheck(package, version, digest, None, members, trailer_ok=True)
     return signature_findings(check, TrustPolicy(trust=trust, now=now)).signatures
@@ -299,9 +309,36 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
         fh.write(json.dumps(state, indent=2, sort_keys=True).encode() + b"\n")
 
 
+def sidecar(package: Path | str) -> Path | None:
+    """``FILE.sig`` beside the package ``FILE``, if there is one."""
+    candidate = Path(str(package) + ".sig")
+    return candidate if candidate.is_file() else None
+
+
+def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
+                        detached: Path | str | None = None, require: bool = False,
+                        state: Path | str | None = None, allow_rollback: bool = False,
+                        sidecar_of: Path | str | None = None) -> TrustPolicy:
+    """A policy from the command line's options: a trust directory or file, a detached
+    signature, a state file.  ``sidecar_of``: a package whose ``FILE.sig`` counts as its
+    detached signature when none is given (``verify`` and ``run`` do this)."""
+    from .store import load_trust
+
+    store = load_trust(trust) if trust else None
+    if detached is None and sidecar_of is not None:
+        detached = sidecar(sidecar_of)
+    if detached is not None and not Path(detached).is_file():
+        raise UsageError(f"no detached signature at {detached}")
+    return TrustPolicy(trust=store, require_signature=require, threshold=threshold,
+                       detached=Path(detached) if detached is not None else None,
+                       state_file=Path(state) if state else None,
+                       allow_rollback=allow_rollback)
+
+
 def require(policy: TrustPolicy) -> TrustPolicy:
     """The policy ``verify`` uses: the same, with a signature required."""
     return replace(policy, require_signature=True)
 
 
-__all__ = ["TrustPolicy", "signature_findings", "check_rollback", "parse_time"]
+__all__ = ["TrustPolicy", "signature_findings", "check_rollback", "parse_time",
+           "policy_from_options", "sidecar"]

@@ -1,0 +1,93 @@
+"""What every command shares: JSON output, error handling, common options, passphrases."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from ..errors import EXIT_FAILED, EXIT_USAGE, CloacinaError
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def handle_errors(func):
+    """Map library errors to one clear message and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        as_json = kwargs.get("as_json", False)
+        try:
+            return func(*args, **kwargs)
+        except CloacinaError as exc:
+            if as_json:
+                emit_json({"ok": False, "error": exc.to_dict()})
+            else:
+                click.echo(f"error: {exc.diagnostics()}", err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:  # the reader went away (| head): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_FAILED)
+        except OSError as exc:
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            message = f"{exc.strerror or exc}{where}"
+            if as_json:
+                emit_json({"ok": False, "error": {"code": "os-error", "message": message}})
+            else:
+                click.echo(f"error: {message}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object for machines.")
+
+
+def passphrase_options(func):
+    func = click.option("--passphrase-env", metavar="VAR",
+                        help="Read the key passphrase from environment variable VAR "
+                             "(default CLOACINA_KEY_PASSPHRASE).")(func)
+    return click.option("--passphrase-file", type=click.Path(dir_okay=False),
+                        help="Read the key passphrase from this file.")(func)
+
+
+def trust_options(func):
+    func = click.option("--signature", "detached", type=click.Path(dir_okay=False),
+                        help="Also check this detached signature (FILE.sig).")(func)
+    func = click.option("--threshold", type=click.IntRange(min=1), default=1,
+                        show_default=True,
+                        help="Distinct trusted signers required.")(func)
+    return click.option("--trust", "trust_path", type=click.Path(),
+                        help="A directory of .pub files or a TOML trust file.")(func)
+
+
+def finish(report, render, as_json: bool) -> None:
+    """Print a validation report for people or machines; exit 1 when it failed."""
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(render(report))
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def passphrase_prompt(confirm: bool = False):
+    """A passphrase prompt, only when a person is at a terminal."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda: click.prompt("Passphrase", hide_input=True,
+                                confirmation_prompt=confirm).encode("utf-8")
+
+
+def signing_key(spec: str, passphrase_file, passphrase_env):
+    from ..trust.keys import load_signing_key, read_passphrase
+
+    return load_signing_key(spec, passphrase=read_passphrase(passphrase_file, passphrase_env),
+                            prompt=None if spec == "-" else passphrase_prompt())
