@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from .findings import Finding
 
+# When a set, every error code raised is added to it (see findings.SEEN_CODES).
+SEEN_CODES: set[str] | None = None
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -39,6 +42,8 @@ class CloacinaError(Exception):
         if code is not None:
             self.code = code
         self.findings = list(findings or [])
+        if SEEN_CODES is not None:
+            SEEN_CODES.add(self.code)
 
     def diagnostics(self) -> str:
         """The message, the individual findings and the hint, for people."""

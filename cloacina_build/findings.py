@@ -10,6 +10,10 @@ ERROR = Severity.ERROR
 WARNING = Severity.WARNING
 SEVERITIES = tuple(Severity)
 
+# When a set, every finding code made is added to it (the test suite checks them all
+# against the registry in codes.py).
+SEEN_CODES: set[str] | None = None
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -21,6 +25,8 @@ class Finding:
     def __post_init__(self) -> None:
         if not isinstance(self.severity, Severity):  # a plain "error"/"warning" string
             object.__setattr__(self, "severity", Severity(self.severity))
+        if SEEN_CODES is not None:
+            SEEN_CODES.add(self.code)
 
     @property
     def is_error(self) -> bool:

@@ -49,3 +49,24 @@ def pipeline_project(tmp_path) -> Path:
     shutil.copytree(EXAMPLES / "data-pipeline", dst,
                     ignore=shutil.ignore_patterns("dist", "__pycache__"))
     return dst
+
+
+def pytest_sessionstart(session):
+    """Record every finding and error code the library makes during the run."""
+    from cloacina_build import errors, findings
+
+    findings.SEEN_CODES = set()
+    errors.SEEN_CODES = findings.SEEN_CODES
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every code the run produced must be registered in cloacina_build/codes.py."""
+    from cloacina_build import codes, findings
+
+    seen = findings.SEEN_CODES or set()
+    unregistered = sorted(code for code in seen if code not in codes.REGISTRY)
+    if unregistered:
+        session.config.get_terminal_writer().line(
+            f"unregistered finding/error codes produced by this run: {unregistered} "
+            "(add them to cloacina_build/codes.py)", red=True)
+        session.exitstatus = 1

@@ -149,9 +149,9 @@ def test_findings_carry_the_severity_enum():
     from cloacina_build.findings import Finding, error, warning
     from cloacina_build.model import Severity
 
-    assert error("c", "m").severity is Severity.ERROR
-    assert warning("c", "m").severity is Severity.WARNING
-    legacy = Finding("c", "warning", "m", "here")  # a plain string still works
+    assert error("graph-cycle", "m").severity is Severity.ERROR
+    assert warning("graph-cycle", "m").severity is Severity.WARNING
+    legacy = Finding("graph-cycle", "warning", "m", "here")  # a plain string still works
     assert legacy.severity is Severity.WARNING and not legacy.is_error
     assert legacy.to_dict() == {"code": "c", "severity": "warning", "location": "here",
                                 "message": "m"}
