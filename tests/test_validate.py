@@ -153,8 +153,8 @@ def test_findings_carry_the_severity_enum():
     assert warning("graph-cycle", "m").severity is Severity.WARNING
     legacy = Finding("graph-cycle", "warning", "m", "here")  # a plain string still works
     assert legacy.severity is Severity.WARNING and not legacy.is_error
-    assert legacy.to_dict() == {"code": "c", "severity": "warning", "location": "here",
+    assert legacy.to_dict() == {"code": "graph-cycle", "severity": "warning", "location": "here",
                                 "message": "m"}
     assert json.dumps(legacy.to_dict()) == json.dumps(
-        {"code": "c", "severity": "warning", "location": "here", "message": "m"})
-    assert legacy.render() == "warning[c] here: m"
+        {"code": "graph-cycle", "severity": "warning", "location": "here", "message": "m"})
+    assert legacy.render() == "warning[graph-cycle] here: m"
