@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import did_you_mean
 from .model import (
     JSON,
     MISSING,
@@ -31,8 +32,10 @@ from .model import (
     TriggerRule,
 )
 
-# Bounds shared by every reader and writer (docs/format.md lists them).
-MAX_TASKS = 100_000
+# Bounds shared by every reader and writer (docs/format.md lists them).  MAX_TASKS is what
+# the builder can write and every reader accepts with the default limits (see
+# format/limits.py: the manifest of a workflow this size fits ``max_manifest_size``).
+MAX_TASKS = 50_000
 MAX_TRIGGERS = 1_000
 MAX_PARAMS = 1_000
 MAX_SECRETS = 1_000
@@ -149,6 +152,19 @@ def plain_json(value: JSON) -> JSON:
 
 # -- ids and names ---------------------------------------------------------------------
 
+def task_argument(key: str, spelled: str = "@cloaca.task", code: str = "task-argument") -> str:
+    """A task decorator/attribute argument name: one of TASK_ARGS (``spelled`` is how the
+    caller's language writes the decorator, for the message)."""
+    if key not in TASK_ARGS:
+        raise RuleViolation(code, f"{spelled} has no argument '{_short_text(key)}'"
+                            f"{did_you_mean(key, TASK_ARGS, TASK_ARG_SYNONYMS)}", key)
+    return key
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def task_id(value: object, code: str = "task-argument") -> str:
     if not is_text(value, MAX_ID) or not ID_RE.match(value):  # type: ignore[arg-type]
         raise RuleViolation(code, f"task id {_short(value)} must be a string of letters, "
@@ -236,8 +252,8 @@ def retry(args: Mapping[str, object], code: str = "task-argument") -> Retry:
     condition = values.get("condition")
     jitter = values.get("jitter")
     if jitter is not None and not isinstance(jitter, bool):
-        raise RuleViolation(code, f"retry_jitter must be true or false, not {_short(jitter)}",
-                            "retry_jitter")
+        raise RuleViolation(code, f"retry_jitter must be True or False (a boolean), not "
+                            f"{_short(jitter)}", "retry_jitter")
     return Retry(
         attempts=attempts,  # type: ignore[arg-type]
         backoff=_choice("retry_backoff", backoff, Backoff, code) if backoff is not None
@@ -290,7 +306,7 @@ def _rule_node(value: object, code: str, depth: int, counter: list[int]) -> Trig
                           {"task_name"} if kind != RuleType.ALWAYS else set())
     extra = sorted(set(value) - allowed)
     if extra:
-        raise RuleViolation(code, f"a {kind.value} rule has no field '{_short(extra[0])}'",
+        raise RuleViolation(code, f"a {kind.value} rule has no field {_short(extra[0])}",
                             "trigger_rules")
     if kind == RuleType.ALWAYS:
         return TriggerRule(kind)
@@ -320,9 +336,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
             workflow: str, source: SourceLocation, code: str = "trigger-argument") -> Trigger:
     unknown = [k for k in values if k not in TRIGGER_ARGS]
     if unknown:
-        from .errors import did_you_mean
-
-        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short(unknown[0])}'"
+        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short_text(str(unknown[0]))}'"
                             f"{did_you_mean(str(unknown[0]), TRIGGER_ARGS)}", unknown[0])
     has_cron, has_poll = "cron" in values, "poll_interval" in values
     if has_cron == has_poll:

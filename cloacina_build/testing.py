@@ -44,8 +44,10 @@ def load_source(project_dir: Path | str = "."):
                                label=f"{project.name} (source)")
     manifest = {"package": {"name": project.name, "version": project.version},
                 "workflow": {"name": project.workflow_name, "entry_module":
-                             project.entry_module, "tasks": found.tasks,
-                             "triggers": found.triggers, "params": found.params,
+                             project.entry_module,
+                             "tasks": [t.to_dict() for t in found.tasks],
+                             "triggers": [t.to_dict() for t in found.triggers],
+                             "params": [p.to_dict() for p in found.params],
                              "secrets": found.secrets}}
     loaded = LoadedPackage(project.name, project.version or "0", "source", manifest,
                            importer, registry, None)

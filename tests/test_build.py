@@ -206,11 +206,11 @@ def test_build_provenance_in_a_git_checkout(tmp_path, pipeline_project):
         subprocess.run(cmd, cwd=pipeline_project, check=True, env=env)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pipeline_project,
                           capture_output=True, text=True).stdout.strip()
-    build = build_package(pipeline_project).manifest["build"]
-    assert build["source_revision"] == head and build["source_dirty"] is False
+    build = build_package(pipeline_project).manifest.build
+    assert build.source_revision == head and build.source_dirty is False
     (pipeline_project / "package.toml").write_text(
         (pipeline_project / "package.toml").read_text() + "\n")
-    assert build_package(pipeline_project).manifest["build"]["source_dirty"] is True
+    assert build_package(pipeline_project).manifest.build.source_dirty is True
 
 
 def test_no_source_revision_outside_git(tmp_path):
@@ -219,13 +219,13 @@ def test_no_source_revision_outside_git(tmp_path):
     env_ceiling = os.environ.get("GIT_CEILING_DIRECTORIES")
     os.environ["GIT_CEILING_DIRECTORIES"] = str(tmp_path)
     try:
-        build = build_package(project).manifest["build"]
+        build = build_package(project).manifest.build
     finally:
         if env_ceiling is None:
             del os.environ["GIT_CEILING_DIRECTORIES"]
         else:
             os.environ["GIT_CEILING_DIRECTORIES"] = env_ceiling
-    assert build["source_revision"] is None
+    assert build.source_revision is None
 
 
 def textblock(s: str) -> str:

@@ -215,11 +215,11 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
     if as_json:
         m = result.manifest
         _emit_json({"ok": True, "path": str(result.path), "size": result.path.stat().st_size,
-                    "digest": result.digest, "package": m["package"],
-                    "workflow": {"name": m["workflow"]["name"],
-                                 "fingerprint": m["workflow"]["fingerprint"],
-                                 "tasks": [t["id"] for t in m["workflow"]["tasks"]]},
-                    "payload": m["payload"],
+                    "digest": result.digest, "package": m.package.to_dict(),
+                    "workflow": {"name": m.workflow.name,
+                                 "fingerprint": m.workflow.fingerprint,
+                                 "tasks": [t.id for t in m.workflow.tasks]},
+                    "payload": m.payload.to_dict(),
                     "signed_by": None if signed is None else
                     {"key_id": signed.key_id, "signer": signed.signer}})
     else:

@@ -180,10 +180,9 @@ def shown_path(path) -> str:
 
 def package_text(result) -> str:
     m = result.manifest
-    tasks = m["workflow"]["tasks"]
     return (f"built {shown_path(result.path)}\n"
-            f"  {m['package']['name']} {m['package']['version']}, workflow "
-            f"{m['workflow']['name']} with {len(tasks)} task(s), "
+            f"  {m.package.name} {m.package.version}, workflow "
+            f"{m.workflow.name} with {len(m.workflow.tasks)} task(s), "
             f"{human_size(result.size)}\n"
             f"  digest {result.digest}")
 

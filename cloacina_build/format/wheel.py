@@ -9,8 +9,10 @@ from __future__ import annotations
 import lzma
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidWheelFilename,
@@ -20,6 +22,7 @@ from packaging.utils import (
 
 from ..project.discovery import Discovery, discover
 from ..findings import Finding, error
+from ..model import Task
 from .limits import Limits
 from .names import NameSet, name_problem
 from ..project.sources import ZipTree
@@ -104,7 +107,13 @@ def discover_in_wheel(zf: zipfile.ZipFile, entry_module: str, workflow: str) -> 
     return discover(ZipTree(zf), entry_module, workflow)
 
 
-def comparable(tasks: list[dict]) -> dict[str, tuple]:
-    """What must match between discoveries: ids, function, edges and fingerprints."""
-    return {t["id"]: (t["function"], tuple(sorted(t["dependencies"])), t["fingerprint"])
-            for t in tasks}
+def comparable(tasks: Sequence[Task | Mapping[str, Any]]) -> dict[str, tuple]:
+    """What must match between discoveries: ids, function, edges and fingerprints (tasks
+    of the typed model, or ``dict`` tasks in the manifest's JSON form)."""
+    out: dict[str, tuple] = {}
+    for t in tasks:
+        if isinstance(t, Task):
+            out[t.id] = (t.function, tuple(sorted(t.dependencies)), t.fingerprint)
+        else:
+            out[t["id"]] = (t["function"], tuple(sorted(t["dependencies"])), t["fingerprint"])
+    return out

@@ -392,7 +392,7 @@ class _Validation:
                                f" and the wheel's source ({', '.join(what)})", where))
         for key, sort_key in (("triggers", "name"), ("params", "name")):
             if sorted(wf[key], key=lambda x: x[sort_key]) != sorted(
-                    getattr(found, key), key=lambda x: x[sort_key]):
+                    (x.to_dict() for x in getattr(found, key)), key=lambda x: x[sort_key]):
                 self.add(error("tasks-drift", f"the {key} in the manifest differ from the "
                                "wheel's source", where))
         if sorted(wf["secrets"]) != sorted(found.secrets):

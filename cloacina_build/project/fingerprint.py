@@ -13,6 +13,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..model import Task
 
 ALGORITHM = "cloacina-ast-v1"
 _SKIP_FIELDS = frozenset({"type_comment", "kind"})
@@ -80,17 +84,18 @@ def fingerprint_source(source: str, name: str) -> str:
     raise KeyError(name)
 
 
-def workflow_fingerprint(workflow_name: str, tasks: list[dict],
+def workflow_fingerprint(workflow_name: str, tasks: Sequence[Task | Mapping[str, Any]],
                          algorithm: str = ALGORITHM) -> str:
-    """sha256 over the workflow name and every task's id, fingerprint and edges."""
-    body = {
-        "algorithm": algorithm,
-        "workflow": workflow_name,
-        "tasks": sorted(
-            ({"id": t["id"], "fingerprint": t["fingerprint"],
-              "dependencies": sorted(t["dependencies"])} for t in tasks),
-            key=lambda t: t["id"],
-        ),
-    }
+    """sha256 over the workflow name and every task's id, fingerprint and edges.  Tasks
+    are the typed model (a ``dict`` in the manifest's JSON form is accepted too)."""
+    entries = []
+    for t in tasks:
+        if isinstance(t, Task):
+            tid, fingerprint, deps = t.id, t.fingerprint, t.dependencies
+        else:
+            tid, fingerprint, deps = t["id"], t["fingerprint"], t["dependencies"]
+        entries.append({"id": tid, "fingerprint": fingerprint, "dependencies": sorted(deps)})
+    body = {"algorithm": algorithm, "workflow": workflow_name,
+            "tasks": sorted(entries, key=lambda e: e["id"])}
     data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()

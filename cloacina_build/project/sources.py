@@ -7,6 +7,7 @@ top-level package, so it sees exactly the modules the engine's import would run.
 from __future__ import annotations
 
 import ast
+import hashlib
 import zipfile
 from collections import deque
 from dataclasses import dataclass
@@ -90,6 +91,64 @@ class ZipTree:
 
 class SourceTooLarge(Exception):
     pass
+
+
+TOO_LARGE = "too-large"
+
+
+class RecordingTree:
+    """A source tree that remembers everything discovery asked of it: which paths are
+    files or directories, and the sha256 of every file it read.
+
+    Discovery is a function of those answers alone, so another tree that gives the same
+    answers (:meth:`same_in`) yields the same discovery: the builder uses this to skip
+    rediscovering a wheel whose modules are the very bytes that were discovered.
+    """
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.tree = tree
+        self.answers: dict[tuple[str, str], object] = {}
+
+    def read(self, relpath: str) -> bytes | None:
+        try:
+            data = self.tree.read(relpath)
+        except SourceTooLarge:
+            self.answers[("read", relpath)] = TOO_LARGE
+            raise
+        self.answers[("read", relpath)] = None if data is None else _sha256(data)
+        return data
+
+    def is_file(self, relpath: str) -> bool:
+        answer = self.answers[("is_file", relpath)] = self.tree.is_file(relpath)
+        return answer
+
+    def is_dir(self, relpath: str) -> bool:
+        answer = self.answers[("is_dir", relpath)] = self.tree.is_dir(relpath)
+        return answer
+
+    def display(self, relpath: str) -> str:
+        return self.tree.display(relpath)
+
+    def same_in(self, other: SourceTree) -> bool:
+        """Whether ``other`` answers every question exactly as this tree did.  Reading
+        ``other`` may raise what its ``read`` raises (a corrupt zip, say)."""
+        for (question, relpath), answer in self.answers.items():
+            if question == "read":
+                try:
+                    data = other.read(relpath)
+                except SourceTooLarge:
+                    if answer != TOO_LARGE:
+                        return False
+                    continue
+                if answer != (None if data is None else _sha256(data)):
+                    return False
+            elif getattr(other, question)(relpath) != answer:
+                return False
+        return True
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
