@@ -25,7 +25,14 @@ from .decorators import (
     read_task,
     read_trigger,
 )
-from .sources import Module, RecordingTree, SourceTooLarge, SourceTree, walk_modules
+from .sources import (
+    Module,
+    RecordingTree,
+    SourceTooLarge,
+    SourceTree,
+    statements,
+    walk_modules,
+)
 from .trigger_rules import RuleError
 
 _PLACEMENT = {
@@ -55,7 +62,7 @@ class _Aliases:
     def __init__(self, parsed: ast.Module) -> None:
         self.modules: set[str] = set()
         self.names: dict[str, str] = {}
-        for node in ast.walk(parsed):
+        for node in statements(parsed):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.name == "cloaca":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii as _json_string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,23 +42,33 @@ def canonical(node: object) -> str:
     return "".join(parts)
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    """A node type's fields in sorted order, skipped ones left out (computed once)."""
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(n for n in sorted(kind._fields)  # type: ignore[attr-defined]
+                                       if n not in _SKIP_FIELDS)
+    return fields
+
+
 def _emit(node: object, out: list[str]) -> None:
     if isinstance(node, ast.Constant):
         out.append(f"Constant({_constant(node.value)})")
     elif isinstance(node, ast.AST):
         out.append(type(node).__name__ + "(")
-        first = True
-        for name in sorted(node._fields):
-            if name in _SKIP_FIELDS:
-                continue
+        sep = ""
+        for name in _fields(type(node)):
             value = getattr(node, name, None)
-            if name == "body" and isinstance(node, _DOC_OWNERS) and value \
+            if name == "body" and value and isinstance(node, _DOC_OWNERS) \
                     and _is_docstring(value[0]):
                 value = value[1:]
             if value is None or (isinstance(value, list) and not value):
                 continue
-            out.append(("" if first else ",") + name + "=")
-            first = False
+            out.append(sep + name + "=")
+            sep = ","
             _emit(value, out)
         out.append(")")
     elif isinstance(node, list):
@@ -67,8 +78,10 @@ def _emit(node: object, out: list[str]) -> None:
                 out.append(",")
             _emit(item, out)
         out.append("]")
+    elif isinstance(node, str):
+        out.append(_json_string(node))  # exactly json.dumps(node)
     else:
-        out.append(json.dumps(node) if isinstance(node, str) else _constant(node))
+        out.append(_constant(node))
 
 
 def fingerprint_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:

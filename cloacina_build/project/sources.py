@@ -10,6 +10,7 @@ import ast
 import hashlib
 import zipfile
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -172,14 +173,33 @@ def module_path(root: Path, dotted: str) -> str | None:
     return found.relpath if found else None
 
 
-def _import_time_nodes(tree: ast.AST):
-    """Nodes that run at import: everything except function and lambda bodies."""
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statement_children(node: ast.AST) -> list[ast.AST]:
+    """The statements (and except/case clauses) directly inside ``node``: imports are
+    statements, and expressions hold none (a lambda's body is an expression), so walking
+    statements alone finds every import at a fraction of the cost of a full walk."""
+    return [c for c in ast.iter_child_nodes(node) if isinstance(c, _HOLDS_STATEMENTS)]
+
+
+def statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement of a module, breadth first (the order of ``ast.walk``)."""
+    queue = deque([tree])
+    while queue:
+        node = queue.popleft()
+        yield node
+        queue.extend(_statement_children(node))
+
+
+def _import_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Statements that run at import: everything outside function bodies."""
     stack = [tree]
     while stack:
         node = stack.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        for child in _statement_children(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             stack.append(child)
 
