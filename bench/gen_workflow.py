@@ -81,7 +81,7 @@ def _python(root: Path, n: int) -> None:
 
 
 def _rust(root: Path, n: int) -> None:
-    from cloacina_build.format.schemas import data_dir
+    from cloacina_build.schema_subset import data_dir
 
     local = data_dir("templates") / "rust" / "files" / "cloacina-local"
     shutil.copytree(local, root / "cloacina-local", dirs_exist_ok=True)

@@ -26,6 +26,7 @@ from ..format import archive
 from ..format import manifest as mf
 from ..format.wheel import ZIP_ERRORS, comparable, parse_name, same_name
 from ..fsutil import file_sha256
+from ..gcpause import gc_paused
 from ..model import Manifest, PayloadKind
 from ..project.config import CARGO, Project, load_project
 from ..project.discovery import Discovery, discover
@@ -65,7 +66,13 @@ def discover_project(project: Project) -> Discovery:
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None
                   ) -> BuildResult:
-    project = load_project(Path(project_dir))
+    with gc_paused():
+        return _build(Path(project_dir), output, isolated, native_lib)
+
+
+def _build(project_dir: Path, output: Path | str | None, isolated: bool,
+           native_lib: Path | str | None) -> BuildResult:
+    project = load_project(project_dir)
     _output_path(project, project.version or "0", output)  # a bad -o fails before the build
     if native_lib is not None and project.layout != CARGO:
         raise UsageError("--native-lib packages a Rust workflow crate's library; "

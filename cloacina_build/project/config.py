@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import ProjectError, UsageError
 from ..findings import Finding, error, has_errors
-from ..format.schemas import schema_findings
+from ..schema_subset import subset_findings as schema_findings
 
 CANONICAL = "canonical"
 PEP621 = "pep621"

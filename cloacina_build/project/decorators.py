@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import rulebook as rb
-from ..model import MISSING, Param, SourceLocation, Task, Trigger
+from ..model import MISSING, Param, Retry, SourceLocation, Task, Trigger
 from .fingerprint import fingerprint_function
 from .trigger_rules import HelperOf, read_rule
 
@@ -57,12 +57,18 @@ def _unparse(node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def literal(node: ast.AST, what: str) -> Any:
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise Problem(f"{what} must be a literal value, not '{_unparse(node)}' (decorator "
-                      "arguments are read without running your code)", node) from None
+    if type(node) is ast.Constant and type(node.value) in _SCALARS:  # the usual case
+        value = node.value
+    else:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise Problem(f"{what} must be a literal value, not '{_unparse(node)}' (decorator "
+                          "arguments are read without running your code)", node) from None
     if not rb.is_json_data(value):
         raise Problem(f"{what} must be JSON-like data (strings, numbers, booleans, None, "
                       f"lists and dicts with string keys), not {rb._short(value)}", node)
@@ -75,8 +81,7 @@ def judged(nodes: Mapping[str, ast.AST], fallback: ast.AST) -> Iterator[None]:
     try:
         yield
     except rb.RuleViolation as v:
-        node = nodes.get(v.argument, fallback) if v.argument is not None else fallback
-        raise Problem(v.message, node, v.code) from None
+        raise _refused(v, nodes, fallback) from None
 
 
 def keyword_nodes(deco: ast.AST, kind: str) -> dict[str, ast.AST]:
@@ -94,20 +99,32 @@ def keyword_nodes(deco: ast.AST, kind: str) -> dict[str, ast.AST]:
     return out
 
 
+def _refused(v: rb.RuleViolation, nodes: Mapping[str, ast.AST], fallback: ast.AST) -> Problem:
+    node = nodes.get(v.argument, fallback) if v.argument is not None else fallback
+    return Problem(v.message, node, v.code)
+
+
 def read_task(node: FunctionNode, deco: ast.AST, module: str, relpath: str, where: str,
               helper_of: HelperOf) -> TaskDraft:
     kw = keyword_nodes(deco, "task")
-    with judged(kw, deco):
+    try:
         for key in kw:
             rb.task_argument(key)
+    except rb.RuleViolation as v:
+        raise _refused(v, kw, deco) from None
     values = {k: literal(v, k) for k, v in kw.items()
               if k not in ("dependencies", "trigger_rules")}
-    with judged(kw, deco):
+    try:
         task_id = rb.task_id(values.get("id", node.name))
         function = rb.function_ref(f"{module}:{node.name}")
+    except rb.RuleViolation as v:
+        raise _refused(v, kw, deco) from None
     deps = _dependencies(kw["dependencies"]) if "dependencies" in kw else []
-    with judged(kw, deco):
-        retry = rb.retry({k: v for k, v in values.items() if k in rb.RETRY_ARGS})
+    retry_args = {k: v for k, v in values.items() if k in rb.RETRY_ARGS}
+    try:
+        retry = rb.retry(retry_args) if retry_args else Retry()
+    except rb.RuleViolation as v:
+        raise _refused(v, kw, deco) from None
     rule = read_rule(kw["trigger_rules"], helper_of) if "trigger_rules" in kw else None
     task = Task(id=task_id, function=function, dependencies=(), retry=retry,
                 trigger_rules=rule, is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -118,24 +135,27 @@ def read_task(node: FunctionNode, deco: ast.AST, module: str, relpath: str, wher
 
 
 def _dependencies(node: ast.AST) -> list[str | FunctionRef]:
-    """Task ids as strings, or task functions of the same module by name."""
+    """Task ids as strings, or task functions of the same module by name; the rule book
+    judges the strings (a refusal names the item at fault)."""
     if not isinstance(node, (ast.List, ast.Tuple)):
         with judged({}, node):
             rb.dependencies(literal(node, "dependencies"))
-        return []  # pragma: no cover - the rule book refuses anything but a list
     out: list[str | FunctionRef] = []
-    literals: list[Any] = []
-    for item in node.elts:
+    literals: list[tuple[Any, ast.AST]] = []
+    for item in node.elts:  # type: ignore[attr-defined]
         if isinstance(item, ast.Name):
             out.append(FunctionRef(item.id, item.lineno))
-            continue
-        value = literal(item, "a dependency")
-        with judged({}, item):
-            rb.dependencies([value])
-        literals.append(value)
-        out.append(value)
-    with judged({}, node):
-        rb.dependencies(literals)
+        else:
+            value = literal(item, "a dependency")
+            literals.append((value, item))
+            out.append(value)
+    try:
+        rb.dependencies([value for value, _ in literals])
+    except rb.RuleViolation as v:
+        for value, item in literals:
+            with judged({}, item):
+                rb.dependencies([value])
+        raise _refused(v, {}, node) from None
     return out
 
 

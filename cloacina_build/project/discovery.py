@@ -10,10 +10,11 @@ becomes a finding with ``file:line``, and the caller decides whether to raise.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .. import rulebook as rb
 from ..findings import Finding, error
+from ..gcpause import gc_paused
 from ..model import Param, Task, Trigger
 from .decorators import (
     DECORATORS,
@@ -90,6 +91,11 @@ def _is_main_guard(node: ast.If) -> bool:
 
 
 def discover(tree: SourceTree, entry_module: str, workflow_name: str) -> Discovery:
+    with gc_paused():  # thousands of syntax trees stay alive until the end (see gcpause)
+        return _discover(tree, entry_module, workflow_name)
+
+
+def _discover(tree: SourceTree, entry_module: str, workflow_name: str) -> Discovery:
     recording = RecordingTree(tree)
     result = Discovery(observed=recording)
     pending: list[tuple[TaskDraft, dict[str, str]]] = []
@@ -207,24 +213,13 @@ def _finish(result: Discovery, pending: list[tuple[TaskDraft, dict[str, str]]]) 
     """Resolve dependencies named by function, drop repeated secrets, refuse repeated
     params, then apply the workflow-wide bounds."""
     for draft, local_tasks in pending:
-        deps: list[str] = []
-        for dep in draft.deps:
-            if isinstance(dep, FunctionRef):
-                if dep.name not in local_tasks:
-                    result.findings.append(error(
-                        "task-dependencies", f"dependency '{dep.name}' of task "
-                        f"'{draft.task.id}' is not a task function of this module; name the "
-                        "task id as a string", f"{draft.where}:{dep.line}"))
-                    continue
-                dep = local_tasks[dep.name]
-            deps.append(dep)
-        try:
-            resolved = rb.dependencies(deps)
-        except rb.RuleViolation as v:
-            result.findings.append(error(v.code, v.message,
-                                         f"{draft.where}:{draft.task.source.line}"))
-            resolved = ()
-        result.tasks.append(replace(draft.task, dependencies=resolved))
+        if all(type(dep) is str for dep in draft.deps):  # judged already: only dedupe
+            resolved = tuple(dict.fromkeys(draft.deps))  # type: ignore[arg-type]
+        else:
+            resolved = _resolve(result, draft, local_tasks)
+        t = draft.task
+        result.tasks.append(Task(t.id, t.function, resolved, t.retry, t.trigger_rules,
+                                 t.is_async, t.doc, t.source, t.fingerprint))
     result.secrets = list(dict.fromkeys(result.secrets))
     names: set[str] = set()
     for param in result.params:
@@ -239,6 +234,28 @@ def _finish(result: Discovery, pending: list[tuple[TaskDraft, dict[str, str]]]) 
         if len(items) > bound:
             result.findings.append(error(code, f"a workflow may declare at most {bound} "
                                          f"{what}, not {len(items)}"))
+
+
+def _resolve(result: Discovery, draft: TaskDraft, local_tasks: dict[str, str]
+             ) -> tuple[str, ...]:
+    """Dependencies with task functions named by their task ids, judged again."""
+    deps: list[str] = []
+    for dep in draft.deps:
+        if isinstance(dep, FunctionRef):
+            if dep.name not in local_tasks:
+                result.findings.append(error(
+                    "task-dependencies", f"dependency '{dep.name}' of task '{draft.task.id}' "
+                    "is not a task function of this module; name the task id as a string",
+                    f"{draft.where}:{dep.line}"))
+                continue
+            dep = local_tasks[dep.name]
+        deps.append(dep)
+    try:
+        return rb.dependencies(deps)
+    except rb.RuleViolation as v:
+        result.findings.append(error(v.code, v.message,
+                                     f"{draft.where}:{draft.task.source.line}"))
+        return ()
 
 
 def _where(result: Discovery, param: Param) -> str:

@@ -42,46 +42,62 @@ def canonical(node: object) -> str:
     return "".join(parts)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLANS: dict[type, tuple[str, tuple[str, ...], bool]] = {}
 
 
-def _fields(kind: type) -> tuple[str, ...]:
-    """A node type's fields in sorted order, skipped ones left out (computed once)."""
-    fields = _FIELDS.get(kind)
-    if fields is None:
-        fields = _FIELDS[kind] = tuple(n for n in sorted(kind._fields)  # type: ignore[attr-defined]
-                                       if n not in _SKIP_FIELDS)
-    return fields
+def _plan(kind: type) -> tuple[str, tuple[str, ...], bool]:
+    """How a node type is written: ``Name(``, its fields in sorted order (skipped ones
+    left out) and whether its body may start with a docstring (computed once a type)."""
+    plan = _PLANS.get(kind)
+    if plan is None:
+        fields = tuple(n for n in sorted(kind._fields)  # type: ignore[attr-defined]
+                       if n not in _SKIP_FIELDS)
+        plan = _PLANS[kind] = (kind.__name__ + "(", fields, issubclass(kind, _DOC_OWNERS))
+    return plan
 
 
 def _emit(node: object, out: list[str]) -> None:
-    if isinstance(node, ast.Constant):
-        out.append(f"Constant({_constant(node.value)})")
+    kind = type(node)
+    if kind is ast.Constant or isinstance(node, ast.Constant):
+        out.append("Constant(" + _constant(node.value) + ")")  # type: ignore[attr-defined]
     elif isinstance(node, ast.AST):
-        out.append(type(node).__name__ + "(")
+        head, fields, doc_owner = _plan(kind)
+        out.append(head)
         sep = ""
-        for name in _fields(type(node)):
+        for name in fields:
             value = getattr(node, name, None)
-            if name == "body" and value and isinstance(node, _DOC_OWNERS) \
-                    and _is_docstring(value[0]):
-                value = value[1:]
-            if value is None or (isinstance(value, list) and not value):
+            if value is None:
                 continue
-            out.append(sep + name + "=")
+            if type(value) is list:
+                if doc_owner and name == "body" and value and _is_docstring(value[0]):
+                    value = value[1:]
+                if not value:
+                    continue
+                out.append(sep + name + "=")
+                _emit_list(value, out)
+            else:
+                out.append(sep + name + "=")
+                _emit(value, out)
             sep = ","
-            _emit(value, out)
         out.append(")")
     elif isinstance(node, list):
-        out.append("[")
-        for i, item in enumerate(node):
-            if i:
-                out.append(",")
-            _emit(item, out)
-        out.append("]")
+        _emit_list(node, out)
     elif isinstance(node, str):
         out.append(_json_string(node))  # exactly json.dumps(node)
     else:
         out.append(_constant(node))
+
+
+def _emit_list(items: list[object], out: list[str]) -> None:
+    out.append("[")
+    first = True
+    for item in items:
+        if first:
+            first = False
+        else:
+            out.append(",")
+        _emit(item, out)
+    out.append("]")
 
 
 def fingerprint_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:

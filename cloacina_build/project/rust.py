@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import rulebook as rb
 from ..findings import Finding, error, warning
+from ..gcpause import gc_paused
 from ..model import SourceLocation, Task
 from .rust_lexer import (
     ALGORITHM,
@@ -141,6 +142,11 @@ def parse_args(tokens: list[Token]) -> list[tuple[str, list[Token], int]]:
 
 def discover_crate(src_dir: Path, shown_from: Path) -> RustDiscovery:
     """Every #[workflow] module under ``src_dir`` (exactly one is expected)."""
+    with gc_paused():  # every token stays alive until the end (see gcpause)
+        return _discover_crate(src_dir, shown_from)
+
+
+def _discover_crate(src_dir: Path, shown_from: Path) -> RustDiscovery:
     result = RustDiscovery()
     found_workflows: list[tuple[str, str]] = []
     for path in sorted(src_dir.rglob("*.rs")):
