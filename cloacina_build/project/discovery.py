@@ -98,18 +98,26 @@ def discover(tree: SourceTree, entry_module: str, workflow_name: str) -> Discove
 def _discover(tree: SourceTree, entry_module: str, workflow_name: str) -> Discovery:
     recording = RecordingTree(tree)
     result = Discovery(observed=recording)
-    pending: list[tuple[TaskDraft, dict[str, str]]] = []
-    for module, parsed in walk_modules(recording, entry_module,
-                                       lambda m: _parse(recording, m, result)):
-        result.modules.append(module.name)
-        if not isinstance(parsed, ast.Module):
-            continue
-        scan = _ModuleScan(recording.display(module.relpath), module, workflow_name, result)
+
+    def scan(module: Module, parsed: ast.AST) -> _ModuleScan:
+        found = _ModuleScan(recording.display(module.relpath), module, workflow_name)
         try:
-            scan.run(parsed, pending)
+            found.run(parsed)
         except RecursionError:
-            result.findings.append(error("source-too-complex", "the source nests too deeply "
-                                         "to be read safely", scan.where))
+            found.result.findings.append(error("source-too-complex", "the source nests too "
+                                               "deeply to be read safely", found.where))
+        return found
+
+    pending: list[tuple[TaskDraft, dict[str, str]]] = []
+    for module, found in walk_modules(recording, entry_module,
+                                      lambda m: _parse(recording, m, result), scan):
+        result.modules.append(module.name)
+        if found is not None:  # merged in module order, whatever order they were read in
+            result.findings += found.result.findings
+            result.triggers += found.result.triggers
+            result.params += found.result.params
+            result.secrets += found.result.secrets
+            pending += found.pending
     _finish(result, pending)
     return result
 
@@ -135,19 +143,21 @@ def _parse(tree: SourceTree, module: Module, result: Discovery) -> ast.Module | 
 
 
 class _ModuleScan:
-    """The decorated functions of one module, with where each one sits."""
+    """The decorated functions of one module, with where each one sits; what they declare
+    goes to ``result`` (and ``pending``, for tasks) until the modules are merged."""
 
-    def __init__(self, where: str, module: Module, workflow: str, result: Discovery) -> None:
-        self.where, self.module, self.workflow, self.result = where, module, workflow, result
+    def __init__(self, where: str, module: Module, workflow: str) -> None:
+        self.where, self.module, self.workflow = where, module, workflow
+        self.result = Discovery()
         self.local_tasks: dict[str, str] = {}  # function name -> task id
         self.aliases: _Aliases | None = None
         self.pending: list[tuple[TaskDraft, dict[str, str]]] = []
 
-    def run(self, parsed: ast.Module, pending: list[tuple[TaskDraft, dict[str, str]]]) -> None:
+    def run(self, parsed: ast.AST) -> None:
+        assert isinstance(parsed, ast.Module)
         self.aliases = _Aliases(parsed)
         if not self.aliases.modules and not self.aliases.names:
             return
-        self.pending = pending
         self._visit(parsed.body, "module")
 
     def _visit(self, body: list[ast.stmt], context: str) -> None:

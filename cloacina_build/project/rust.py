@@ -32,7 +32,7 @@ from .rust_lexer import (
 )
 
 __all__ = ["ALGORITHM", "LexError", "RustDiscovery", "Token", "discover_crate",
-           "fingerprint_tokens", "parse_args", "tokenize"]
+           "fingerprint_tokens", "parse_args", "scan_sources", "tokenize"]
 
 WORKFLOW_ATTRS = ("workflow", "packaged_workflow")
 _INT = re.compile(r"[0-9]+")
@@ -147,21 +147,30 @@ def discover_crate(src_dir: Path, shown_from: Path) -> RustDiscovery:
 
 
 def _discover_crate(src_dir: Path, shown_from: Path) -> RustDiscovery:
-    result = RustDiscovery()
-    found_workflows: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = []
+    unreadable: list[Finding] = []
     for path in sorted(src_dir.rglob("*.rs")):
         rel = path.relative_to(shown_from).as_posix()
         try:
-            tokens = tokenize(path.read_text("utf-8"))
-            found_workflows += _Scanner(tokens, rel, result).workflows()
+            files.append((rel, path.read_text("utf-8")))
+        except UnicodeDecodeError:
+            unreadable.append(error("source-syntax", "not UTF-8 text", rel))
+    return scan_sources(files, src_dir.relative_to(shown_from).as_posix(), unreadable)
+
+
+def scan_sources(files: list[tuple[str, str]], where: str = "src",
+                 findings: list[Finding] | None = None) -> RustDiscovery:
+    """Discovery over ``(path, text)`` pairs, as read from a crate's ``src/``."""
+    result = RustDiscovery(findings=list(findings or []))
+    found_workflows: list[tuple[str, str]] = []
+    for rel, text in files:
+        try:
+            found_workflows += _Scanner(tokenize(text), rel, result).workflows()
         except LexError as exc:
             result.findings.append(error("source-syntax", str(exc), f"{rel}:{exc.line}"))
-        except UnicodeDecodeError:
-            result.findings.append(error("source-syntax", "not UTF-8 text", rel))
     if not found_workflows and not result.findings:
         result.findings.append(error("workflow-missing", "no #[workflow(name = \"...\")] module "
-                                     "found under src/", src_dir.relative_to(shown_from)
-                                     .as_posix()))
+                                     f"found under {where}/", where))
     elif len(found_workflows) > 1:
         result.findings.append(error("workflow-multiple", "more than one #[workflow] module: "
                                      + ", ".join(w for w, _ in found_workflows)))

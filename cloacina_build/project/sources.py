@@ -10,10 +10,10 @@ import ast
 import hashlib
 import zipfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_MODULES = 5000
@@ -227,14 +227,19 @@ def imported_names(module: Module, parsed: ast.AST) -> list[str]:
     return out
 
 
-def walk_modules(tree: SourceTree, entry: str, parse) -> list[tuple[Module, object]]:
+def walk_modules(tree: SourceTree, entry: str, parse: Callable[[Module], ast.AST | None],
+                 visit: Callable[[Module, ast.AST], Any] | None = None
+                 ) -> list[tuple[Module, Any]]:
     """The entry module, its parent packages, and what they import inside the package.
 
     ``parse(module) -> parsed or None`` parses one module (and reports its problems);
-    returns ``(module, parsed)`` pairs in a stable order.
+    ``visit(module, parsed)``, when given, reads what it needs from the tree as soon as it
+    is parsed (so only one syntax tree is alive at a time) and its result is returned in
+    place of the tree.  Returns ``(module, parsed or visit's result or None)`` pairs sorted
+    by module name.
     """
     top = entry.split(".")[0]
-    seen: dict[str, tuple[Module, object]] = {}
+    seen: dict[str, tuple[Module, Any]] = {}
     queue: deque[str] = deque([entry])
     while queue and len(seen) < MAX_MODULES:
         dotted = queue.popleft()
@@ -247,10 +252,12 @@ def walk_modules(tree: SourceTree, entry: str, parse) -> list[tuple[Module, obje
             if module is None:
                 continue
             parsed = parse(module)
-            seen[name] = (module, parsed)
             if parsed is None:
+                seen[name] = (module, None)
                 continue
             for imported in imported_names(module, parsed):
                 if imported.split(".")[0] == top and imported not in seen:
                     queue.append(imported)
+            seen[name] = (module, parsed if visit is None else visit(module, parsed))
+            del parsed
     return [seen[k] for k in sorted(seen)]
