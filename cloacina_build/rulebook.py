@@ -93,9 +93,10 @@ class RuleViolation(Exception):
         self.argument = argument
 
 
-def _short(value: object) -> str:
+def _short(value: object, quote: bool = True) -> str:
+    """``value`` for a message: its repr (or, ``quote=False``, a string as it is), clipped."""
     try:
-        text = repr(value)
+        text = repr(value) if quote or not isinstance(value, str) else value
     except (ValueError, RecursionError):  # ints past the conversion limit, deep nesting
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -156,13 +157,9 @@ def task_argument(key: str, spelled: str = "@cloaca.task", code: str = "task-arg
     """A task decorator/attribute argument name: one of TASK_ARGS (``spelled`` is how the
     caller's language writes the decorator, for the message)."""
     if key not in TASK_ARGS:
-        raise RuleViolation(code, f"{spelled} has no argument '{_short_text(key)}'"
+        raise RuleViolation(code, f"{spelled} has no argument '{_short(key, False)}'"
                             f"{did_you_mean(key, TASK_ARGS, TASK_ARG_SYNONYMS)}", key)
     return key
-
-
-def _short_text(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def task_id(value: object, code: str = "task-argument") -> str:
@@ -336,7 +333,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
             workflow: str, source: SourceLocation, code: str = "trigger-argument") -> Trigger:
     unknown = [k for k in values if k not in TRIGGER_ARGS]
     if unknown:
-        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short_text(str(unknown[0]))}'"
+        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short(unknown[0], False)}'"
                             f"{did_you_mean(str(unknown[0]), TRIGGER_ARGS)}", unknown[0])
     has_cron, has_poll = "cron" in values, "poll_interval" in values
     if has_cron == has_poll:

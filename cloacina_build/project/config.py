@@ -265,16 +265,7 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
         findings.append(error("config-version", "[project] version is required "
                               "(or list it in dynamic)", loc))
     findings += _check_identity(name, version, loc)
-    meta = dict(tool_checked)
-    if "requires_python" not in meta and isinstance(proj.get("requires-python"), str):
-        meta["requires_python"] = proj["requires-python"]
-    if "description" not in meta and isinstance(proj.get("description"), str):
-        meta["description"] = proj["description"]
-    authors = proj.get("authors")
-    if "author" not in meta and isinstance(authors, list) and authors:
-        first = authors[0] if isinstance(authors[0], dict) else {}
-        if isinstance(first.get("name"), str):
-            meta["author"] = first["name"]
+    meta = _pep621_metadata(proj, tool_checked)
     findings += _check_requires_python(meta.get("requires_python"), loc)
     language = meta.get("language", "python")
     if language != "python":
@@ -298,6 +289,21 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
     if isinstance(metadata.get("entry_module"), str):
         findings += _check_entry(project, loc)
     return project, findings
+
+
+def _pep621_metadata(proj: dict, tool: dict) -> dict[str, Any]:
+    """[tool.cloacina], with what [project] says filling the gaps."""
+    meta = dict(tool)
+    if "requires_python" not in meta and isinstance(proj.get("requires-python"), str):
+        meta["requires_python"] = proj["requires-python"]
+    if "description" not in meta and isinstance(proj.get("description"), str):
+        meta["description"] = proj["description"]
+    authors = proj.get("authors")
+    if "author" not in meta and isinstance(authors, list) and authors:
+        first = authors[0] if isinstance(authors[0], dict) else {}
+        if isinstance(first.get("name"), str):
+            meta["author"] = first["name"]
+    return meta
 
 
 def _cargo(root: Path, config: Path, doc: dict, loc: str):
