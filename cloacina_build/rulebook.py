@@ -70,15 +70,13 @@ RETRY_ARGS = {"retry_attempts": "attempts", "retry_backoff": "backoff",
               "retry_condition": "condition", "retry_jitter": "jitter"}
 
 OPERATOR_SPELLINGS = {
-    "equals": Operator.EQUALS, "eq": Operator.EQUALS, "==": Operator.EQUALS,
-    "notequals": Operator.NOT_EQUALS, "ne": Operator.NOT_EQUALS, "!=": Operator.NOT_EQUALS,
-    "greaterthan": Operator.GREATER_THAN, "gt": Operator.GREATER_THAN,
-    ">": Operator.GREATER_THAN,
-    "lessthan": Operator.LESS_THAN, "lt": Operator.LESS_THAN, "<": Operator.LESS_THAN,
-    "contains": Operator.CONTAINS, "in": Operator.CONTAINS,
-    "notcontains": Operator.NOT_CONTAINS, "not_in": Operator.NOT_CONTAINS,
-    "exists": Operator.EXISTS,
-    "notexists": Operator.NOT_EXISTS,
+    **dict.fromkeys(("equals", "eq", "=="), Operator.EQUALS),
+    **dict.fromkeys(("notequals", "ne", "!="), Operator.NOT_EQUALS),
+    **dict.fromkeys(("greaterthan", "gt", ">"), Operator.GREATER_THAN),
+    **dict.fromkeys(("lessthan", "lt", "<"), Operator.LESS_THAN),
+    **dict.fromkeys(("contains", "in"), Operator.CONTAINS),
+    **dict.fromkeys(("notcontains", "not_in"), Operator.NOT_CONTAINS),
+    "exists": Operator.EXISTS, "notexists": Operator.NOT_EXISTS,
 }
 
 
@@ -115,6 +113,8 @@ def is_text(value: object, max_len: int | None = None) -> bool:
     """A str that is valid Unicode text (no lone surrogates), within ``max_len`` chars."""
     if not isinstance(value, str) or (max_len is not None and len(value) > max_len):
         return False
+    if value.isascii():  # the usual case, and no surrogate is ASCII
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -226,6 +226,8 @@ def _choice(arg: str, value: object, enum: type, code: str):
 def retry(args: Mapping[str, object], code: str = "task-argument") -> Retry:
     """A retry policy from decorator arguments named as in ``RETRY_ARGS``
     (``retry_attempts=3``) or as stored in a manifest (``attempts=3``)."""
+    if not args:
+        return Retry()
     values = {RETRY_ARGS.get(k, k): v for k, v in args.items()}
     arg = {v: k for k, v in RETRY_ARGS.items()}
     unknown = sorted(set(values) - set(arg))

@@ -1,9 +1,11 @@
 """``build_package``: a workflow project in, one reproducible ``.cloacina`` file out.
 
 1. read the project; 2. discover tasks statically from its source and check the graph
-(nothing is built or written when that fails); 3. build the payload: the wheel with the
-project's PEP 517 backend (hatchling for the canonical layout), offline, in the running
-environment unless ``isolated`` (``native.py`` builds a Rust crate's library); 4. make sure
+(nothing is written when that fails); 3. build the payload: the wheel with the project's
+PEP 517 backend (hatchling for the canonical layout), offline, in the running environment
+unless ``isolated`` (``native.py`` builds a Rust crate's library).  A hatchling build,
+which writes only to its temporary directory, starts beside discovery and is stopped if
+discovery refuses the project; other backends start after it; 4. make sure
 the wheel holds the tasks that were discovered: when its modules are the very bytes
 discovery read, the discovery stands, otherwise the wheel is discovered again and must
 match; 5. assemble the typed manifest and read it back as a reader would
@@ -35,7 +37,7 @@ from ..project.sources import DiskTree, ZipTree
 from . import native
 from .assemble import assemble, checked_manifest
 from .payload import Payload
-from .wheel_build import build_wheel
+from .wheel_build import BackgroundBuild, build_wheel, builds_outside_the_project
 
 __all__ = ["BuildResult", "Payload", "build_package", "build_wheel", "discover_project",
            "git_provenance", "render_package_toml"]
@@ -77,23 +79,33 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
     if native_lib is not None and project.layout != CARGO:
         raise UsageError("--native-lib packages a Rust workflow crate's library; "
                          f"{project.root.name} is a Python project")
-    found = discover_project(project)
-    if has_errors(found.findings):
-        raise ProjectError(f"workflow '{project.workflow_name}' has problems; nothing was "
-                           "built", code="workflow", findings=found.findings,
-                           hint="fix the places named above and package again")
     epoch = archive.source_date_epoch()
     with tempfile.TemporaryDirectory(prefix="cloacina-build-") as tmp:
+        early = BackgroundBuild(project, Path(tmp), epoch) \
+            if builds_outside_the_project(project, isolated) else None
+        try:
+            found = discover_project(project)
+            if has_errors(found.findings):
+                raise ProjectError(f"workflow '{project.workflow_name}' has problems; "
+                                   "nothing was built", code="workflow",
+                                   findings=found.findings,
+                                   hint="fix the places named above and package again")
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
         if project.layout == CARGO:
             payload = native.native_payload(project, found, Path(tmp), native_lib)
         else:
-            payload = _wheel_payload(project, found, Path(tmp), isolated, epoch)
+            wheel = early.result() if early is not None else \
+                build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
+            payload = _wheel_payload(project, found, wheel)
         return _write_package(project, payload, output, epoch)
 
 
-def _wheel_payload(project: Project, found: Discovery, tmp: Path, isolated: bool,
-                   epoch: int) -> Payload:
-    wheel_path, backend = build_wheel(project, tmp, isolated=isolated, epoch=epoch)
+def _wheel_payload(project: Project, found: Discovery, wheel_build: tuple[Path, str]
+                   ) -> Payload:
+    wheel_path, backend = wheel_build
     wheel = parse_name(wheel_path.name)
     if not same_name(wheel.name, project.name):
         raise BuildError(f"the backend built a wheel for '{wheel.name}', not "
