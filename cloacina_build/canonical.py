@@ -21,31 +21,26 @@ def dumps(value: Any) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def _float(v: float) -> str:
+    if not math.isfinite(v):
+        raise ValueError("Out of range float values are not JSON compliant: " + repr(v))
+    return float.__repr__(v)
+
+
+_EXACT = {str: _string, int: int.__repr__, float: _float,
+          type(None): lambda v: "null", bool: lambda v: "true" if v else "false"}
+
+
 def _scalar(v: Any) -> str | None:
     """The JSON text of a scalar, or None for a container."""
-    t = type(v)
-    if t is str:
-        return _string(v)
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if t is int:
-        return int.__repr__(v)
-    if t is float:
-        if not math.isfinite(v):
-            raise ValueError("Out of range float values are not JSON compliant: " + repr(v))
-        return float.__repr__(v)
+    write = _EXACT.get(type(v))
+    if write is not None:
+        return write(v)
     if isinstance(v, (dict, list, tuple)):
         return None
-    if isinstance(v, str):
-        return _string(v)
-    if isinstance(v, int):
-        return int.__repr__(v)
-    if isinstance(v, float):
-        return _scalar(float(v))
+    for kind in (str, bool, int, float):  # subclasses, as json.dumps writes them
+        if isinstance(v, kind):
+            return _EXACT[kind](kind(v) if kind is float else v)
     raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
 
 

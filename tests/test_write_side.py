@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from cloacina_build.build.assemble import assemble, checked_manifest
 from cloacina_build.build.builder import build_package
@@ -275,8 +274,8 @@ def test_a_wheel_with_other_bytes_is_discovered_again(tmp_path, monkeypatch):
 def test_hints_are_bounded_for_many_unknown_dependencies():
     """Ten thousand unknown names: every one is reported, only the first few get a
     did-you-mean hint (each computed against a bounded set of candidates)."""
-    from cloacina_build.project.graph import HINTED
     from cloacina_build.model import Retry, SourceLocation, Task
+    from cloacina_build.project.graph import HINTED
 
     def task(tid, deps):
         return Task(tid, f"m:{tid}", tuple(deps), Retry(), None, False, None,

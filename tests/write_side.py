@@ -38,29 +38,23 @@ class DictTree:
 
 # -- literals in both languages --------------------------------------------------------
 
+_RUST_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
+                 "\0": "\\0"}
+
+
+def _rust_char(c: str) -> str:
+    if c in _RUST_ESCAPES:
+        return _RUST_ESCAPES[c]
+    return f"\\u{{{ord(c):x}}}" if ord(c) < 0x20 or ord(c) == 0x7F else c
+
+
 def rust_literal(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        out = []
-        for c in value:
-            if c in '"\\':
-                out.append("\\" + c)
-            elif c == "\n":
-                out.append("\\n")
-            elif c == "\t":
-                out.append("\\t")
-            elif c == "\r":
-                out.append("\\r")
-            elif c == "\0":
-                out.append("\\0")
-            elif ord(c) < 0x20 or ord(c) == 0x7F:
-                out.append(f"\\u{{{ord(c):x}}}")
-            else:
-                out.append(c)
-        return '"' + "".join(out) + '"'
+        return '"' + "".join(_rust_char(c) for c in value) + '"'
     assert isinstance(value, list)
     return "[" + ", ".join(rust_literal(v) for v in value) + "]"
 

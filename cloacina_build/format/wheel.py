@@ -20,12 +20,12 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from ..project.discovery import Discovery, discover
 from ..findings import Finding, error
 from ..model import Task
+from ..project.discovery import Discovery, discover
+from ..project.sources import ZipTree
 from .limits import Limits
 from .names import NameSet, name_problem
-from ..project.sources import ZipTree
 
 # What opening or reading a hostile zip can raise: a bad archive, an encrypted entry
 # (RuntimeError), an unknown compression method (NotImplementedError), a corrupt deflate,

@@ -273,22 +273,28 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
                               f"project; [tool.cloacina] language is {language!r}", loc))
         return None, findings
     metadata = _fill_metadata(meta, name, language)
-    top = snake_case(name)
-    source_root = root / "src" if (root / "src" / top).exists() or (
-        root / "src" / f"{top}.py").exists() else root
-    if "entry_module" not in meta:
-        metadata["entry_module"] = _infer_entry(source_root, top)
-    else:
-        first = meta["entry_module"].split(".")[0] if isinstance(meta["entry_module"], str) \
-            else top
-        if (root / "src" / first).exists() or (root / "src" / f"{first}.py").exists():
-            source_root = root / "src"
+    source_root = _pep621_source_root(root, meta, metadata, snake_case(name))
     build_system = doc.get("build-system") if isinstance(doc.get("build-system"), dict) else {}
     project = Project(root, PEP621, config, name, version if isinstance(version, str) else None,
                       metadata, source_root, None, build_system)
     if isinstance(metadata.get("entry_module"), str):
         findings += _check_entry(project, loc)
     return project, findings
+
+
+def _pep621_source_root(root: Path, meta: dict, metadata: dict, top: str) -> Path:
+    """``src/`` when the entry module's package lives there (inferring the entry module
+    into ``metadata`` when the project names none), else the project root."""
+    def in_src(name: str) -> bool:
+        return (root / "src" / name).exists() or (root / "src" / f"{name}.py").exists()
+
+    if "entry_module" not in meta:
+        source_root = root / "src" if in_src(top) else root
+        metadata["entry_module"] = _infer_entry(source_root, top)
+        return source_root
+    entry = meta["entry_module"]
+    first = entry.split(".")[0] if isinstance(entry, str) else top
+    return root / "src" if in_src(first) or in_src(top) else root
 
 
 def _pep621_metadata(proj: dict, tool: dict) -> dict[str, Any]:

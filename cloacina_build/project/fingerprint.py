@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii as _json_string
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 from ..model import Task

@@ -87,6 +87,18 @@ def graph_findings(tasks: Sequence[TaskLike], workflow: str,
                              _location(node, display)))
         else:
             by_id[node.id] = node
+    out += _unknown_names(nodes, by_id, display)
+    cycle = find_cycle({n.id: [d for d in n.dependencies if d in by_id]
+                        for n in by_id.values()})
+    if cycle:
+        out.append(error("graph-cycle", "dependency cycle: " + " -> ".join(cycle),
+                         _location(by_id[cycle[0]], display)))
+    return out
+
+
+def _unknown_names(nodes: list[_Node], by_id: dict[str, _Node],
+                   display: Callable[[str], str] | None) -> list[Finding]:
+    out: list[Finding] = []
     hint = _Hints(by_id)
     for node in nodes:
         for dep in node.dependencies:
@@ -99,11 +111,6 @@ def graph_findings(tasks: Sequence[TaskLike], workflow: str,
                 out.append(error("graph-unknown-rule-task", f"trigger rule of task "
                                  f"'{node.id}' names unknown task '{name}'{hint(name)}",
                                  _location(node, display)))
-    cycle = find_cycle({n.id: [d for d in n.dependencies if d in by_id]
-                        for n in by_id.values()})
-    if cycle:
-        out.append(error("graph-cycle", "dependency cycle: " + " -> ".join(cycle),
-                         _location(by_id[cycle[0]], display)))
     return out
 
 

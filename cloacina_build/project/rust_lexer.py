@@ -60,22 +60,27 @@ class _Lexer:
                 self.i = n if end < 0 else end
             elif src.startswith("/*", i):
                 self._block_comment()
-            elif (m := _RAW.match(src, i)):
-                self._raw_string(m)
-            elif c == '"' or src.startswith(('b"', 'c"'), i):
-                self._string(i + (1 if c == '"' else 2))
-            elif c == "'" or src.startswith("b'", i):
-                self._quote()
-            elif (m := _IDENT.match(src, i)):
-                self.emit("ident", m.end())
-            elif c.isdigit():
-                text = _NUMBER.match(src, i).group(0)  # type: ignore[union-attr]
-                if ".." in text:  # a range like 0..10
-                    text = text[: text.index("..")]
-                self.emit("literal", i + len(text))
             else:
-                self._punct()
+                self._token(i, c)
         return self.out
+
+    def _token(self, i: int, c: str) -> None:
+        src = self.src
+        if (m := _RAW.match(src, i)):
+            self._raw_string(m)
+        elif c == '"' or src.startswith(('b"', 'c"'), i):
+            self._string(i + (1 if c == '"' else 2))
+        elif c == "'" or src.startswith("b'", i):
+            self._quote()
+        elif (m := _IDENT.match(src, i)):
+            self.emit("ident", m.end())
+        elif c.isdigit():
+            text = _NUMBER.match(src, i).group(0)  # type: ignore[union-attr]
+            if ".." in text:  # a range like 0..10
+                text = text[: text.index("..")]
+            self.emit("literal", i + len(text))
+        else:
+            self._punct()
 
     def _block_comment(self) -> None:
         src, n = self.src, len(self.src)
