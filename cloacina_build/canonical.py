@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from json.encoder import encode_basestring as _string
+from collections.abc import Callable
 from typing import Any
 
 
@@ -27,7 +28,7 @@ def _float(v: float) -> str:
     return float.__repr__(v)
 
 
-_EXACT = {str: _string, int: int.__repr__, float: _float,
+_EXACT: dict[type, Callable[[Any], str]] = {str: _string, int: int.__repr__, float: _float,
           type(None): lambda v: "null", bool: lambda v: "true" if v else "false"}
 
 

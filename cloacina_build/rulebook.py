@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import did_you_mean
 from .model import (
@@ -109,7 +109,7 @@ def _small_int(value: object) -> bool:
     return is_int(value) and -10**MAX_INT_DIGITS < value < 10**MAX_INT_DIGITS  # type: ignore[operator]
 
 
-def is_text(value: object, max_len: int | None = None) -> bool:
+def is_text(value: object, max_len: int | None = None) -> TypeGuard[str]:
     """A str that is valid Unicode text (no lone surrogates), within ``max_len`` chars."""
     if not isinstance(value, str) or (max_len is not None and len(value) > max_len):
         return False
@@ -163,11 +163,11 @@ def task_argument(key: str, spelled: str = "@cloaca.task", code: str = "task-arg
 
 
 def task_id(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_ID) or not ID_RE.match(value):  # type: ignore[arg-type]
+    if not is_text(value, MAX_ID) or not ID_RE.match(value):
         raise RuleViolation(code, f"task id {_short(value)} must be a string of letters, "
                             f"digits, '_', '-' or '.' (at most {MAX_ID} characters, not "
                             "starting with a digit)", "id")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def dependencies(values: object, code: str = "task-argument") -> tuple[str, ...]:
@@ -187,7 +187,7 @@ def dependencies(values: object, code: str = "task-argument") -> tuple[str, ...]
 
 
 def function_ref(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.match(value):  # type: ignore[arg-type]
+    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.match(value):
         raise RuleViolation(code, f"function {_short(value)} must be 'module.path:name'",
                             "function")
     return value  # type: ignore[return-value]
@@ -216,7 +216,7 @@ def _non_negative(arg: str, value: object, code: str) -> int:
     return value  # type: ignore[return-value]
 
 
-def _choice(arg: str, value: object, enum: type, code: str):
+def _choice(arg: str, value: object, enum: Any, code: str) -> Any:
     if isinstance(value, str) and value.lower() in {e.value for e in enum}:
         return enum(value.lower())
     raise RuleViolation(code, f"{arg} must be one of {', '.join(e.value for e in enum)}, "
@@ -343,7 +343,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
                             "poll_interval=...")
     if has_cron:
         schedule = values["cron"]
-        if not is_text(schedule, MAX_NAME) or not 5 <= len(schedule.split()) <= 7:  # type: ignore[union-attr]
+        if not is_text(schedule, MAX_NAME) or not 5 <= len(schedule.split()) <= 7:
             raise RuleViolation(code, f"cron {_short(schedule)} must be a cron expression of "
                                 "5 to 7 fields", "cron")
     else:

@@ -110,18 +110,22 @@ OPERATORS = st.sampled_from(["eq", "==", "Equals", "not_in", "gt", "LessThan", "
                              "approximately"])
 
 
-def _rule(names: list[str]) -> st.SearchStrategy[str]:
-    leaf = st.one_of(
-        st.just("cloaca.always()"),
-        st.builds(lambda f, n: f"cloaca.{f}({n!r})",
-                  st.sampled_from(["task_success", "task_failed", "task_skipped"]),
-                  st.sampled_from(names) | IDS),
-        st.builds(lambda k, o, v: f"cloaca.context_value({k!r}, {o!r}, {v!r})",
-                  TEXT, OPERATORS, JSON))
-    return st.recursive(leaf, lambda inner: st.builds(
-        lambda f, items: f"cloaca.{f}([{', '.join(items)}])",
-        st.sampled_from(["all_of", "any_of", "none_of"]), st.lists(inner, max_size=3)),
-        max_leaves=4)
+@st.composite
+def _rule(draw, names: list[str], depth: int = 0) -> str:
+    """A trigger rule written with the cloaca helpers, nested up to two levels."""
+    kind = draw(st.sampled_from(["always", "task", "context", "combine"] if depth < 2
+                                else ["always", "task", "context"]))
+    if kind == "always":
+        return "cloaca.always()"
+    if kind == "task":
+        helper = draw(st.sampled_from(["task_success", "task_failed", "task_skipped"]))
+        return f"cloaca.{helper}({draw(st.sampled_from(names) | IDS)!r})"
+    if kind == "context":
+        return (f"cloaca.context_value({draw(TEXT)!r}, {draw(OPERATORS)!r}, "
+                f"{draw(JSON)!r})")
+    items = draw(st.lists(_rule(names, depth + 1), max_size=3))
+    helper = draw(st.sampled_from(["all_of", "any_of", "none_of"]))
+    return f"cloaca.{helper}([{', '.join(items)}])"
 
 
 @st.composite

@@ -30,7 +30,7 @@ LIB_SUFFIXES = (".so", ".dylib", ".dll")
 def discover_crate_project(project: Project) -> Discovery:
     found = discover_crate(project.source_root, project.root)
     result = Discovery(tasks=list(found.tasks), findings=list(found.findings))
-    if found.workflow is not None:
+    if found.workflow is not None and found.module is not None:
         configured = project.metadata.get("workflow_name")
         if project.cargo.get("workflow_name_set") and configured != found.workflow:
             result.findings.append(error(

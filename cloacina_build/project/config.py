@@ -176,7 +176,7 @@ def _canonical(root: Path, config: Path, doc: dict, loc: str):
     else:
         checked = doc
     findings += schema_findings(checked, "package", code="config-schema", location=loc)
-    pkg = doc.get("package") if isinstance(doc.get("package"), dict) else {}
+    pkg: dict[str, Any] = doc["package"] if isinstance(doc.get("package"), dict) else {}
     meta = meta if isinstance(meta, dict) else {}
     name, version = pkg.get("name"), pkg.get("version")
     findings += _check_identity(name, version, loc)
@@ -274,7 +274,8 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
         return None, findings
     metadata = _fill_metadata(meta, name, language)
     source_root = _pep621_source_root(root, meta, metadata, snake_case(name))
-    build_system = doc.get("build-system") if isinstance(doc.get("build-system"), dict) else {}
+    build_system: dict[str, Any] = doc["build-system"] \
+        if isinstance(doc.get("build-system"), dict) else {}
     project = Project(root, PEP621, config, name, version if isinstance(version, str) else None,
                       metadata, source_root, None, build_system)
     if isinstance(metadata.get("entry_module"), str):
@@ -325,7 +326,7 @@ def _cargo(root: Path, config: Path, doc: dict, loc: str):
                               "(workspace-inherited values are not supported)", loc))
         return None, findings
     findings += _check_identity(name, version, loc)
-    lib = doc.get("lib") if isinstance(doc.get("lib"), dict) else {}
+    lib: dict[str, Any] = doc["lib"] if isinstance(doc.get("lib"), dict) else {}
     if "cdylib" not in (lib.get("crate-type") or []):
         findings.append(error("config-crate-type", "a Rust workflow crate must build a shared "
                               "library: add crate-type = [\"cdylib\", \"rlib\"] to [lib]",

@@ -84,13 +84,13 @@ def judged(nodes: Mapping[str, ast.AST], fallback: ast.AST) -> Iterator[None]:
         raise _refused(v, nodes, fallback) from None
 
 
-def keyword_nodes(deco: ast.AST, kind: str) -> dict[str, ast.AST]:
+def keyword_nodes(deco: ast.expr, kind: str) -> dict[str, ast.expr]:
     """``name=node`` for a decorator call: keywords only, written out."""
     if not isinstance(deco, ast.Call):
         return {}
     if deco.args:
         raise Problem(f"@cloaca.{kind} takes keyword arguments only", deco.args[0])
-    out: dict[str, ast.AST] = {}
+    out: dict[str, ast.expr] = {}
     for kw in deco.keywords:
         if kw.arg is None:
             raise Problem(f"@cloaca.{kind} cannot take **kwargs: write the arguments out",
@@ -104,7 +104,7 @@ def _refused(v: rb.RuleViolation, nodes: Mapping[str, ast.AST], fallback: ast.AS
     return Problem(v.message, node, v.code)
 
 
-def read_task(node: FunctionNode, deco: ast.AST, module: str, relpath: str, where: str,
+def read_task(node: FunctionNode, deco: ast.expr, module: str, relpath: str, where: str,
               helper_of: HelperOf) -> TaskDraft:
     kw = keyword_nodes(deco, "task")
     try:
@@ -159,7 +159,7 @@ def _dependencies(node: ast.AST) -> list[str | FunctionRef]:
     return out
 
 
-def read_trigger(node: FunctionNode, deco: ast.AST, module: str, relpath: str,
+def read_trigger(node: FunctionNode, deco: ast.expr, module: str, relpath: str,
                  workflow: str) -> Trigger:
     kw = keyword_nodes(deco, "trigger")
     values = {k: literal(v, k) for k, v in kw.items()}
@@ -168,7 +168,7 @@ def read_trigger(node: FunctionNode, deco: ast.AST, module: str, relpath: str,
                           workflow=workflow, source=SourceLocation(relpath, node.lineno))
 
 
-def read_params(deco: ast.AST, relpath: str) -> list[Param]:
+def read_params(deco: ast.expr, relpath: str) -> list[Param]:
     out: list[Param] = []
     for name, value in keyword_nodes(deco, "workflow_params").items():
         type_node, default = value, MISSING
@@ -190,7 +190,7 @@ def read_params(deco: ast.AST, relpath: str) -> list[Param]:
     return out
 
 
-def read_secrets(deco: ast.AST) -> list[str]:
+def read_secrets(deco: ast.expr) -> list[str]:
     if not isinstance(deco, ast.Call):
         return []
     if deco.keywords:

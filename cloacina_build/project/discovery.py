@@ -223,8 +223,9 @@ def _finish(result: Discovery, pending: list[tuple[TaskDraft, dict[str, str]]]) 
     """Resolve dependencies named by function, drop repeated secrets, refuse repeated
     params, then apply the workflow-wide bounds."""
     for draft, local_tasks in pending:
-        if all(type(dep) is str for dep in draft.deps):  # judged already: only dedupe
-            resolved = tuple(dict.fromkeys(draft.deps))  # type: ignore[arg-type]
+        literal = [dep for dep in draft.deps if isinstance(dep, str)]
+        if len(literal) == len(draft.deps):  # judged already: only dedupe
+            resolved = tuple(dict.fromkeys(literal))
         else:
             resolved = _resolve(result, draft, local_tasks)
         t = draft.task

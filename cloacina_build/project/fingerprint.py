@@ -117,7 +117,7 @@ def workflow_fingerprint(workflow_name: str, tasks: Sequence[Task | Mapping[str,
                          algorithm: str = ALGORITHM) -> str:
     """sha256 over the workflow name and every task's id, fingerprint and edges.  Tasks
     are the typed model (a ``dict`` in the manifest's JSON form is accepted too)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for t in tasks:
         if isinstance(t, Task):
             tid, fingerprint, deps = t.id, t.fingerprint, t.dependencies

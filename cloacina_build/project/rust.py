@@ -98,7 +98,9 @@ def _scalar(tokens: list[Token]) -> Any:
 def _value(tokens: list[Token]) -> Any:
     """A literal attribute value: string, number, bool, or a [list] of those."""
     if tokens and tokens[0].text == "[" and tokens[-1].text == "]":
-        items, current, depth = [], [], 0
+        items: list[Any] = []
+        current: list[Token] = []
+        depth = 0
         for t in tokens[1:-1]:
             if t.kind == "punct" and t.text in "([{":
                 depth += 1
