@@ -3,6 +3,7 @@ packages the reader accepts (property tests over generated workflows)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -218,8 +219,6 @@ def test_the_builder_refuses_what_the_reader_would(tmp_path, monkeypatch):
     real = builder.assemble
 
     def broken(*args, **kw):
-        import dataclasses
-
         m = real(*args, **kw)
         return dataclasses.replace(m, workflow=dataclasses.replace(m.workflow,
                                                                    fingerprint="nope"))
@@ -228,6 +227,14 @@ def test_the_builder_refuses_what_the_reader_would(tmp_path, monkeypatch):
         build_package(root, tmp_path / "p.cloacina")
     assert info.value.code == "manifest-refused"
     assert [f.code for f in info.value.findings] == ["schema-manifest"]
+    assert not (tmp_path / "p.cloacina").exists()
+    fingerprint = "f" * 64  # well formed, but not the tasks' fingerprint
+    monkeypatch.setattr(builder, "assemble", lambda *a, **kw: dataclasses.replace(
+        real(*a, **kw), workflow=dataclasses.replace(real(*a, **kw).workflow,
+                                                     fingerprint=fingerprint)))
+    with pytest.raises(BuildError) as info:
+        build_package(root, tmp_path / "p.cloacina")
+    assert [f.code for f in info.value.findings] == ["workflow-fingerprint"]
     assert not (tmp_path / "p.cloacina").exists()
 
 

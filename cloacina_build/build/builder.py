@@ -100,7 +100,7 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
             wheel = early.result() if early is not None else \
                 build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
             payload = _wheel_payload(project, found, wheel)
-        return _write_package(project, payload, output, epoch)
+        return _write_package(project, payload, output, epoch, found)
 
 
 def _wheel_payload(project: Project, found: Discovery, wheel_build: tuple[Path, str]
@@ -132,14 +132,16 @@ def _wheel_discovery(project: Project, found: Discovery, zf: zipfile.ZipFile) ->
 
 
 def _write_package(project: Project, payload: Payload, output: Path | str | None,
-                   epoch: int) -> BuildResult:
+                   epoch: int, found: Discovery) -> BuildResult:
+    """``found``: the project's discovery, whose tasks passed the graph checks."""
     package_toml = render_package_toml(project, payload.version)
     size = payload.file.stat().st_size
     payload_sha = file_sha256(payload.file)
     revision, dirty = git_provenance(project.root)
     manifest = assemble(project, payload, package_toml=package_toml, size=size,
                         sha256=payload_sha, epoch=epoch, revision=revision, dirty=dirty)
-    manifest_bytes = checked_manifest(manifest, package_toml)
+    manifest_bytes = checked_manifest(manifest, package_toml,
+                                      graph_checked=payload.discovery is found)
     out = _output_path(project, payload.version, output)
     with archive.atomic_output(out) as fh:
         archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
