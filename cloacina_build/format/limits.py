@@ -2,8 +2,8 @@
 every limit is checked against bytes actually counted.
 
 The defaults are sized from what the builder can write: ``max_manifest_size`` holds the
-manifest of a workflow of ``rulebook.MAX_TASKS`` tasks (about 500 bytes a task with short
-ids and no docs; 640 bytes a task on average fit), and the builder refuses a package whose
+manifest of a workflow of ``rulebook.MAX_TASKS`` tasks (about 450 bytes a task with short
+ids and no docs; 670 bytes a task on average fit), and the builder refuses a package whose
 manifest or ``package.toml`` would break these limits before it writes anything
 (``build/assemble.py``), so every package it writes opens with the defaults.
 """
