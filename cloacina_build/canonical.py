@@ -10,8 +10,8 @@ library's C ``encode_basestring``.
 from __future__ import annotations
 
 import math
-from json.encoder import encode_basestring as _string
 from collections.abc import Callable
+from json.encoder import encode_basestring as _string
 from typing import Any
 
 
