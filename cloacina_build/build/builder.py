@@ -34,7 +34,6 @@ from ..project.config import CARGO, Project, load_project
 from ..project.discovery import Discovery, discover
 from ..project.graph import graph_findings
 from ..project.sources import DiskTree, ZipTree
-from . import native
 from .assemble import assemble, checked_manifest
 from .payload import Payload
 from .wheel_build import BackgroundBuild, build_wheel, builds_outside_the_project
@@ -56,7 +55,9 @@ class BuildResult:
 def discover_project(project: Project) -> Discovery:
     """Static discovery over the project's own source, with the graph checked."""
     if project.layout == CARGO:
-        return native.discover_crate_project(project)
+        from .native import discover_crate_project  # Rust crates only: keeps startup lean
+
+        return discover_crate_project(project)
     tree = DiskTree(project.source_root, shown_from=project.root)
     found = discover(tree, project.entry_module, project.workflow_name)
     if not has_errors(found.findings):
@@ -95,7 +96,9 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
                 early.cancel()
             raise
         if project.layout == CARGO:
-            payload = native.native_payload(project, found, Path(tmp), native_lib)
+            from .native import native_payload
+
+            payload = native_payload(project, found, Path(tmp), native_lib)
         else:
             wheel = early.result() if early is not None else \
                 build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
