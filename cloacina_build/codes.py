@@ -65,6 +65,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("limit-total-size", E, "the decompressed package is larger than the limit", _FORMAT),
         ("limit-metadata-size", E, "package.toml, the manifest or a signature is larger than "
          "the metadata limit", _FORMAT),
+        ("limit-manifest-size", E, "the manifest is larger than the manifest limit "
+         "(32 MiB)", _FORMAT),
         ("limit-compression-ratio", E, "the compression ratio exceeds the limit", _FORMAT),
     ]),
     ("metadata", [
@@ -122,6 +124,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("tasks-rediscovery", E, "tasks could not be rediscovered from the payload", _FORMAT),
         ("tasks-drift", E, "the tasks in the payload differ from the manifest", _FORMAT),
         ("graph-empty", E, "the workflow has no tasks", _FORMAT),
+        ("graph-too-large", E, "the workflow has more tasks than a package may hold "
+         "(50,000)", _FORMAT),
         ("graph-duplicate-id", E, "two tasks share an id", _FORMAT),
         ("graph-unknown-dependency", E, "a task depends on an unknown task", _FORMAT),
         ("graph-unknown-rule-task", E, "a trigger rule names an unknown task", _FORMAT),
@@ -193,6 +197,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          _FORMAT),
         ("invalid", E, "the package failed validation (see its findings)", _FORMAT),
         ("build", E, "the payload build failed", _FORMAT),
+        ("manifest-refused", E, "the builder refused the manifest it made: it would not "
+         "validate (nothing was written)", _FORMAT),
         ("backend-unavailable", E, "the project's build backend is not installed", _FORMAT),
         ("package", E, "a package is malformed, hostile or fails a check", _FORMAT),
         ("key", E, "a key cannot be read, written or used", _SIGNING),

@@ -16,7 +16,6 @@ two ways only:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -425,8 +424,11 @@ class Manifest:
 
 
 def canonical_json(value: JSON) -> bytes:
-    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    """``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)``
+    and a newline, as UTF-8 (a faster writer of the same bytes: see canonical.py)."""
+    from .canonical import dumps
+
+    return dumps(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
+from .errors import did_you_mean
 from .model import (
     JSON,
     MISSING,
@@ -31,8 +32,10 @@ from .model import (
     TriggerRule,
 )
 
-# Bounds shared by every reader and writer (docs/format.md lists them).
-MAX_TASKS = 100_000
+# Bounds shared by every reader and writer (docs/format.md lists them).  MAX_TASKS is what
+# the builder can write and every reader accepts with the default limits (see
+# format/limits.py: the manifest of a workflow this size fits ``max_manifest_size``).
+MAX_TASKS = 50_000
 MAX_TRIGGERS = 1_000
 MAX_PARAMS = 1_000
 MAX_SECRETS = 1_000
@@ -67,15 +70,13 @@ RETRY_ARGS = {"retry_attempts": "attempts", "retry_backoff": "backoff",
               "retry_condition": "condition", "retry_jitter": "jitter"}
 
 OPERATOR_SPELLINGS = {
-    "equals": Operator.EQUALS, "eq": Operator.EQUALS, "==": Operator.EQUALS,
-    "notequals": Operator.NOT_EQUALS, "ne": Operator.NOT_EQUALS, "!=": Operator.NOT_EQUALS,
-    "greaterthan": Operator.GREATER_THAN, "gt": Operator.GREATER_THAN,
-    ">": Operator.GREATER_THAN,
-    "lessthan": Operator.LESS_THAN, "lt": Operator.LESS_THAN, "<": Operator.LESS_THAN,
-    "contains": Operator.CONTAINS, "in": Operator.CONTAINS,
-    "notcontains": Operator.NOT_CONTAINS, "not_in": Operator.NOT_CONTAINS,
-    "exists": Operator.EXISTS,
-    "notexists": Operator.NOT_EXISTS,
+    **dict.fromkeys(("equals", "eq", "=="), Operator.EQUALS),
+    **dict.fromkeys(("notequals", "ne", "!="), Operator.NOT_EQUALS),
+    **dict.fromkeys(("greaterthan", "gt", ">"), Operator.GREATER_THAN),
+    **dict.fromkeys(("lessthan", "lt", "<"), Operator.LESS_THAN),
+    **dict.fromkeys(("contains", "in"), Operator.CONTAINS),
+    **dict.fromkeys(("notcontains", "not_in"), Operator.NOT_CONTAINS),
+    "exists": Operator.EXISTS, "notexists": Operator.NOT_EXISTS,
 }
 
 
@@ -90,9 +91,10 @@ class RuleViolation(Exception):
         self.argument = argument
 
 
-def _short(value: object) -> str:
+def _short(value: object, quote: bool = True) -> str:
+    """``value`` for a message: its repr (or, ``quote=False``, a string as it is), clipped."""
     try:
-        text = repr(value)
+        text = repr(value) if quote or not isinstance(value, str) else value
     except (ValueError, RecursionError):  # ints past the conversion limit, deep nesting
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -107,10 +109,12 @@ def _small_int(value: object) -> bool:
     return is_int(value) and -10**MAX_INT_DIGITS < value < 10**MAX_INT_DIGITS  # type: ignore[operator]
 
 
-def is_text(value: object, max_len: int | None = None) -> bool:
+def is_text(value: object, max_len: int | None = None) -> TypeGuard[str]:
     """A str that is valid Unicode text (no lone surrogates), within ``max_len`` chars."""
     if not isinstance(value, str) or (max_len is not None and len(value) > max_len):
         return False
+    if value.isascii():  # the usual case, and no surrogate is ASCII
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -149,12 +153,21 @@ def plain_json(value: JSON) -> JSON:
 
 # -- ids and names ---------------------------------------------------------------------
 
+def task_argument(key: str, spelled: str = "@cloaca.task", code: str = "task-argument") -> str:
+    """A task decorator/attribute argument name: one of TASK_ARGS (``spelled`` is how the
+    caller's language writes the decorator, for the message)."""
+    if key not in TASK_ARGS:
+        raise RuleViolation(code, f"{spelled} has no argument '{_short(key, False)}'"
+                            f"{did_you_mean(key, TASK_ARGS, TASK_ARG_SYNONYMS)}", key)
+    return key
+
+
 def task_id(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_ID) or not ID_RE.match(value):  # type: ignore[arg-type]
+    if not is_text(value, MAX_ID) or not ID_RE.match(value):
         raise RuleViolation(code, f"task id {_short(value)} must be a string of letters, "
                             f"digits, '_', '-' or '.' (at most {MAX_ID} characters, not "
                             "starting with a digit)", "id")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def dependencies(values: object, code: str = "task-argument") -> tuple[str, ...]:
@@ -174,7 +187,7 @@ def dependencies(values: object, code: str = "task-argument") -> tuple[str, ...]
 
 
 def function_ref(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.match(value):  # type: ignore[arg-type]
+    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.match(value):
         raise RuleViolation(code, f"function {_short(value)} must be 'module.path:name'",
                             "function")
     return value  # type: ignore[return-value]
@@ -203,7 +216,7 @@ def _non_negative(arg: str, value: object, code: str) -> int:
     return value  # type: ignore[return-value]
 
 
-def _choice(arg: str, value: object, enum: type, code: str):
+def _choice(arg: str, value: object, enum: Any, code: str) -> Any:
     if isinstance(value, str) and value.lower() in {e.value for e in enum}:
         return enum(value.lower())
     raise RuleViolation(code, f"{arg} must be one of {', '.join(e.value for e in enum)}, "
@@ -213,6 +226,8 @@ def _choice(arg: str, value: object, enum: type, code: str):
 def retry(args: Mapping[str, object], code: str = "task-argument") -> Retry:
     """A retry policy from decorator arguments named as in ``RETRY_ARGS``
     (``retry_attempts=3``) or as stored in a manifest (``attempts=3``)."""
+    if not args:
+        return Retry()
     values = {RETRY_ARGS.get(k, k): v for k, v in args.items()}
     arg = {v: k for k, v in RETRY_ARGS.items()}
     unknown = sorted(set(values) - set(arg))
@@ -236,8 +251,8 @@ def retry(args: Mapping[str, object], code: str = "task-argument") -> Retry:
     condition = values.get("condition")
     jitter = values.get("jitter")
     if jitter is not None and not isinstance(jitter, bool):
-        raise RuleViolation(code, f"retry_jitter must be true or false, not {_short(jitter)}",
-                            "retry_jitter")
+        raise RuleViolation(code, f"retry_jitter must be True or False (a boolean), not "
+                            f"{_short(jitter)}", "retry_jitter")
     return Retry(
         attempts=attempts,  # type: ignore[arg-type]
         backoff=_choice("retry_backoff", backoff, Backoff, code) if backoff is not None
@@ -290,7 +305,7 @@ def _rule_node(value: object, code: str, depth: int, counter: list[int]) -> Trig
                           {"task_name"} if kind != RuleType.ALWAYS else set())
     extra = sorted(set(value) - allowed)
     if extra:
-        raise RuleViolation(code, f"a {kind.value} rule has no field '{_short(extra[0])}'",
+        raise RuleViolation(code, f"a {kind.value} rule has no field {_short(extra[0])}",
                             "trigger_rules")
     if kind == RuleType.ALWAYS:
         return TriggerRule(kind)
@@ -320,9 +335,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
             workflow: str, source: SourceLocation, code: str = "trigger-argument") -> Trigger:
     unknown = [k for k in values if k not in TRIGGER_ARGS]
     if unknown:
-        from .errors import did_you_mean
-
-        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short(unknown[0])}'"
+        raise RuleViolation(code, f"@cloaca.trigger has no argument '{_short(unknown[0], False)}'"
                             f"{did_you_mean(str(unknown[0]), TRIGGER_ARGS)}", unknown[0])
     has_cron, has_poll = "cron" in values, "poll_interval" in values
     if has_cron == has_poll:
@@ -330,7 +343,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
                             "poll_interval=...")
     if has_cron:
         schedule = values["cron"]
-        if not is_text(schedule, MAX_NAME) or not 5 <= len(schedule.split()) <= 7:  # type: ignore[union-attr]
+        if not is_text(schedule, MAX_NAME) or not 5 <= len(schedule.split()) <= 7:
             raise RuleViolation(code, f"cron {_short(schedule)} must be a cron expression of "
                                 "5 to 7 fields", "cron")
     else:

@@ -19,10 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import rulebook
 from .errors import ProjectError
 from .findings import has_errors
-from .model import MISSING, Param, SourceLocation, Task, Trigger, TriggerKind, Workflow
+from .model import Workflow
 from .runtime.runner import Event, ParamError, RunResult, run_tasks
 
 __all__ = ["Event", "ParamError", "RunResult", "load_source", "run_loaded", "run_workflow"]
@@ -57,52 +56,14 @@ def load_source(project_dir: Path | str = "."):
     return loaded
 
 
-# TODO(merge): discovery returns dicts on this branch and typed model objects after the
-# typed-discovery branch is merged; this is the one boundary that accepts either.  Once
-# discovery is typed everywhere, keep only the model path (and drop _where, _task,
-# _trigger and _param below, which exist only for the dicts).
 def _typed_workflow(project, found) -> Workflow:
-    """What discovery found, as the typed :class:`Workflow` the runner runs."""
-    try:
-        tasks = tuple(sorted((t if isinstance(t, Task) else _task(t) for t in found.tasks),
-                             key=lambda t: t.id))
-        triggers = tuple(t if isinstance(t, Trigger) else _trigger(t) for t in found.triggers)
-        params = tuple(p if isinstance(p, Param) else _param(p) for p in found.params)
-    except rulebook.RuleViolation as exc:
-        raise ProjectError(f"workflow '{project.workflow_name}': {exc.message}",
-                           code=exc.code) from None
+    """What discovery found, as the :class:`Workflow` the runner runs (unfingerprinted)."""
     return Workflow(name=project.workflow_name, entry_module=project.entry_module,
-                    fingerprint="", fingerprint_algorithm="", tasks=tasks,
-                    triggers=tuple(sorted(triggers, key=lambda t: t.name)),
-                    params=tuple(sorted(params, key=lambda p: p.name)),
+                    fingerprint="", fingerprint_algorithm="",
+                    tasks=tuple(sorted(found.tasks, key=lambda t: t.id)),
+                    triggers=tuple(sorted(found.triggers, key=lambda t: t.name)),
+                    params=tuple(sorted(found.params, key=lambda p: p.name)),
                     secrets=tuple(sorted(found.secrets)))
-
-
-def _where(record: dict[str, Any]) -> SourceLocation:
-    source = record.get("source") or {}
-    return SourceLocation(str(source.get("file", "?")), int(source.get("line", 0)))
-
-
-def _task(record: dict[str, Any]) -> Task:
-    rule = record.get("trigger_rules")
-    return Task(id=rulebook.task_id(record["id"]),
-                function=rulebook.function_ref(record["function"]),
-                dependencies=rulebook.dependencies(record.get("dependencies", [])),
-                retry=rulebook.retry(record.get("retry") or {}),
-                trigger_rules=rulebook.trigger_rule(rule) if rule is not None else None,
-                is_async=bool(record.get("is_async")), doc=record.get("doc"),
-                source=_where(record), fingerprint=str(record.get("fingerprint", "")))
-
-
-def _trigger(record: dict[str, Any]) -> Trigger:
-    return Trigger(name=record["name"], function=record["function"], on=record["on"],
-                   kind=TriggerKind(record["kind"]), schedule=record["schedule"],
-                   options=dict(record.get("options") or {}), source=_where(record))
-
-
-def _param(record: dict[str, Any]) -> Param:
-    return rulebook.param(record["name"], record["type"], _where(record),
-                          MISSING if record.get("required") else record.get("default"))
 
 
 def run_workflow(project_dir: Path | str = ".", context: dict[str, Any] | None = None, *,

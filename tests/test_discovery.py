@@ -46,7 +46,7 @@ def test_attribute_form_with_all_task_settings(tmp_path):
             return context
     ''')
     assert found.findings == []
-    load = next(t for t in found.tasks if t["id"] == "load")
+    load = next(t for t in found.tasks if t.id == "load").to_dict()
     assert load["function"] == "pkg.tasks:load"
     assert load["dependencies"] == ["extract"]
     assert load["retry"] == {"attempts": 4, "backoff": "exponential", "delay_ms": 250,
@@ -71,7 +71,7 @@ def test_from_import_aliases_and_default_id(tmp_path):
             return context
     ''')
     assert found.findings == []
-    assert [(t["id"], t["dependencies"]) for t in found.tasks] == \
+    assert [(t.id, list(t.dependencies)) for t in found.tasks] == \
         [("first", []), ("second", ["first"])]
 
 
@@ -92,7 +92,7 @@ def test_unrelated_decorators_are_ignored(tmp_path):
         def b(context):
             return context
     ''')
-    assert [t["id"] for t in found.tasks] == ["real"]
+    assert [t.id for t in found.tasks] == ["real"]
 
 
 def test_non_literal_argument_names_file_and_line(tmp_path):
@@ -162,7 +162,8 @@ def test_trigger_rules_become_engine_json(tmp_path):
             return context
     ''')
     assert found.findings == []
-    rules = {t["id"]: t["trigger_rules"] for t in found.tasks}
+    rules = {t.id: t.trigger_rules.to_dict() if t.trigger_rules else None
+             for t in found.tasks}
     assert rules["a"] is None
     assert rules["b"] == {"type": "Any", "conditions": [
         {"type": "TaskSuccess", "task_name": "a"},
@@ -211,7 +212,7 @@ def test_triggers_params_and_secrets_are_recorded(tmp_path):
             return context
     ''')
     assert found.findings == []
-    assert found.params == [
+    assert [p.to_dict() for p in found.params] == [
         {"name": "region", "type": "str", "required": True,
          "source": {"file": "pkg/tasks.py", "line": 4}},
         {"name": "batch", "type": "int", "required": False, "default": 100,
@@ -220,7 +221,7 @@ def test_triggers_params_and_secrets_are_recorded(tmp_path):
          "source": {"file": "pkg/tasks.py", "line": 4}},
     ]
     assert found.secrets == ["db_password", "api_token"]
-    assert [(t["name"], t["kind"], t["schedule"], t["on"], t["options"])
+    assert [(t.name, t.kind, t.schedule, t.on, t.options)
             for t in found.triggers] == [
         ("every_five", "cron", "*/5 * * * * *", "wf", {}),
         ("inbox", "poll", "30s", "wf", {"allow_concurrent": False})]
@@ -280,7 +281,7 @@ def test_module_level_conditionals_still_register(tmp_path):
             def a(context):
                 return context
     ''')
-    assert [t["id"] for t in found.tasks] == ["a"]
+    assert [t.id for t in found.tasks] == ["a"]
 
 
 def test_follows_import_time_imports_inside_the_package_only(tmp_path):
@@ -307,7 +308,7 @@ def test_follows_import_time_imports_inside_the_package_only(tmp_path):
         "pkg/unrelated.py": "import cloaca\n@cloaca.task(id='nope2')\ndef i(c):\n    return c\n",
     })
     assert found.findings == []
-    assert sorted(t["id"] for t in found.tasks) == ["from_init", "in_mod", "main", "thing"]
+    assert sorted(t.id for t in found.tasks) == ["from_init", "in_mod", "main", "thing"]
     assert "pkg.never_imported" not in found.modules
 
 
@@ -322,7 +323,7 @@ def test_fingerprints_match_the_fingerprint_module(tmp_path):
 
     source = "import cloaca\n\n@cloaca.task(id='a')\ndef a(c):\n    return c\n"
     found = one(tmp_path, source)
-    assert found.tasks[0]["fingerprint"] == fingerprint_source(source, "a")
+    assert found.tasks[0].fingerprint == fingerprint_source(source, "a")
 
 
 def test_pathologically_deep_source_is_a_finding_not_a_crash(tmp_path):

@@ -109,3 +109,13 @@ def test_constants_are_distinguished(number, text):
     assert fp(a) != fp(b)
     c = BASE.replace('"x"', repr(text))
     assert (fp(c) == GOLDEN_TASK) == (text == "x")
+
+
+def test_golden_workflow_fingerprint_from_typed_tasks():
+    from cloacina_build.model import Retry, SourceLocation, Task
+
+    def task(tid, fp, deps):
+        return Task(tid, f"m:{tid}", tuple(deps), Retry(), None, False, None,
+                    SourceLocation("m.py", 1), fp)
+    tasks = [task("b", "1" * 64, ["a"]), task("a", "0" * 64, [])]
+    assert workflow_fingerprint("wf", tasks) == GOLDEN_WORKFLOW

@@ -5,12 +5,22 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloacina_build.model import Retry, SourceLocation, Task
 from cloacina_build.project.graph import execution_levels, find_cycle, graph_findings
+from cloacina_build.rulebook import trigger_rule
 
 
 def task(id_, deps=(), line=1, rule=None):
-    return {"id": id_, "dependencies": list(deps), "trigger_rules": rule,
-            "source": {"file": "pkg/tasks.py", "line": line}}
+    return Task(id_, f"pkg.tasks:{id_}", tuple(deps), Retry(),
+                trigger_rule(rule) if rule else None, False, None,
+                SourceLocation("pkg/tasks.py", line), "0" * 64)
+
+
+def test_tasks_in_the_manifests_json_form_are_accepted_too():
+    as_dicts = [t.to_dict() for t in (task("a"), task("b", ["a"]), task("c", ["zz"], 4))]
+    (f,) = graph_findings(as_dicts, "wf")
+    assert f.code == "graph-unknown-dependency" and f.location == "pkg/tasks.py:4"
+    assert execution_levels(as_dicts[:2]) == [["a"], ["b"]]
 
 
 def test_valid_graph_has_no_findings():

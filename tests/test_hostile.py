@@ -24,7 +24,7 @@ from cloacina_build.format import manifest as mf
 from cloacina_build.errors import CloacinaError
 from cloacina_build.format.frames import walk_frames
 from cloacina_build.ops.inspect import inspect_package
-from cloacina_build.format.limits import KiB, MiB, GiB, Limits
+from cloacina_build.format.limits import DEFAULT_LIMITS, KiB, MiB, GiB, Limits
 from cloacina_build.ops.validate import ValidationPolicy, validate_package
 
 from .hostile import (END_OF_ARCHIVE, ascii_dumps, bomb_frame, edit_manifest, edit_wheel,
@@ -357,9 +357,11 @@ def make_package_toml_2mib(ctx):
     return write_members(ctx.out, replace(members, "package.toml", toml), fix=True)
 
 
-def make_manifest_2mib(ctx):
+def make_manifest_over_limit(ctx):
+    """One byte past the default manifest limit (sized for rulebook.MAX_TASKS tasks)."""
     members = ctx.members()
-    data = get(members, mf.MANIFEST).rstrip(b"\n") + b" " * (2 * MiB) + b"\n"
+    data = get(members, mf.MANIFEST).rstrip(b"\n")
+    data += b" " * (DEFAULT_LIMITS.max_manifest_size - len(data)) + b"\n"
     return write_members(ctx.out, replace(members, mf.MANIFEST, data))
 
 
@@ -742,7 +744,7 @@ CASES = [
     ("pax-size-60k-digits", make_pax_size_60k_digits, "limit-member-size"),
     ("decompression-bomb", make_decompression_bomb, "limit-compression-ratio"),
     ("package-toml-2mib", make_package_toml_2mib, "limit-metadata-size"),
-    ("manifest-2mib", make_manifest_2mib, "limit-metadata-size"),
+    ("manifest-over-limit", make_manifest_over_limit, "limit-metadata-size"),
     ("pax-header-70kib", make_pax_header_too_large, "limit-metadata-size"),
     # PAX records
     ("two-pax-headers", make_two_pax_headers, "archive-corrupt"),
@@ -820,7 +822,9 @@ LIMIT_CASES = [
     ("member-size-over-limit", make_pristine, "limit-member-size",
      Limits(max_member_size=1 * KiB)),
     ("metadata-size-over-limit", make_pristine, "limit-metadata-size",
-     Limits(max_metadata_size=1 * KiB)),
+     Limits(max_metadata_size=64)),
+    ("manifest-size-over-limit", make_pristine, "limit-metadata-size",
+     Limits(max_manifest_size=1 * KiB)),
     ("wheel-entries-over-limit", make_pristine, "wheel-limit-entries",
      Limits(max_wheel_entries=3)),
     ("wheel-size-over-limit", make_pristine, "wheel-limit-size",

@@ -159,8 +159,6 @@ STRICTER = [
     ("integers are never floats (1.0 is not 1)", _set("format_version", 1.0)),
     ("source lines are at most 2**31", _task_set("source", {"file": "f", "line": 2**40})),
     ("build epochs are at most 2**62", _set("build.source_date_epoch", 2**63)),
-    ("retry delays are at most a week (the rule book)",
-     _task_set("retry", {"delay_ms": 10**12})),
     ("retry max delay is not below the delay",
      _task_set("retry", {"delay_ms": 10, "max_delay_ms": 5})),
     ("trigger rules are in canonical form (a bare condition is wrapped in All)",

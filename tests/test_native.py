@@ -191,20 +191,20 @@ def test_rust_tasks_are_read_from_source(tmp_path):
     found = _discover(tmp_path, LIB)
     assert found.findings == [] and (found.workflow, found.module) == ("etl", "etl")
     extract, load = found.tasks
-    assert extract["retry"] == {"attempts": 3, "backoff": "linear"}
-    assert extract["is_async"] is True and load["is_async"] is False
-    assert load["dependencies"] == ["extract"] and load["function"] == "etl:load"
-    assert extract["source"] == {"file": "src/lib.rs", "line": 9}
+    assert extract.retry.to_dict() == {"attempts": 3, "backoff": "linear"}
+    assert extract.is_async is True and load.is_async is False
+    assert load.dependencies == ("extract",) and load.function == "etl:load"
+    assert extract.source.to_dict() == {"file": "src/lib.rs", "line": 9}
 
 
 def test_rust_fingerprints_ignore_comments_and_formatting(tmp_path):
-    base = {t["id"]: t["fingerprint"] for t in _discover(tmp_path / "a", LIB).tasks}
+    base = {t.id: t.fingerprint for t in _discover(tmp_path / "a", LIB).tasks}
     reformatted = LIB.replace("// one", "/* a /* nested */ comment */") \
         .replace("/// Extract.", "/// Extract everything.\n    // more") \
         .replace("Ok(())", "Ok(\n            ()\n        )")
-    same = {t["id"]: t["fingerprint"] for t in _discover(tmp_path / "b", reformatted).tasks}
+    same = {t.id: t.fingerprint for t in _discover(tmp_path / "b", reformatted).tasks}
     assert same == base
-    changed = {t["id"]: t["fingerprint"] for t in _discover(
+    changed = {t.id: t.fingerprint for t in _discover(
         tmp_path / "c", LIB.replace("json!(1)", "json!(2)")).tasks}
     assert changed["extract"] != base["extract"] and changed["load"] == base["load"]
     golden = fingerprint_tokens(tokenize('#[task(id = "t")] pub fn t() {}'))

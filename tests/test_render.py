@@ -18,7 +18,7 @@ from cloacina_build.cli.render import (
 )
 from cloacina_build.model import Manifest, SignatureStatus
 from cloacina_build.ops.inspect import Inspection
-from cloacina_build.ops.project_bridge import levels
+from cloacina_build.project.graph import execution_levels as levels
 from cloacina_build.trust.signatures import SignatureVerdict
 
 from .manifest_strategies import dumps, manifests

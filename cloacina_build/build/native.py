@@ -14,21 +14,23 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..project.discovery import Discovery
 from ..errors import BuildError, UsageError
 from ..findings import error, has_errors
-from ..project.graph import graph_findings
 from ..format.elf import NativeError, describe_library, embedded_metadata
+from ..model import NativeFacts, PayloadKind
 from ..project.config import Project
+from ..project.discovery import Discovery
+from ..project.graph import graph_findings
 from ..project.rust import discover_crate
+from .payload import Payload
 
 LIB_SUFFIXES = (".so", ".dylib", ".dll")
 
 
 def discover_crate_project(project: Project) -> Discovery:
     found = discover_crate(project.source_root, project.root)
-    result = Discovery(tasks=found.tasks or [], findings=list(found.findings or []))
-    if found.workflow is not None:
+    result = Discovery(tasks=list(found.tasks), findings=list(found.findings))
+    if found.workflow is not None and found.module is not None:
         configured = project.metadata.get("workflow_name")
         if project.cargo.get("workflow_name_set") and configured != found.workflow:
             result.findings.append(error(
@@ -44,9 +46,7 @@ def discover_crate_project(project: Project) -> Discovery:
 
 
 def native_payload(project: Project, found: Discovery, tmp: Path,
-                   native_lib: Path | str | None):
-    from .builder import Payload
-
+                   native_lib: Path | str | None) -> Payload:
     if native_lib is not None:
         library = Path(native_lib)
         if not library.is_file():
@@ -58,13 +58,18 @@ def native_payload(project: Project, found: Discovery, tmp: Path,
     staged = tmp / library.name
     shutil.copyfile(library, staged)
     try:
-        native = describe_library(staged)
+        facts = describe_library(staged)
     except NativeError as exc:
         raise BuildError(f"the library cannot be packaged: {exc.message}",
                          code=exc.code) from None
     _check_embedded(staged, found)
-    return Payload(staged, "native", [native["target"]], project.version or "0", backend,
-                   found, native)
+    native = NativeFacts(
+        target=facts["target"], os=facts["os"], arch=facts["arch"],
+        elf_class=facts["elf_class"], machine=facts["machine"],
+        endianness=facts["endianness"], glibc_floor=facts["glibc_floor"],
+        needed=tuple(facts["needed"]), exported_symbols=tuple(facts["exported_symbols"]))
+    return Payload(staged, PayloadKind.NATIVE, [native.target], project.version or "0",
+                   backend, found, native)
 
 
 def _check_embedded(library: Path, found: Discovery) -> None:
@@ -73,7 +78,7 @@ def _check_embedded(library: Path, found: Discovery) -> None:
         return
     in_binary = {t.get("id"): sorted(t.get("dependencies", [])) for t in meta.get("tasks", [])
                  if isinstance(t, dict)}
-    in_source = {t["id"]: sorted(t["dependencies"]) for t in found.tasks}
+    in_source = {t.id: sorted(t.dependencies) for t in found.tasks}
     if in_binary != in_source:
         raise BuildError("the library's task graph differs from the crate's source (a stale "
                          "or foreign --native-lib?)",

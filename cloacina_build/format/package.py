@@ -120,7 +120,8 @@ def read_head(stream: TarStream, limits: Limits) -> tuple[bytes, bytes]:
             got = "nothing" if member is None else repr(member.name)
             raise PackageError(f"member {len(found) + 1} must be {expected}, found {got}",
                                code="member-order")
-        found.append(member.read_all(limits.max_metadata_size))
+        found.append(member.read_all(limits.max_manifest_size if expected == mf.MANIFEST
+                                      else limits.max_metadata_size))
     return found[0], found[1]
 
 

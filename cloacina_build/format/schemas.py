@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ..errors import did_you_mean
 from ..findings import Finding, error
+from ..schema_subset import data_dir, load_schema
 
-_HERE = Path(__file__).resolve().parent.parent
-
-
-def data_dir(name: str) -> Path:
-    """``schemas`` or ``templates``: inside the wheel, or beside the package in a checkout."""
-    for candidate in (_HERE / "_data" / name, _HERE.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"cloacina-build is installed without its {name}/ directory")
-
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    return json.loads((data_dir("schemas") / f"{name}.schema.json").read_text("utf-8"))
+__all__ = ["data_dir", "load_schema", "schema_findings"]
 
 
 @cache

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidWheelFilename,
@@ -106,12 +107,9 @@ def discover_in_wheel(zf: zipfile.ZipFile, entry_module: str, workflow: str) -> 
     return discover(ZipTree(zf), entry_module, workflow)
 
 
-def comparable(tasks: Iterable[Task | dict]) -> dict[str, tuple[str, tuple[str, ...], str]]:
+def comparable(tasks: Iterable[Task]) -> dict[str, tuple[str, tuple[str, ...], str]]:
     """What must match between discoveries: ids, function, edges and fingerprints."""
     out = {}
     for t in tasks:
-        if isinstance(t, dict):  # TODO(merge): discovery's dicts, until it yields Task objects
-            out[t["id"]] = (t["function"], tuple(sorted(t["dependencies"])), t["fingerprint"])
-        else:
-            out[t.id] = (t.function, tuple(sorted(t.dependencies)), t.fingerprint)
+        out[t.id] = (t.function, tuple(sorted(t.dependencies)), t.fingerprint)
     return out

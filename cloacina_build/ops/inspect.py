@@ -18,7 +18,7 @@ from ..model import Manifest
 from ..trust.policy import describe_signatures
 from ..trust.signatures import SignatureVerdict
 from ..trust.store import TrustStore
-from .project_bridge import levels
+from ..project.graph import execution_levels
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
 def describe(pkg: Package, trust: TrustStore | None = None) -> Inspection:
     m = pkg.manifest
     return Inspection(
-        path=str(pkg.path), manifest=m, levels=levels(m.workflow.tasks),
+        path=str(pkg.path), manifest=m, levels=execution_levels(m.workflow.tasks),
         file_size=pkg.file_size, manifest_size=len(pkg.manifest_bytes), digest=pkg.digest,
         signatures=describe_signatures(m.package.name, m.package.version, pkg.digest,
                                        pkg.signature_members, trust))

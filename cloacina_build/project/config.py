@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import ProjectError, UsageError
 from ..findings import Finding, error, has_errors
-from ..format.schemas import schema_findings
+from ..schema_subset import subset_findings as schema_findings
 
 CANONICAL = "canonical"
 PEP621 = "pep621"
@@ -176,7 +176,7 @@ def _canonical(root: Path, config: Path, doc: dict, loc: str):
     else:
         checked = doc
     findings += schema_findings(checked, "package", code="config-schema", location=loc)
-    pkg = doc.get("package") if isinstance(doc.get("package"), dict) else {}
+    pkg: dict[str, Any] = doc["package"] if isinstance(doc.get("package"), dict) else {}
     meta = meta if isinstance(meta, dict) else {}
     name, version = pkg.get("name"), pkg.get("version")
     findings += _check_identity(name, version, loc)
@@ -265,7 +265,42 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
         findings.append(error("config-version", "[project] version is required "
                               "(or list it in dynamic)", loc))
     findings += _check_identity(name, version, loc)
-    meta = dict(tool_checked)
+    meta = _pep621_metadata(proj, tool_checked)
+    findings += _check_requires_python(meta.get("requires_python"), loc)
+    language = meta.get("language", "python")
+    if language != "python":
+        findings.append(error("config-language", "a pyproject.toml project is a Python "
+                              f"project; [tool.cloacina] language is {language!r}", loc))
+        return None, findings
+    metadata = _fill_metadata(meta, name, language)
+    source_root = _pep621_source_root(root, meta, metadata, snake_case(name))
+    build_system: dict[str, Any] = doc["build-system"] \
+        if isinstance(doc.get("build-system"), dict) else {}
+    project = Project(root, PEP621, config, name, version if isinstance(version, str) else None,
+                      metadata, source_root, None, build_system)
+    if isinstance(metadata.get("entry_module"), str):
+        findings += _check_entry(project, loc)
+    return project, findings
+
+
+def _pep621_source_root(root: Path, meta: dict, metadata: dict, top: str) -> Path:
+    """``src/`` when the entry module's package lives there (inferring the entry module
+    into ``metadata`` when the project names none), else the project root."""
+    def in_src(name: str) -> bool:
+        return (root / "src" / name).exists() or (root / "src" / f"{name}.py").exists()
+
+    if "entry_module" not in meta:
+        source_root = root / "src" if in_src(top) else root
+        metadata["entry_module"] = _infer_entry(source_root, top)
+        return source_root
+    entry = meta["entry_module"]
+    first = entry.split(".")[0] if isinstance(entry, str) else top
+    return root / "src" if in_src(first) or in_src(top) else root
+
+
+def _pep621_metadata(proj: dict, tool: dict) -> dict[str, Any]:
+    """[tool.cloacina], with what [project] says filling the gaps."""
+    meta = dict(tool)
     if "requires_python" not in meta and isinstance(proj.get("requires-python"), str):
         meta["requires_python"] = proj["requires-python"]
     if "description" not in meta and isinstance(proj.get("description"), str):
@@ -275,29 +310,7 @@ def _pep621(root: Path, config: Path, doc: dict, loc: str):
         first = authors[0] if isinstance(authors[0], dict) else {}
         if isinstance(first.get("name"), str):
             meta["author"] = first["name"]
-    findings += _check_requires_python(meta.get("requires_python"), loc)
-    language = meta.get("language", "python")
-    if language != "python":
-        findings.append(error("config-language", "a pyproject.toml project is a Python "
-                              f"project; [tool.cloacina] language is {language!r}", loc))
-        return None, findings
-    metadata = _fill_metadata(meta, name, language)
-    top = snake_case(name)
-    source_root = root / "src" if (root / "src" / top).exists() or (
-        root / "src" / f"{top}.py").exists() else root
-    if "entry_module" not in meta:
-        metadata["entry_module"] = _infer_entry(source_root, top)
-    else:
-        first = meta["entry_module"].split(".")[0] if isinstance(meta["entry_module"], str) \
-            else top
-        if (root / "src" / first).exists() or (root / "src" / f"{first}.py").exists():
-            source_root = root / "src"
-    build_system = doc.get("build-system") if isinstance(doc.get("build-system"), dict) else {}
-    project = Project(root, PEP621, config, name, version if isinstance(version, str) else None,
-                      metadata, source_root, None, build_system)
-    if isinstance(metadata.get("entry_module"), str):
-        findings += _check_entry(project, loc)
-    return project, findings
+    return meta
 
 
 def _cargo(root: Path, config: Path, doc: dict, loc: str):
@@ -313,7 +326,7 @@ def _cargo(root: Path, config: Path, doc: dict, loc: str):
                               "(workspace-inherited values are not supported)", loc))
         return None, findings
     findings += _check_identity(name, version, loc)
-    lib = doc.get("lib") if isinstance(doc.get("lib"), dict) else {}
+    lib: dict[str, Any] = doc["lib"] if isinstance(doc.get("lib"), dict) else {}
     if "cdylib" not in (lib.get("crate-type") or []):
         findings.append(error("config-crate-type", "a Rust workflow crate must build a shared "
                               "library: add crate-type = [\"cdylib\", \"rlib\"] to [lib]",

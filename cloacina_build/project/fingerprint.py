@@ -13,6 +13,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import Any
+
+from ..model import Task
 
 ALGORITHM = "cloacina-ast-v1"
 _SKIP_FIELDS = frozenset({"type_comment", "kind"})
@@ -37,34 +42,62 @@ def canonical(node: object) -> str:
     return "".join(parts)
 
 
+_PLANS: dict[type, tuple[str, tuple[str, ...], bool]] = {}
+
+
+def _plan(kind: type) -> tuple[str, tuple[str, ...], bool]:
+    """How a node type is written: ``Name(``, its fields in sorted order (skipped ones
+    left out) and whether its body may start with a docstring (computed once a type)."""
+    plan = _PLANS.get(kind)
+    if plan is None:
+        fields = tuple(n for n in sorted(kind._fields)  # type: ignore[attr-defined]
+                       if n not in _SKIP_FIELDS)
+        plan = _PLANS[kind] = (kind.__name__ + "(", fields, issubclass(kind, _DOC_OWNERS))
+    return plan
+
+
 def _emit(node: object, out: list[str]) -> None:
-    if isinstance(node, ast.Constant):
-        out.append(f"Constant({_constant(node.value)})")
+    kind = type(node)
+    if kind is ast.Constant or isinstance(node, ast.Constant):
+        out.append("Constant(" + _constant(node.value) + ")")  # type: ignore[attr-defined]
     elif isinstance(node, ast.AST):
-        out.append(type(node).__name__ + "(")
-        first = True
-        for name in sorted(node._fields):
-            if name in _SKIP_FIELDS:
-                continue
+        head, fields, doc_owner = _plan(kind)
+        out.append(head)
+        sep = ""
+        for name in fields:
             value = getattr(node, name, None)
-            if name == "body" and isinstance(node, _DOC_OWNERS) and value \
-                    and _is_docstring(value[0]):
-                value = value[1:]
-            if value is None or (isinstance(value, list) and not value):
+            if value is None:
                 continue
-            out.append(("" if first else ",") + name + "=")
-            first = False
-            _emit(value, out)
+            if type(value) is list:
+                if doc_owner and name == "body" and value and _is_docstring(value[0]):
+                    value = value[1:]
+                if not value:
+                    continue
+                out.append(sep + name + "=")
+                _emit_list(value, out)
+            else:
+                out.append(sep + name + "=")
+                _emit(value, out)
+            sep = ","
         out.append(")")
     elif isinstance(node, list):
-        out.append("[")
-        for i, item in enumerate(node):
-            if i:
-                out.append(",")
-            _emit(item, out)
-        out.append("]")
+        _emit_list(node, out)
+    elif isinstance(node, str):
+        out.append(_json_string(node))  # exactly json.dumps(node)
     else:
-        out.append(json.dumps(node) if isinstance(node, str) else _constant(node))
+        out.append(_constant(node))
+
+
+def _emit_list(items: list[object], out: list[str]) -> None:
+    out.append("[")
+    first = True
+    for item in items:
+        if first:
+            first = False
+        else:
+            out.append(",")
+        _emit(item, out)
+    out.append("]")
 
 
 def fingerprint_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -80,17 +113,18 @@ def fingerprint_source(source: str, name: str) -> str:
     raise KeyError(name)
 
 
-def workflow_fingerprint(workflow_name: str, tasks: list[dict],
+def workflow_fingerprint(workflow_name: str, tasks: Sequence[Task | Mapping[str, Any]],
                          algorithm: str = ALGORITHM) -> str:
-    """sha256 over the workflow name and every task's id, fingerprint and edges."""
-    body = {
-        "algorithm": algorithm,
-        "workflow": workflow_name,
-        "tasks": sorted(
-            ({"id": t["id"], "fingerprint": t["fingerprint"],
-              "dependencies": sorted(t["dependencies"])} for t in tasks),
-            key=lambda t: t["id"],
-        ),
-    }
+    """sha256 over the workflow name and every task's id, fingerprint and edges.  Tasks
+    are the typed model (a ``dict`` in the manifest's JSON form is accepted too)."""
+    entries: list[dict[str, Any]] = []
+    for t in tasks:
+        if isinstance(t, Task):
+            tid, fingerprint, deps = t.id, t.fingerprint, t.dependencies
+        else:
+            tid, fingerprint, deps = t["id"], t["fingerprint"], t["dependencies"]
+        entries.append({"id": tid, "fingerprint": fingerprint, "dependencies": sorted(deps)})
+    body = {"algorithm": algorithm, "workflow": workflow_name,
+            "tasks": sorted(entries, key=lambda e: e["id"])}
     data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()

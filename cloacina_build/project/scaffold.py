@@ -22,8 +22,8 @@ from typing import Any
 
 from ..__about__ import __version__
 from ..errors import ProjectError, UsageError, did_you_mean
+from ..schema_subset import data_dir
 from .config import snake_case
-from ..format.schemas import data_dir
 
 _PACKAGE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _CRATE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")

@@ -7,11 +7,13 @@ top-level package, so it sees exactly the modules the engine's import would run.
 from __future__ import annotations
 
 import ast
+import hashlib
 import zipfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_MODULES = 5000
@@ -92,6 +94,64 @@ class SourceTooLarge(Exception):
     pass
 
 
+TOO_LARGE = "too-large"
+
+
+class RecordingTree:
+    """A source tree that remembers everything discovery asked of it: which paths are
+    files or directories, and the sha256 of every file it read.
+
+    Discovery is a function of those answers alone, so another tree that gives the same
+    answers (:meth:`same_in`) yields the same discovery: the builder uses this to skip
+    rediscovering a wheel whose modules are the very bytes that were discovered.
+    """
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.tree = tree
+        self.answers: dict[tuple[str, str], object] = {}
+
+    def read(self, relpath: str) -> bytes | None:
+        try:
+            data = self.tree.read(relpath)
+        except SourceTooLarge:
+            self.answers[("read", relpath)] = TOO_LARGE
+            raise
+        self.answers[("read", relpath)] = None if data is None else _sha256(data)
+        return data
+
+    def is_file(self, relpath: str) -> bool:
+        answer = self.answers[("is_file", relpath)] = self.tree.is_file(relpath)
+        return answer
+
+    def is_dir(self, relpath: str) -> bool:
+        answer = self.answers[("is_dir", relpath)] = self.tree.is_dir(relpath)
+        return answer
+
+    def display(self, relpath: str) -> str:
+        return self.tree.display(relpath)
+
+    def same_in(self, other: SourceTree) -> bool:
+        """Whether ``other`` answers every question exactly as this tree did.  Reading
+        ``other`` may raise what its ``read`` raises (a corrupt zip, say)."""
+        for (question, relpath), answer in self.answers.items():
+            if question == "read":
+                try:
+                    data = other.read(relpath)
+                except SourceTooLarge:
+                    if answer != TOO_LARGE:
+                        return False
+                    continue
+                if answer != (None if data is None else _sha256(data)):
+                    return False
+            elif getattr(other, question)(relpath) != answer:
+                return False
+        return True
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 @dataclass(frozen=True)
 class Module:
     name: str
@@ -113,14 +173,44 @@ def module_path(root: Path, dotted: str) -> str | None:
     return found.relpath if found else None
 
 
-def _import_time_nodes(tree: ast.AST):
-    """Nodes that run at import: everything except function and lambda bodies."""
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _statement_children(node: ast.AST) -> list[ast.AST]:
+    """The statements (and except/case clauses) directly inside ``node``, in field order:
+    imports are statements, and expressions hold none (a lambda's body is an expression),
+    so walking statement blocks alone finds every import at a fraction of the cost of a
+    full walk."""
+    kind = type(node)
+    fields = _BLOCK_FIELDS.get(kind)
+    if fields is None:
+        fields = _BLOCK_FIELDS[kind] = tuple(f for f in kind._fields if f in _BLOCKS)
+    out: list[ast.AST] = []
+    for name in fields:
+        block = getattr(node, name, None)
+        if type(block) is list:
+            out += block
+    return out
+
+
+def statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement of a module, breadth first (the order of ``ast.walk``)."""
+    queue = deque([tree])
+    while queue:
+        node = queue.popleft()
+        yield node
+        queue.extend(_statement_children(node))
+
+
+def _import_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Statements that run at import: everything outside function bodies."""
     stack = [tree]
     while stack:
         node = stack.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        for child in _statement_children(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             stack.append(child)
 
@@ -148,14 +238,19 @@ def imported_names(module: Module, parsed: ast.AST) -> list[str]:
     return out
 
 
-def walk_modules(tree: SourceTree, entry: str, parse) -> list[tuple[Module, object]]:
+def walk_modules(tree: SourceTree, entry: str, parse: Callable[[Module], ast.AST | None],
+                 visit: Callable[[Module, ast.AST], Any] | None = None
+                 ) -> list[tuple[Module, Any]]:
     """The entry module, its parent packages, and what they import inside the package.
 
     ``parse(module) -> parsed or None`` parses one module (and reports its problems);
-    returns ``(module, parsed)`` pairs in a stable order.
+    ``visit(module, parsed)``, when given, reads what it needs from the tree as soon as it
+    is parsed (so only one syntax tree is alive at a time) and its result is returned in
+    place of the tree.  Returns ``(module, parsed or visit's result or None)`` pairs sorted
+    by module name.
     """
     top = entry.split(".")[0]
-    seen: dict[str, tuple[Module, object]] = {}
+    seen: dict[str, tuple[Module, Any]] = {}
     queue: deque[str] = deque([entry])
     while queue and len(seen) < MAX_MODULES:
         dotted = queue.popleft()
@@ -168,10 +263,12 @@ def walk_modules(tree: SourceTree, entry: str, parse) -> list[tuple[Module, obje
             if module is None:
                 continue
             parsed = parse(module)
-            seen[name] = (module, parsed)
             if parsed is None:
+                seen[name] = (module, None)
                 continue
             for imported in imported_names(module, parsed):
                 if imported.split(".")[0] == top and imported not in seen:
                     queue.append(imported)
+            seen[name] = (module, parsed if visit is None else visit(module, parsed))
+            del parsed
     return [seen[k] for k in sorted(seen)]

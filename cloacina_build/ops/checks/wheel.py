@@ -16,7 +16,7 @@ from ...format.wheel import (
     structure_findings,
 )
 from ...model import Manifest, Workflow
-from ..project_bridge import Declared, declared
+from ...project.discovery import Discovery
 
 
 def wheel_findings(manifest: Manifest, payload_file: Path, limits: Limits) -> list[Finding]:
@@ -41,10 +41,10 @@ def wheel_findings(manifest: Manifest, payload_file: Path, limits: Limits) -> li
                             "not in the wheel", where)]
     out += [Finding("tasks-rediscovery", f.severity, f.message, f.location)
             for f in found.findings]
-    return out + drift_findings(wf, declared(found), where)
+    return out + drift_findings(wf, found, where)
 
 
-def drift_findings(wf: Workflow, found: Declared, where: str) -> list[Finding]:
+def drift_findings(wf: Workflow, found: Discovery, where: str) -> list[Finding]:
     """The manifest's workflow against what the wheel's source declares."""
     out = _task_drift(wf, found, where)
     for key in ("triggers", "params"):
@@ -59,7 +59,7 @@ def drift_findings(wf: Workflow, found: Declared, where: str) -> list[Finding]:
     return out
 
 
-def _task_drift(wf: Workflow, found: Declared, where: str) -> list[Finding]:
+def _task_drift(wf: Workflow, found: Discovery, where: str) -> list[Finding]:
     declared_, actual = comparable(wf.tasks), comparable(found.tasks)
     out = []
     for task_id in sorted(set(declared_) | set(actual)):

@@ -1,0 +1,210 @@
+"""The wheel payload: stage a canonical project, run its PEP 517 backend offline (or in an
+isolated environment), and name the backend for the manifest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BuildError, ProjectError, UsageError
+from ..project.config import CANONICAL, PEP621, Project
+
+_IGNORED = {"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".mypy_cache",
+            ".pytest_cache", ".ruff_cache"}
+
+
+def build_wheel(project: Project, tmp: Path, *, isolated: bool, epoch: int,
+                processes: Callable[[subprocess.Popen[bytes]], None] | None = None
+                ) -> tuple[Path, str]:
+    """The wheel and the backend's name.  ``processes`` is told of every process the
+    build starts (so a build running in the background can be stopped)."""
+    if project.layout == CANONICAL:
+        srcdir = tmp / "src"
+        _stage_canonical(project, srcdir)
+    else:
+        srcdir = project.root
+    outdir = tmp / "wheel"
+    outdir.mkdir()
+    backend = _run_backend(srcdir, outdir, isolated=isolated, epoch=epoch,
+                           processes=processes)
+    wheels = sorted(outdir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildError(f"the build backend produced {len(wheels)} wheels, expected one")
+    return wheels[0], backend
+
+
+def builds_outside_the_project(project: Project, isolated: bool) -> bool:
+    """Whether the wheel build writes nowhere but its temporary directory, so it may start
+    before discovery has judged the project: the canonical layout (staged, hatchling) and
+    PEP 621 projects built by hatchling, offline.  Other backends (setuptools writes
+    ``build/`` into the project) wait for discovery."""
+    if isolated or project.layout not in (CANONICAL, PEP621):
+        return False
+    return project.layout == CANONICAL or \
+        project.build_system.get("build-backend") == "hatchling.build"
+
+
+class BackgroundBuild:
+    """``build_wheel`` on a thread (its work is a backend subprocess, so it runs beside
+    discovery on another core); ``cancel`` stops the backend and waits for the thread."""
+
+    def __init__(self, project: Project, tmp: Path, epoch: int) -> None:
+        self._lock = threading.Lock()
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._cancelled = False
+        self._outcome: tuple[Path, str] | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(project, tmp, epoch),
+                                        name="cloacina-wheel-build", daemon=True)
+        self._thread.start()
+
+    def _run(self, project: Project, tmp: Path, epoch: int) -> None:
+        try:
+            self._outcome = build_wheel(project, tmp, isolated=False, epoch=epoch,
+                                        processes=self._started)
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome = exc
+
+    def _started(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._processes.append(process)
+            if self._cancelled:
+                process.kill()
+
+    def result(self) -> tuple[Path, str]:
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            for process in self._processes:
+                process.kill()
+        self._thread.join()
+
+
+def _runner(epoch: int, output: list[str],
+            processes: Callable[[subprocess.Popen[bytes]], None] | None = None):
+    def run(cmd, cwd=None, extra_environ=None):
+        env = dict(os.environ)
+        env.update(extra_environ or {})
+        env["SOURCE_DATE_EPOCH"] = str(epoch)
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
+            if processes is not None:
+                processes(proc)
+            stdout, _ = proc.communicate()
+        output.append(stdout.decode("utf-8", "replace"))
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return run
+
+
+def _run_backend(srcdir: Path, outdir: Path, *, isolated: bool, epoch: int,
+                 processes: Callable[[subprocess.Popen[bytes]], None] | None = None) -> str:
+    import build
+    import build.env
+
+    output: list[str] = []
+    runner = _runner(epoch, output, processes)
+    try:
+        if isolated:
+            with build.env.DefaultIsolatedEnv() as env:
+                builder = build.ProjectBuilder.from_isolated_env(env, srcdir, runner=runner)
+                env.install(builder.build_system_requires)
+                env.install(builder.get_requires_for_build("wheel"))
+                builder.build("wheel", outdir)
+        else:
+            builder = build.ProjectBuilder(srcdir, python_executable=sys.executable,
+                                           runner=runner)
+            builder.build("wheel", outdir)
+        return _backend_name(srcdir)
+    except build.BuildBackendException as exc:
+        tail = "".join(output).strip().splitlines()[-15:]
+        missing = "BackendUnavailable" in type(exc.exception).__name__
+        if missing:
+            raise UsageError(
+                f"the build backend is not importable here: {exc.exception}",
+                hint="install the project's build requirements in this environment, or "
+                     "pass --isolated to build in a fresh environment (needs network)",
+                code="backend-unavailable") from None
+        raise BuildError("the wheel build failed:\n" + "\n".join("  | " + t for t in tail),
+                         hint="fix the build error above; 'python -m build --wheel' shows "
+                              "the same") from None
+    except build.BuildException as exc:
+        raise BuildError(f"cannot build the wheel: {exc}") from None
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"installing build requirements failed: {exc}",
+                         hint="--isolated needs access to a package index") from None
+
+
+def _backend_name(srcdir: Path) -> str:
+    import tomlkit
+
+    try:
+        doc = tomlkit.parse((srcdir / "pyproject.toml").read_text("utf-8")).unwrap()
+    except Exception:
+        return "setuptools.build_meta:__legacy__"
+    return str(doc.get("build-system", {}).get("build-backend",
+                                               "setuptools.build_meta:__legacy__"))
+
+
+def _stage_canonical(project: Project, dest: Path) -> None:
+    """Copy workflow/ (and vendor/) to a staging tree with a generated pyproject.toml."""
+    dest.mkdir()
+    tops: list[str] = []
+    for source in (project.source_root, project.vendor_dir):
+        if source is None:
+            continue
+        for entry in sorted(source.iterdir()):
+            if entry.name in _IGNORED or entry.name.startswith("."):
+                continue
+            if entry.name in tops:
+                raise ProjectError(f"'{entry.name}' exists in both workflow/ and vendor/",
+                                   hint="rename or remove one of them")
+            _copy_checked(entry, dest / entry.name, project.root)
+            tops.append(entry.name)
+    (dest / "pyproject.toml").write_text(_staging_pyproject(project, tops), "utf-8")
+
+
+def _copy_checked(src: Path, dst: Path, root: Path) -> None:
+    real_root = root.resolve()
+    if src.is_symlink() and not src.resolve().is_relative_to(real_root):
+        raise ProjectError(f"{src.relative_to(root)} is a link to a place outside the "
+                           "project; it would leak that file into the package",
+                           hint="copy the file into the project instead")
+    if src.is_dir():
+        dst.mkdir()
+        for child in sorted(src.iterdir()):
+            if child.name in _IGNORED or child.suffix in (".pyc", ".pyo"):
+                continue
+            _copy_checked(child, dst / child.name, root)
+    elif src.is_file():
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o644)
+
+
+def _staging_pyproject(project: Project, tops: list[str]) -> str:
+    import tomlkit
+
+    meta = project.metadata
+    doc = tomlkit.document()
+    doc.add("build-system", {"requires": ["hatchling"], "build-backend": "hatchling.build"})
+    proj: dict = {"name": project.name, "version": project.version}
+    if meta.get("description"):
+        proj["description"] = meta["description"]
+    if meta.get("requires_python"):
+        proj["requires-python"] = meta["requires_python"]
+    if meta.get("author"):
+        proj["authors"] = [{"name": meta["author"]}]
+    doc.add("project", proj)
+    doc.add("tool", {"hatch": {"build": {"targets": {"wheel": {"only-include": tops}}}}})
+    return tomlkit.dumps(doc)
