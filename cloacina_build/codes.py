@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .model import Severity
+from .model.enums import Severity
 
 E, W = Severity.ERROR, Severity.WARNING
 

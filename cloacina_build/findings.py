@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Severity
+from .model.enums import Severity
 
 ERROR = Severity.ERROR
 WARNING = Severity.WARNING

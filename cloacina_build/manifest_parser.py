@@ -11,28 +11,17 @@ same shape for other tools; a test keeps the two in agreement.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import rulebook as rb
 from .findings import Finding, error
 from .json_reader import MAX_FINDINGS, Invalid, Reader, Stop, clip, quoted, strict_json
-from .model import (
-    MISSING,
-    BuildInfo,
-    Language,
-    Manifest,
-    Member,
-    NativeFacts,
-    PackageInfo,
-    Param,
-    Payload,
-    PayloadKind,
-    SourceLocation,
-    Task,
-    Trigger,
-    TriggerKind,
-    Workflow,
-)
+from .model.enums import Language, PayloadKind, TriggerKind
+from .model.package import BuildInfo, Member, NativeFacts, PackageInfo, Payload
+from .model.workflow import MISSING, Param, SourceLocation, Task, Trigger, Workflow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model.manifest import Manifest
 
 LOCATION = "manifest.json"
 SYNTAX = "manifest-syntax"
@@ -164,7 +153,7 @@ def _package_name(r: Reader, value: Any, path: str) -> str:
     import re
 
     text = r.text(value, path, 128, min_len=1)
-    if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", text):
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
         raise r.fail(path, f"{clip(repr(text))} is not a valid package name")
     return text
 
@@ -266,7 +255,8 @@ def _glibc(r: Reader, value: Any, path: str) -> str | None:
     return text
 
 
-def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
+def parse_manifest(data: bytes, make: type[Manifest]) -> tuple[Manifest | None, list[Finding]]:
+    """``make`` is the :class:`Manifest` class (passed in: the model imports this module)."""
     value, findings = load_json(data)
     if findings:
         return None, findings
@@ -274,7 +264,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, [error(SYNTAX, "manifest.json is not a JSON object", LOCATION)]
     r = Reader(SCHEMA, LOCATION)
     try:
-        manifest = _manifest(r, value)
+        manifest = _manifest(r, value, make)
         return (None if r.findings else manifest), r.findings
     except Invalid:
         return None, r.findings
@@ -286,7 +276,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, [error(SCHEMA, "the document nests too deeply to be checked", LOCATION)]
 
 
-def _manifest(r: Reader, value: dict[str, Any]) -> Manifest:
+def _manifest(r: Reader, value: dict[str, Any], make: type[Manifest]) -> Manifest:
     v = r.obj(value, "", ("format", "format_version", "package", "workflow", "payload",
                           "members", "build"), ("native",))
     fmt, version, package, workflow, payload, members, build, native = r.each(
@@ -306,7 +296,7 @@ def _manifest(r: Reader, value: dict[str, Any]) -> Manifest:
             raise r.fail("package.language", "must be rust when the payload is native")
     elif native is not None:
         raise r.fail("native", "is only allowed when the payload is native")
-    return Manifest(package, workflow, payload, members, build, native, fmt, version)
+    return make(package, workflow, payload, members, build, native, fmt, version)
 
 
 def _one(read: Callable[[Reader, Any, str], T], value: Any, path: str

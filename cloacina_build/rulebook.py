@@ -16,21 +16,16 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from .errors import did_you_mean
-from .model import (
+from .model.enums import (
     JSON,
-    MISSING,
     Backoff,
     Operator,
-    Param,
     ParamType,
-    Retry,
     RetryCondition,
     RuleType,
-    SourceLocation,
-    Trigger,
     TriggerKind,
-    TriggerRule,
 )
+from .model.workflow import MISSING, Param, Retry, SourceLocation, Trigger, TriggerRule
 
 # Bounds shared by every reader and writer (docs/format.md lists them).  MAX_TASKS is what
 # the builder can write and every reader accepts with the default limits (see
@@ -55,6 +50,10 @@ ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FUNCTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$")
 INTERVAL_RE = re.compile(r"^[1-9][0-9]{0,8}(ms|s|m|h|d)$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Each enum's values, built once (checked for every task of a 50,000-task manifest).
+_VALUES: dict[type, frozenset[str]] = {
+    enum: frozenset(e.value for e in enum)
+    for enum in (Backoff, RetryCondition, RuleType, Operator, ParamType, TriggerKind)}
 
 TASK_ARGS = ("id", "dependencies", "retry_attempts", "retry_backoff", "retry_delay_ms",
              "retry_max_delay_ms", "retry_condition", "retry_jitter", "trigger_rules")
@@ -106,7 +105,7 @@ def is_int(value: object) -> bool:
 
 def _small_int(value: object) -> bool:
     """An int that prints: no 4,300-digit surprises downstream."""
-    return is_int(value) and -10**MAX_INT_DIGITS < value < 10**MAX_INT_DIGITS  # type: ignore[operator]
+    return is_int(value) and -10**MAX_INT_DIGITS < value < 10**MAX_INT_DIGITS
 
 
 def is_text(value: object, max_len: int | None = None) -> TypeGuard[str]:
@@ -163,7 +162,7 @@ def task_argument(key: str, spelled: str = "@cloaca.task", code: str = "task-arg
 
 
 def task_id(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_ID) or not ID_RE.match(value):
+    if not is_text(value, MAX_ID) or not ID_RE.fullmatch(value):
         raise RuleViolation(code, f"task id {_short(value)} must be a string of letters, "
                             f"digits, '_', '-' or '.' (at most {MAX_ID} characters, not "
                             "starting with a digit)", "id")
@@ -187,17 +186,17 @@ def dependencies(values: object, code: str = "task-argument") -> tuple[str, ...]
 
 
 def function_ref(value: object, code: str = "task-argument") -> str:
-    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.match(value):
+    if not is_text(value, MAX_FUNCTION) or not FUNCTION_RE.fullmatch(value):
         raise RuleViolation(code, f"function {_short(value)} must be 'module.path:name'",
                             "function")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def name(value: object, what: str, code: str, max_len: int = MAX_NAME) -> str:
     if not is_text(value, max_len) or not value:
         raise RuleViolation(code, f"{what} {_short(value)} must be a non-empty string of at "
                             f"most {max_len} characters", what)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def doc_line(value: object) -> str | None:
@@ -217,7 +216,7 @@ def _non_negative(arg: str, value: object, code: str) -> int:
 
 
 def _choice(arg: str, value: object, enum: Any, code: str) -> Any:
-    if isinstance(value, str) and value.lower() in {e.value for e in enum}:
+    if isinstance(value, str) and value.lower() in _VALUES[enum]:
         return enum(value.lower())
     raise RuleViolation(code, f"{arg} must be one of {', '.join(e.value for e in enum)}, "
                         f"not {_short(value)}", arg)
@@ -271,7 +270,7 @@ def operator(value: object, code: str = "task-trigger-rules") -> Operator:
         key = value.strip().lower()
         found = OPERATOR_SPELLINGS.get(key) or OPERATOR_SPELLINGS.get(
             key.replace("_", "").replace(" ", ""))
-        if found is None and value in {o.value for o in Operator}:
+        if found is None and value in _VALUES[Operator]:
             found = Operator(value)
         if found is not None:
             return found
@@ -295,7 +294,7 @@ def _rule_node(value: object, code: str, depth: int, counter: list[int]) -> Trig
         raise RuleViolation(code, f"trigger rules may nest {MAX_RULE_DEPTH} deep and hold "
                             f"{MAX_RULE_NODES} conditions at most", "trigger_rules")
     if not isinstance(value, Mapping) or not isinstance(value.get("type"), str) \
-            or value["type"] not in {t.value for t in RuleType}:
+            or value["type"] not in _VALUES[RuleType]:
         raise RuleViolation(code, f"a trigger rule must be an object with a 'type' of "
                             f"{', '.join(t.value for t in RuleType)}", "trigger_rules")
     kind = RuleType(value["type"])
@@ -348,7 +347,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
                                 "5 to 7 fields", "cron")
     else:
         schedule = values["poll_interval"]
-        if not isinstance(schedule, str) or not INTERVAL_RE.match(schedule):
+        if not isinstance(schedule, str) or not INTERVAL_RE.fullmatch(schedule):
             raise RuleViolation(code, f"poll_interval {_short(schedule)} must look like "
                                 "'500ms', '3s', '5m' or '1h'", "poll_interval")
     options = {k: v for k, v in values.items() if k not in ("on", "cron", "poll_interval",
@@ -360,7 +359,7 @@ def trigger(values: Mapping[str, object], *, function: str, default_name: str,
         function=function_ref(function, code),
         on=name(values.get("on", workflow), "on", code),
         kind=TriggerKind.CRON if has_cron else TriggerKind.POLL,
-        schedule=schedule,  # type: ignore[arg-type]
+        schedule=schedule,
         options=plain_json(options),
         source=source,
     )
@@ -379,24 +378,23 @@ def _type_ok(kind: ParamType, value: object) -> bool:
 def param(param_name: object, type_name: object, source: SourceLocation,
           default: object = MISSING, code: str = "workflow-params-argument") -> Param:
     pname = name(param_name, "param name", code)
-    if not isinstance(type_name, str) or type_name not in {t.value for t in ParamType}:
+    if not isinstance(type_name, str) or type_name not in _VALUES[ParamType]:
         raise RuleViolation(code, f"param '{pname}' has type {_short(type_name)}; use one of "
                             f"{', '.join(t.value for t in ParamType)}", pname)
     kind = ParamType(type_name)
     if default is not MISSING and not _type_ok(kind, default):
         raise RuleViolation(code, f"the default of param '{pname}' is {_short(default)}, not "
                             f"a {kind.value}", pname)
-    return Param(pname, kind, source, plain_json(default) if default is not MISSING
-                 else MISSING)
+    return Param(pname, kind, source, MISSING if default is MISSING else plain_json(default))
 
 
 def secret(value: object, code: str = "workflow-secrets-argument") -> str:
     if not is_text(value, MAX_NAME) or not value:
         raise RuleViolation(code, f"secret name {_short(value)} must be a non-empty string")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def sha256_hex(value: object, what: str, code: str) -> str:
-    if not isinstance(value, str) or not SHA256_RE.match(value):
+    if not isinstance(value, str) or not SHA256_RE.fullmatch(value):
         raise RuleViolation(code, f"{what} must be 64 lowercase hex digits", what)
     return value

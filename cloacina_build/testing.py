@@ -29,8 +29,8 @@ __all__ = ["Event", "ParamError", "RunResult", "load_source", "run_loaded", "run
 
 def load_source(project_dir: Path | str = "."):
     """The project as a loaded package (no build, no cache): tasks, params, modules."""
-    from .build.builder import discover_project
     from .project.config import load_project
+    from .project.discover import discover_project
     from .runtime.cloaca_compat import Registry, make_module
     from .runtime.isolation import PackageImporter
     from .runtime.loader import DriftError, LoadedPackage, drift_findings

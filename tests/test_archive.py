@@ -146,7 +146,7 @@ def test_manifest_round_trip_and_digest(built_pipeline, value, doc):
     assert findings == [] and parsed is not None
     assert parsed.to_dict() == manifest
     assert parsed.to_json() == data
-    assert schema_findings(manifest, "manifest", code="x", location="m") == []
+    assert schema_findings(manifest, "manifest", code="schema-manifest", location="m") == []
 
 
 def test_manifest_schema_is_closed(built_pipeline):

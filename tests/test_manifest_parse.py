@@ -32,7 +32,7 @@ def schema_ok(data: bytes) -> bool:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False  # not JSON at all: nothing for the schema to accept
-    return schema_findings(value, "manifest", code="x", location="m") == []
+    return schema_findings(value, "manifest", code="schema-manifest", location="m") == []
 
 
 def check_total(data: bytes) -> Manifest | None:

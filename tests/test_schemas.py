@@ -80,8 +80,8 @@ def test_the_subset_checker_agrees_with_jsonschema(doc):
     from cloacina_build.format.schemas import schema_findings
     from cloacina_build.schema_subset import subset_findings
 
-    ours = subset_findings(doc, "package", code="c", location="l")
-    theirs = schema_findings(doc, "package", code="c", location="l")
+    ours = subset_findings(doc, "package", code="config-schema", location="l")
+    theirs = schema_findings(doc, "package", code="config-schema", location="l")
     assert ours == theirs
 
 
@@ -89,4 +89,4 @@ def test_the_subset_checker_refuses_keywords_it_does_not_know():
     from cloacina_build.schema_subset import UnsupportedSchema, subset_findings
 
     with pytest.raises(UnsupportedSchema):
-        subset_findings({"workflow": {"tasks": [{}]}}, "manifest", code="c", location="l")
+        subset_findings({"workflow": {"tasks": [{}]}}, "manifest", code="config-schema", location="l")

@@ -241,6 +241,7 @@ def test_the_builder_refuses_what_the_reader_would(tmp_path, monkeypatch):
 def test_discovery_runs_once_when_the_wheel_holds_the_discovered_bytes(tmp_path,
                                                                        monkeypatch):
     from cloacina_build.build import builder
+    from cloacina_build.project import discover as project_discover
 
     root = write_project(tmp_path / "p", '''
         import cloaca
@@ -251,7 +252,8 @@ def test_discovery_runs_once_when_the_wheel_holds_the_discovered_bytes(tmp_path,
     ''')
     calls = []
     real = builder.discover
-    monkeypatch.setattr(builder, "discover", lambda *a: calls.append(a) or real(*a))
+    for module in (builder, project_discover):  # the project's discovery, the wheel's
+        monkeypatch.setattr(module, "discover", lambda *a: calls.append(a) or real(*a))
     build_package(root, tmp_path / "p.cloacina")
     assert len(calls) == 1
 
@@ -309,3 +311,14 @@ def test_too_many_tasks_is_a_graph_finding():
 
 def test_cargo_is_not_needed_for_these_tests():
     assert shutil.which("cloacinactl") or Path(EXE).exists()
+
+
+def test_rule_book_patterns_match_whole_strings():
+    """A trailing newline once slipped through ``re.match(...$)``."""
+    from cloacina_build import rulebook as rb
+
+    for call in (lambda: rb.task_id("a\n"), lambda: rb.function_ref("m:f\n"),
+                 lambda: rb.sha256_hex("0" * 64 + "\n", "sha256", "schema-manifest")):
+        with pytest.raises(rb.RuleViolation):
+            call()
+    assert rb.task_id("a") == "a"

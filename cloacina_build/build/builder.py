@@ -19,8 +19,9 @@ import os
 import subprocess
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildError, ProjectError, UsageError
 from ..findings import has_errors
@@ -31,15 +32,19 @@ from ..fsutil import file_sha256
 from ..gcpause import gc_paused
 from ..model import Manifest, PayloadKind
 from ..project.config import CARGO, Project, load_project
+from ..project.discover import discover_project
 from ..project.discovery import Discovery, discover
-from ..project.graph import graph_findings
-from ..project.sources import DiskTree, ZipTree
+from ..project.sources import ZipTree
 from .assemble import assemble, checked_manifest
 from .payload import Payload
 from .wheel_build import BackgroundBuild, build_wheel, builds_outside_the_project
 
-__all__ = ["BuildResult", "Payload", "build_package", "build_wheel", "discover_project",
+__all__ = ["BuildResult", "Payload", "build_package", "build_wheel",
            "git_provenance", "render_package_toml"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.signing import SignResult
+    from ..trust.keys import SigningKey
 
 log = logging.getLogger("cloacina_build")
 
@@ -50,27 +55,31 @@ class BuildResult:
     manifest: Manifest
     digest: str
     size: int
+    signed: SignResult | None = None  # when build_package was given a signing key
 
-
-def discover_project(project: Project) -> Discovery:
-    """Static discovery over the project's own source, with the graph checked."""
-    if project.layout == CARGO:
-        from .native import discover_crate_project  # Rust crates only: keeps startup lean
-
-        return discover_crate_project(project)
-    tree = DiskTree(project.source_root, shown_from=project.root)
-    found = discover(tree, project.entry_module, project.workflow_name)
-    if not has_errors(found.findings):
-        found.findings += graph_findings(found.tasks, project.workflow_name,
-                                         display=tree.display)
-    return found
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {"ok": True, "path": str(self.path), "size": self.size, "digest": self.digest,
+                "package": m.package.to_dict(),
+                "workflow": {"name": m.workflow.name, "fingerprint": m.workflow.fingerprint,
+                             "tasks": [t.id for t in m.workflow.tasks]},
+                "payload": m.payload.to_dict(),
+                "signed_by": None if self.signed is None else
+                {"key_id": self.signed.key_id, "signer": self.signed.signer}}
 
 
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
-                  isolated: bool = False, native_lib: Path | str | None = None
-                  ) -> BuildResult:
+                  isolated: bool = False, native_lib: Path | str | None = None,
+                  sign_key: SigningKey | None = None, comment: str = "") -> BuildResult:
+    """Build the project into one package; with ``sign_key``, sign it once it is written."""
     with gc_paused():
-        return _build(Path(project_dir), output, isolated, native_lib)
+        result = _build(Path(project_dir), output, isolated, native_lib)
+    if sign_key is None:
+        return result
+    from ..ops.signing import sign_package
+
+    signed = sign_package(result.path, sign_key, comment=comment)
+    return replace(result, size=result.path.stat().st_size, signed=signed)
 
 
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,

@@ -15,34 +15,13 @@ import subprocess
 from pathlib import Path
 
 from ..errors import BuildError, UsageError
-from ..findings import error, has_errors
 from ..format.elf import NativeError, describe_library, embedded_metadata
 from ..model import NativeFacts, PayloadKind
 from ..project.config import Project
 from ..project.discovery import Discovery
-from ..project.graph import graph_findings
-from ..project.rust import discover_crate
 from .payload import Payload
 
 LIB_SUFFIXES = (".so", ".dylib", ".dll")
-
-
-def discover_crate_project(project: Project) -> Discovery:
-    found = discover_crate(project.source_root, project.root)
-    result = Discovery(tasks=list(found.tasks), findings=list(found.findings))
-    if found.workflow is not None and found.module is not None:
-        configured = project.metadata.get("workflow_name")
-        if project.cargo.get("workflow_name_set") and configured != found.workflow:
-            result.findings.append(error(
-                "config-workflow-name", f"[package.metadata.cloacina] workflow_name is "
-                f"'{configured}' but #[workflow] says '{found.workflow}'", "Cargo.toml"))
-        project.metadata["workflow_name"] = found.workflow
-        if not project.cargo.get("entry_module_set"):
-            project.metadata["entry_module"] = found.module
-        result.modules = [found.module]
-    if not has_errors(result.findings):
-        result.findings += graph_findings(result.tasks, project.metadata["workflow_name"])
-    return result
 
 
 def native_payload(project: Project, found: Discovery, tmp: Path,

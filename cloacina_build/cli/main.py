@@ -50,12 +50,7 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     if list_only:
         templates = list_templates()
         if as_json:
-            # TODO(merge): a Template.to_dict() in project/scaffold.py should give this.
-            emit_json([{"name": t.name, "description": t.description,
-                        "language": t.language,
-                        "variables": [{"name": v.name, "description": v.description,
-                                       "default": v.default} for v in t.variables]}
-                       for t in templates])
+            emit_json([t.to_dict() for t in templates])
             return
         for t in templates:
             click.echo(f"{t.name:10} {t.description}")
@@ -107,28 +102,14 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
     from .render import package_text
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
-    result = build_package(path, output, isolated=isolated, native_lib=native_lib)
-    signed = None
-    if key is not None:
-        from ..ops.signing import sign_package
-
-        signed = sign_package(result.path, key, comment=comment)
+    result = build_package(path, output, isolated=isolated, native_lib=native_lib,
+                           sign_key=key, comment=comment)
     if as_json:
-        # TODO(merge): BuildResult.to_dict() (build/builder.py) should produce this object,
-        # and signing after the build should be one library call.
-        m = result.manifest
-        emit_json({"ok": True, "path": str(result.path), "size": result.path.stat().st_size,
-                   "digest": result.digest, "package": m.package.to_dict(),
-                   "workflow": {"name": m.workflow.name,
-                                "fingerprint": m.workflow.fingerprint,
-                                "tasks": [t.id for t in m.workflow.tasks]},
-                   "payload": m.payload.to_dict(),
-                   "signed_by": None if signed is None else
-                   {"key_id": signed.key_id, "signer": signed.signer}})
+        emit_json(result.to_dict())
     else:
         click.echo(package_text(result))
-        if signed is not None:
-            click.echo(f"  signed by {signed.signer} (key {signed.key_id[:16]})")
+        if result.signed is not None:
+            click.echo(f"  signed by {result.signed.signer} (key {result.signed.key_id[:16]})")
 
 
 @cli.command()

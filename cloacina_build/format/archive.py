@@ -8,17 +8,16 @@ and bounded PAX records only) and counts every byte against :class:`Limits`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import PackageError, UsageError
+from ..fsutil import atomic_output  # noqa: F401  (re-exported: archive.atomic_output)
 from .limits import DEFAULT_LIMITS, Limits
 from .names import NameSet, name_problem
 
@@ -71,23 +70,6 @@ def _compressor():
                                     write_content_size=True, threads=0)
 
 
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside ``path``, renamed onto it only when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def write_head(fh: BinaryIO, members: list[tuple[str, bytes]], mtime: int) -> None:
@@ -140,7 +122,8 @@ class _Counting:
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
         if self._hash is not None and data:
-            if self.prefix_digest is None and self.count + len(data) >= self.mark:
+            if self.prefix_digest is None and self.mark is not None \
+                    and self.count + len(data) >= self.mark:
                 cut = self.mark - self.count
                 self._hash.update(data[:cut])
                 self.prefix_digest = self._hash.hexdigest()
@@ -216,8 +199,8 @@ class TarStream:
         mark = self.frames[-1].offset if self.frames and hash_raw else None
         self._raw = _Counting(fh, mark)
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
-        self._z = dctx.stream_reader(self._raw, read_size=CHUNK, read_across_frames=True,
-                                     closefd=False)
+        self._z = dctx.stream_reader(self._raw,  # type: ignore[arg-type]
+                                     read_size=CHUNK, read_across_frames=True, closefd=False)
         self.total = 0
         self.count = 0
         self._left = 0
@@ -272,11 +255,8 @@ class TarStream:
     def __iter__(self) -> Iterator[Member]:
         return self
 
-    def __next__(self) -> Member:
-        if self.ended:
-            raise StopIteration
-        self._skip(self._left + self._pad)
-        self._left = self._pad = 0
+    def _next_header(self) -> tuple[tarfile.TarInfo, dict[str, str]]:
+        """The next member's header and its PAX records; StopIteration at the end."""
         pax: dict[str, str] = {}
         while True:
             block = self._read(BLOCK)
@@ -290,16 +270,22 @@ class TarStream:
                 self._check_tail()
                 raise StopIteration
             info = self._parse(block)
-            if info.type == tarfile.XHDTYPE:
-                if pax:
-                    raise tar_error("archive-corrupt", "two PAX headers in a row")
-                if info.size > MAX_PAX:
-                    raise tar_error("limit-metadata-size", "PAX header is larger than "
-                                    f"{MAX_PAX} bytes")
-                pax = _parse_pax(self._read_exact(info.size, "a PAX header"))
-                self._skip(-info.size % BLOCK)
-                continue
-            break
+            if info.type != tarfile.XHDTYPE:
+                return info, pax
+            if pax:
+                raise tar_error("archive-corrupt", "two PAX headers in a row")
+            if info.size > MAX_PAX:
+                raise tar_error("limit-metadata-size", "PAX header is larger than "
+                                f"{MAX_PAX} bytes")
+            pax = _parse_pax(self._read_exact(info.size, "a PAX header"))
+            self._skip(-info.size % BLOCK)
+
+    def __next__(self) -> Member:
+        if self.ended:
+            raise StopIteration
+        self._skip(self._left + self._pad)
+        self._left = self._pad = 0
+        info, pax = self._next_header()
         name = pax.get("path", info.name)
         size = _pax_size(pax["size"]) if "size" in pax else info.size
         if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):

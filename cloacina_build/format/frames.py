@@ -61,38 +61,48 @@ def walk_frames(fh: BinaryIO, file_size: int) -> list[Frame]:
     while pos < file_size:
         if len(frames) >= MAX_FRAMES:
             raise FrameError(f"more than {MAX_FRAMES} zstd frames")
-        (magic,) = struct.unpack("<I", _exact(read, pos, 4))
-        if magic & 0xFFFFFFF0 == 0x184D2A50:
-            raise FrameError(f"skippable zstd frame at offset {pos}: packages have none, "
-                             "so nothing in the file escapes the checks")
-        if magic != ZSTD_MAGIC:
-            raise FrameError(f"no zstd frame at offset {pos}")
-        (desc,) = _exact(read, pos + 4, 1)
-        fcs_flag, single, checksum, dict_flag = desc >> 6, desc >> 5 & 1, desc >> 2 & 1, \
-            desc & 3
-        if desc & 0x08:
-            raise FrameError("reserved bit set in zstd frame header")
-        header = 1 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + \
-            ((1 if single else 0), 2, 4, 8)[fcs_flag]
-        cursor = pos + 4 + header
-        while True:
-            raw = _exact(read, cursor, 3)
-            bh = raw[0] | raw[1] << 8 | raw[2] << 16
-            last, btype, bsize = bh & 1, bh >> 1 & 3, bh >> 3
-            if btype == 3:
-                raise FrameError("reserved zstd block type")
-            if bsize == 0 and not last:  # no compressor writes one: a flood of them
-                raise FrameError("an empty zstd block before the last one")  # would make
-                # the walk cost out of all proportion to what the frame holds
-            cursor += 3 + (1 if btype == 1 else bsize)
-            if cursor > file_size:
-                raise FrameError("truncated zstd frame", "archive-truncated")
-            if last:
-                break
-        cursor += 4 if checksum else 0
+        frame = _frame_at(read, pos, file_size)
+        frames.append(frame)
+        pos += frame.length
+    return frames
+
+
+def _frame_at(read, pos: int, file_size: int) -> Frame:
+    """The frame starting at ``pos``: its header checked, its blocks walked."""
+    (magic,) = struct.unpack("<I", _exact(read, pos, 4))
+    if magic & 0xFFFFFFF0 == 0x184D2A50:
+        raise FrameError(f"skippable zstd frame at offset {pos}: packages have none, "
+                         "so nothing in the file escapes the checks")
+    if magic != ZSTD_MAGIC:
+        raise FrameError(f"no zstd frame at offset {pos}")
+    (desc,) = _exact(read, pos + 4, 1)
+    fcs_flag, single, checksum, dict_flag = desc >> 6, desc >> 5 & 1, desc >> 2 & 1, \
+        desc & 3
+    if desc & 0x08:
+        raise FrameError("reserved bit set in zstd frame header")
+    header = 1 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + \
+        ((1 if single else 0), 2, 4, 8)[fcs_flag]
+    cursor = _walk_blocks(read, pos + 4 + header, file_size)
+    cursor += 4 if checksum else 0
+    if cursor > file_size:
+        raise FrameError("truncated zstd frame", "archive-truncated")
+    return Frame(pos, cursor - pos, False, _exact(read, pos, 4 + header),
+                 _exact(read, cursor - 4, 4) if checksum else None)
+
+
+def _walk_blocks(read, cursor: int, file_size: int) -> int:
+    """The offset just past the frame's last block."""
+    while True:
+        raw = _exact(read, cursor, 3)
+        bh = raw[0] | raw[1] << 8 | raw[2] << 16
+        last, btype, bsize = bh & 1, bh >> 1 & 3, bh >> 3
+        if btype == 3:
+            raise FrameError("reserved zstd block type")
+        if bsize == 0 and not last:  # no compressor writes one, and a flood of them would
+            # make the walk cost out of all proportion to what the frame holds
+            raise FrameError("an empty zstd block before the last one")
+        cursor += 3 + (1 if btype == 1 else bsize)
         if cursor > file_size:
             raise FrameError("truncated zstd frame", "archive-truncated")
-        frames.append(Frame(pos, cursor - pos, False, _exact(read, pos, 4 + header),
-                            _exact(read, cursor - 4, 4) if checksum else None))
-        pos = cursor
-    return frames
+        if last:
+            return cursor

@@ -13,7 +13,6 @@ import hashlib
 import json
 from typing import Any
 
-
 FORMAT = "cloacina-package"
 FORMAT_VERSION = 1
 PACKAGE_TOML = "package.toml"

@@ -15,10 +15,10 @@ from typing import Any
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
 from ..model import Manifest
+from ..project.graph import execution_levels
 from ..trust.policy import describe_signatures
 from ..trust.signatures import SignatureVerdict
 from ..trust.store import TrustStore
-from ..project.graph import execution_levels
 
 
 @dataclass(frozen=True)

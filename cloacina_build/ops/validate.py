@@ -82,8 +82,8 @@ def validate_path(path: Path | str, policy: ValidationPolicy | None = None) -> V
 
 
 def validate_project(path: Path | str) -> ValidationReport:
-    from ..build.builder import discover_project
     from ..project.config import inspect_project_config
+    from ..project.discover import discover_project
 
     path = Path(path)
     report = ValidationReport(str(path), "project")

@@ -12,6 +12,7 @@ token does.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -265,7 +266,8 @@ class _Scanner:
                                        tokens[i].line)
             task = attribute.read(self.result.findings,
                                   any(t.text == "async" for t in tokens[header:j]),
-                                  lambda: fingerprint_tokens(tokens[i:body_close + 1]))
+                                  functools.partial(fingerprint_tokens,
+                                                    tokens[i:body_close + 1]))
             if task is not None:
                 self.result.tasks.append(task)
             i = body_close + 1

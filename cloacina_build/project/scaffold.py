@@ -45,6 +45,11 @@ class Template:
     language: str
     variables: list[Variable] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "language": self.language,
+                "variables": [{"name": v.name, "description": v.description,
+                               "default": v.default} for v in self.variables]}
+
 
 def builtin_dir() -> Path:
     return data_dir("templates")

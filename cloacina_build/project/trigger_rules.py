@@ -70,7 +70,7 @@ def _args(call: ast.Call, helper: str, count: int, names: tuple[str, ...]) -> li
         if values[idx] is not None:
             raise RuleError(f"cloaca.{helper}() got '{kw.arg}' twice", call)
         values[idx] = kw.value
-    missing = [n for n, v in zip(names, values) if v is None]
+    missing = [n for n, v in zip(names, values, strict=True) if v is None]
     if missing:
         raise RuleError(f"cloaca.{helper}() is missing {', '.join(missing)}", call)
     return values  # type: ignore[return-value]

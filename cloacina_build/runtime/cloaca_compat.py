@@ -217,7 +217,7 @@ class TriggerResult:
 def real_cloaca() -> types.ModuleType | None:
     """The real runtime, when it is importable (it never is on these machines)."""
     try:
-        import cloaca  # type: ignore[import-not-found]
+        import cloaca
     except ImportError:
         return None
     if getattr(cloaca, "__cloacina_compat__", False):

@@ -153,7 +153,7 @@ def _warm_outcome(head, manifest: Manifest, entry, trust: TrustPolicy | None):
     for a detached .sig, the file's own hash.  The code served is the entry's, which was
     verified when it was made and is re-hashed on every load."""
     from ..format.archive import DEFAULT_MTIME
-    from ..trust.policy import trailer_is_canonical
+    from ..ops.trailer import trailer_is_canonical
 
     policy = _policy(trust)
     if head.signature_members and entry.meta.get("archive") is None:

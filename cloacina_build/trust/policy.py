@@ -22,7 +22,6 @@ from .signatures import (
     Detached,
     Record,
     SignatureVerdict,
-    encode_record,
     parse_time,
     read_detached,
     read_records,
@@ -84,7 +83,7 @@ class _Tally:
 
 def signature_findings(check: SignatureCheck, policy: TrustPolicy) -> Outcome:
     out = Outcome()
-    now = policy.now or dt.datetime.now(dt.timezone.utc)
+    now = policy.now or dt.datetime.now(dt.UTC)
     tally = _Tally()
     if check.members and not check.trailer_ok:
         out.findings.append(error("signature-trailer", "the signature trailer is not in its "
@@ -235,32 +234,6 @@ def describe_signatures(package: str, version: str, digest: str,
     return signature_findings(check, TrustPolicy(trust=trust, now=now)).signatures
 
 
-def trailer_is_canonical(path: Path, frames: list, members: list[tuple[str, bytes]],
-                         epoch: int) -> bool:
-    """The file's last frame is exactly what ``sign`` writes for these signature records."""
-    import io
-
-    from ..format.archive import write_trailer
-
-    if not frames:
-        return False
-    last = frames[-1]
-    expected = io.BytesIO()
-    write_trailer(expected, canonical_trailer_members(members), epoch)
-    with open(path, "rb") as fh:
-        fh.seek(last.offset)
-        return fh.read(last.length + 1) == expected.getvalue()
-
-
-def canonical_trailer_members(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """The order and encoding ``sign`` writes: sorted by name, records re-encoded."""
-    out = []
-    for name, data in sorted(members):
-        try:
-            out.append((name, encode_record(json.loads(data))))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            out.append((name, data))
-    return out
 
 
 # ------------------------------------------------------------------ anti-rollback
@@ -303,7 +276,7 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    from ..format.archive import atomic_output
+    from ..fsutil import atomic_output
 
     with atomic_output(path) as fh:
         fh.write(json.dumps(state, indent=2, sort_keys=True).encode() + b"\n")

@@ -185,4 +185,4 @@ def _datetime(value, what: str) -> dt.datetime:
             raise TrustError(f"{what} {value!r} is not an RFC 3339 date-time") from None
     else:
         raise TrustError(f"{what} must be a date-time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

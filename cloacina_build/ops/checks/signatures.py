@@ -9,8 +9,8 @@ from ...trust.policy import (
     SignatureCheck,
     TrustPolicy,
     signature_findings,
-    trailer_is_canonical,
 )
+from ..trailer import trailer_is_canonical
 from .scan import Scan, raw_digests
 
 

@@ -71,7 +71,8 @@ def _task_drift(wf: Workflow, found: Discovery, where: str) -> list[Finding]:
                              "not in the manifest", where))
         elif declared_[task_id] != actual[task_id]:
             what = [n for n, a, b in zip(("function", "dependencies", "fingerprint"),
-                                         declared_[task_id], actual[task_id]) if a != b]
+                                         declared_[task_id], actual[task_id], strict=True)
+                    if a != b]
             out.append(error("tasks-drift", f"task '{task_id}' differs between the manifest "
                              f"and the wheel's source ({', '.join(what)})", where))
     return out
