@@ -5,6 +5,7 @@ every problem into a finding instead of an exception."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,6 +35,9 @@ def _int_or_fail(text: str) -> int:
     return int(text)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def strict_json(data: bytes) -> Any:
     """Strict JSON for any untrusted document: UTF-8, no NaN/Infinity, bounded integers,
     valid Unicode text, bounded nesting.  Raises ``ValueError`` with a short reason."""
@@ -42,6 +46,8 @@ def strict_json(data: bytes) -> Any:
                            parse_int=_int_or_fail)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"not valid JSON: {clip(str(exc))}") from None
+    if _SURROGATE_ESCAPE.search(data) is None:  # text decoded from UTF-8 has no surrogates;
+        return value                            # only a \\uD800-\\uDFFF escape makes one
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, RecursionError, ValueError):

@@ -229,3 +229,46 @@ def test_the_schemas_native_rules_hold_in_the_parser():
                    "endianness": "little", "glibc_floor": None, "needed": [],
                    "exported_symbols": []}
     assert not schema_ok(json.dumps(m).encode()) and check_total(json.dumps(m).encode()) is None
+
+
+def _task_mutations():
+    from .manifest_strategies import task
+
+    edits = st.sampled_from([
+        lambda t: t, lambda t: t.update(retry={"attempts": "3"}),
+        lambda t: t.update(retry={"backoff": "FIXED"}), lambda t: t.update(id="a\n"),
+        lambda t: t.update(dependencies=["x", "x"]), lambda t: t.update(is_async=1),
+        lambda t: t.update(source={"file": "f", "line": True}), lambda t: t.pop("doc"),
+        lambda t: t.update(extra=1), lambda t: t.update(trigger_rules={"type": "TaskSuccess",
+                                                                       "task_name": "a"}),
+        lambda t: t.update(fingerprint="A" * 64), lambda t: t.update(doc="\ud800"),
+    ])
+    return st.tuples(task, edits)
+
+
+@given(_task_mutations())
+def test_the_fast_task_reader_agrees_with_the_full_one(case):
+    """The fast path takes only tasks the full reader accepts, and reads them the same."""
+    from cloacina_build.json_reader import Invalid, Reader
+    from cloacina_build.manifest_parser import _task_fast, _task_full
+
+    raw, edit = case
+    raw = copy.deepcopy(raw)
+    edit(raw)
+    fast = _task_fast(raw)
+    reader = Reader(code="schema-manifest", location="manifest.json")
+    try:
+        full = _task_full(reader, raw, "t")
+        full = None if reader.findings else full
+    except Invalid:
+        full = None
+    if fast is not None:
+        assert full == fast
+
+
+def test_the_fast_task_reader_takes_what_the_builder_writes(built_pipeline):
+    from cloacina_build.format.package import open_package
+    from cloacina_build.manifest_parser import _task_fast
+
+    raw = json.loads(open_package(built_pipeline).manifest_bytes)
+    assert all(_task_fast(t) is not None for t in raw["workflow"]["tasks"])
