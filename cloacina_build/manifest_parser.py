@@ -53,6 +53,12 @@ _RETRY_KEYS = frozenset(("attempts", "backoff", "delay_ms", "max_delay_ms", "con
                          "jitter"))
 
 
+def _ids_ok(values: Any) -> bool:
+    """Task ids as the rule book has them (its patterns are ASCII: no surrogates)."""
+    return all(type(d) is str and len(d) <= rb.MAX_ID and rb.ID_RE.fullmatch(d)
+               for d in values)
+
+
 def _task_fast(v: Any) -> Task | None:
     """A task in exactly the form the builder writes, checked by the same rules without the
     reader's bookkeeping (a 50,000-task manifest is mostly this); None sends anything
@@ -68,12 +74,16 @@ def _task_fast(v: Any) -> Task | None:
             or not 0 <= src["line"] <= 1 << 31 or type(v["is_async"]) is not bool \
             or not (doc is None or rb.is_text(doc, rb.MAX_DOC)):
         return None
+    ident, function, fingerprint = v["id"], v["function"], v["fingerprint"]
+    if not _ids_ok((ident,)) or len(deps) > rb.MAX_DEPENDENCIES or not _ids_ok(deps) \
+            or type(function) is not str or len(function) > rb.MAX_FUNCTION \
+            or not rb.FUNCTION_RE.fullmatch(function) \
+            or type(fingerprint) is not str or not rb.SHA256_RE.fullmatch(fingerprint):
+        return None
     try:
-        task = Task(rb.task_id(v["id"]), rb.function_ref(v["function"]),
-                    rb.dependencies(deps), rb.retry(retry),
+        task = Task(ident, function, tuple(deps), rb.retry(retry),
                     None if rule is None else rb.trigger_rule(rule), v["is_async"], doc,
-                    SourceLocation(src["file"], src["line"]),
-                    rb.sha256_hex(v["fingerprint"], "fingerprint", SCHEMA))
+                    SourceLocation(src["file"], src["line"]), fingerprint)
     except rb.RuleViolation:
         return None
     if task.retry.to_dict() != retry or (rule is not None and task.trigger_rules is not None

