@@ -287,9 +287,8 @@ def make_big_package(work: Path, payload: int) -> tuple[Path, dict]:
 
 
 def _payload_size(manifest) -> int:
-    """The wheel's size from a build result's manifest (the typed model, or a dict)."""
-    payload = getattr(manifest, "payload", None)
-    return payload.size if payload is not None else manifest["payload"]["size"]
+    """The wheel's size from a build result's (typed) manifest."""
+    return manifest.payload.size
 
 
 def bench_inspect(ctl: list[str], big: Path, tiny: Path, runs: int) -> Result:
@@ -375,7 +374,7 @@ def bench_verify(big: Path, store, runs: int) -> Result:
         report = verify_package(big, policy)
         took = time.perf_counter() - start
         if not report.ok or report.verified_by != trusted or \
-                [s.get("status") for s in report.signatures] != ["verified"]:
+                [s.status.value for s in report.signatures] != ["verified"]:
             raise SystemExit(f"verify_package did not verify the signed package: "
                              f"{report.to_dict()}")
         return took

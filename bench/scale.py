@@ -9,7 +9,7 @@ Usage::
     python bench/scale.py --json             # one JSON object (every sample) on stdout
 
 For each N a chain-with-fan-out workflow of N trivial tasks is generated
-(``bench/gen_workflow.py``'s ``write_project`` when it exists, else the fallback below),
+(``bench/gen_workflow.py``'s ``write_project``),
 and package (with ``python -m build --wheel`` as its baseline), inspect, validate, verify,
 run (cold), load (warm) and run (source) are each timed as a subprocess, with its peak
 RSS; then ``--help``.  The report gives each stage's time, its ratio to N = 10 and the
@@ -39,8 +39,6 @@ REPO = HERE.parent
 SIZES = (10, 100, 1000, 10_000, 50_000)
 QUICK_SIZES = (10, 100, 1000)
 SMALL = 1000          # up to this many tasks a figure is a median of --runs runs
-FAN = 10              # a hub task and FAN - 1 leaves hanging off it
-PER_MODULE = 500      # tasks per generated module
 STAGES = ("package", "wheel", "inspect", "validate", "verify", "run_cold", "load_warm",
           "run_source")
 TITLES = {"package": "package", "wheel": "build --wheel", "inspect": "inspect",
@@ -68,52 +66,14 @@ def log(msg: str) -> None:
 # ------------------------------------------------------------------------ the workload
 
 
-def _fallback_write_project(root: Path | str, n_tasks: int, language: str = "python") -> Path:
-    """A chain-with-fan-out workflow of ``n_tasks`` trivial tasks, PEP 621 layout.
-
-    Task ``i`` is a hub when ``i % FAN == 0`` (it depends on the previous hub) and a leaf
-    otherwise (it depends on its hub): a chain of n/FAN hubs, each fanning out to FAN - 1
-    leaves.  Tasks are spread over modules of PER_MODULE tasks that the entry module
-    imports.  Used when bench/gen_workflow.py is absent; same signature."""
-    if language != "python":
-        raise SystemExit(f"the fallback generator writes Python projects only, not {language}")
-    root = Path(root)
-    package = root / "src" / "wf_scale"
-    package.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
-        '[project]\nname = "wf-scale"\nversion = "1.0.0"\nrequires-python = ">=3.11"\n'
-        'dependencies = []\n\n[tool.cloacina]\nworkflow_name = "wf_scale"\n'
-        'entry_module = "wf_scale.workflow"\n\n'
-        '[tool.hatch.build.targets.wheel]\npackages = ["src/wf_scale"]\n')
-    (package / "__init__.py").write_text("")
-    parts = []
-    for start in range(0, n_tasks, PER_MODULE):
-        name = f"part_{start // PER_MODULE:05d}"
-        parts.append(name)
-        lines = ["import cloaca", ""]
-        for i in range(start, min(n_tasks, start + PER_MODULE)):
-            hub = i - i % FAN
-            dep = hub - FAN if i == hub else hub
-            deps = f'["t{dep:06d}"]' if dep >= 0 else "[]"
-            lines += ["", f'@cloaca.task(id="t{i:06d}", dependencies={deps})',
-                      f"def t{i:06d}(context):", "    return context", ""]
-        (package / f"{name}.py").write_text("\n".join(lines))
-    (package / "workflow.py").write_text(
-        "".join(f"from . import {p}  # noqa: F401\n" for p in parts))
-    return root
-
-
 def project_writer() -> tuple[Callable[..., object], str]:
-    """bench/gen_workflow.py's ``write_project`` when present, else the fallback."""
-    if (HERE / "gen_workflow.py").is_file():
-        sys.path.insert(0, str(HERE))
-        try:
-            from gen_workflow import write_project  # type: ignore[import-not-found]
-        finally:
-            sys.path.remove(str(HERE))
-        return write_project, "bench/gen_workflow.py"
-    return _fallback_write_project, "bench/scale.py (fallback generator)"
+    """bench/gen_workflow.py's ``write_project`` (shared with the package benchmark)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        from gen_workflow import write_project  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(HERE))
+    return write_project, "bench/gen_workflow.py"
 
 
 # ------------------------------------------------------------------------ measuring

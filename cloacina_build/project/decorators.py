@@ -18,6 +18,7 @@ from .. import rulebook as rb
 from ..model import MISSING, Param, Retry, SourceLocation, Task, Trigger
 from .fingerprint import fingerprint_function
 from .trigger_rules import HelperOf, read_rule
+from .trigger_rules import unparse_short as _unparse
 
 DECORATORS = ("task", "trigger", "workflow_params", "workflow_secrets")
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -47,14 +48,6 @@ class TaskDraft:
     task: Task                                  # dependencies still empty
     deps: list[str | FunctionRef]               # in declared order
     where: str                                  # the module, as findings name it
-
-
-def _unparse(node: ast.AST) -> str:
-    try:
-        text = ast.unparse(node)
-    except (ValueError, RecursionError):
-        text = type(node).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _SCALARS = (str, int, float, bool, type(None))

@@ -43,13 +43,14 @@ def _literal(node: ast.AST, what: str) -> Any:
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise RuleError(f"{what} must be a literal, not '{_unparse(node)}'", node) from None
+        raise RuleError(f"{what} must be a literal, not '{unparse_short(node)}'", node) from None
     if not rb.is_json_data(value):
         raise RuleError(f"{what} must be JSON-like data, not {rb._short(value)}", node)
     return value
 
 
-def _unparse(node: ast.AST) -> str:
+def unparse_short(node: ast.AST) -> str:
+    """Source text of ``node`` for a message, at most 60 characters."""
     try:
         text = ast.unparse(node)
     except (ValueError, RecursionError):
@@ -79,10 +80,10 @@ def _args(call: ast.Call, helper: str, count: int, names: tuple[str, ...]) -> li
 def _helper(node: ast.AST, helper_of: HelperOf) -> str:
     if not isinstance(node, ast.Call):
         raise RuleError("trigger_rules must be built from cloaca helpers such as "
-                        f"cloaca.context_value(...), not '{_unparse(node)}'", node)
+                        f"cloaca.context_value(...), not '{unparse_short(node)}'", node)
     helper = helper_of(node.func)
     if helper is None or helper not in HELPERS:
-        raise RuleError(f"'{_unparse(node.func)}' is not a cloaca trigger-rule helper "
+        raise RuleError(f"'{unparse_short(node.func)}' is not a cloaca trigger-rule helper "
                         f"(use one of {', '.join(sorted(HELPERS))})", node)
     return helper
 

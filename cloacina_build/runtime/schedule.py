@@ -14,28 +14,14 @@ import heapq
 from collections.abc import Iterable, Sequence
 
 from ..model import Task
+from ..project.graph import levels_of
 
 
 def execution_order(tasks: Iterable[Task]) -> list[str]:
     """Task ids level by level (each level sorted, depending only on earlier levels), then
     any task that can never be ready (a cycle or an unknown dependency), sorted."""
-    deps = {t.id: set(t.dependencies) for t in tasks}
-    missing = {tid: len(d) for tid, d in deps.items()}
-    dependents: dict[str, list[str]] = {}
-    for tid, d in deps.items():
-        for dep in d:
-            dependents.setdefault(dep, []).append(tid)
-    level = sorted(tid for tid, n in missing.items() if n == 0)
-    order: list[str] = []
-    while level:
-        order.extend(level)
-        nxt = []
-        for tid in level:
-            for child in dependents.get(tid, ()):
-                missing[child] -= 1
-                if missing[child] == 0:
-                    nxt.append(child)
-        level = sorted(nxt)
+    deps = {t.id: t.dependencies for t in tasks}
+    order = [tid for level in levels_of(deps) for tid in level]
     if len(order) < len(deps):
         placed = set(order)
         order.extend(sorted(tid for tid in deps if tid not in placed))
