@@ -194,3 +194,19 @@ def test_console_script_and_module_entry_points(packaged):
         assert json.loads(proc.stdout)["package"]["name"] == "data-pipeline"
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert re.fullmatch(r"cloacinactl, version \d+\.\d+\.\d+\n", proc.stdout)
+
+
+def test_ctrl_c_exits_130_with_an_error_line(monkeypatch, capsys):
+    import importlib
+
+    cli_module = importlib.import_module("cloacina_build.cli.main")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "cli", interrupted)
+    with pytest.raises(SystemExit) as info:
+        cli_module.main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: interrupted" and err[1].startswith("hint: ")

@@ -287,5 +287,6 @@ def main() -> None:
     try:
         cli(prog_name="cloacinactl")
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        click.echo("error: interrupted\nhint: nothing was left half-written; run the command "
+                   "again", err=True)
         sys.exit(130)
