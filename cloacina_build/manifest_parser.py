@@ -11,7 +11,7 @@ same shape for other tools; a test keeps the two in agreement.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from . import rulebook as rb
 from .findings import Finding, error
@@ -20,8 +20,7 @@ from .model.enums import Language, PayloadKind, TriggerKind
 from .model.package import BuildInfo, Member, NativeFacts, PackageInfo, Payload
 from .model.workflow import MISSING, Param, SourceLocation, Task, Trigger, Workflow
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model.manifest import Manifest
+M = TypeVar("M")  # the Manifest class, passed in: the model calls this module, not vice versa
 
 LOCATION = "manifest.json"
 SYNTAX = "manifest-syntax"
@@ -305,8 +304,8 @@ def _glibc(r: Reader, value: Any, path: str) -> str | None:
     return text
 
 
-def parse_manifest(data: bytes, make: type[Manifest]) -> tuple[Manifest | None, list[Finding]]:
-    """``make`` is the :class:`Manifest` class (passed in: the model imports this module)."""
+def parse_manifest(data: bytes, make: Callable[..., M]) -> tuple[M | None, list[Finding]]:
+    """``make`` builds the :class:`Manifest` from its parts (the model calls this module)."""
     value, findings = load_json(data)
     if findings:
         return None, findings
@@ -326,7 +325,7 @@ def parse_manifest(data: bytes, make: type[Manifest]) -> tuple[Manifest | None, 
         return None, [error(SCHEMA, "the document nests too deeply to be checked", LOCATION)]
 
 
-def _manifest(r: Reader, value: dict[str, Any], make: type[Manifest]) -> Manifest:
+def _manifest(r: Reader, value: dict[str, Any], make: Callable[..., M]) -> M:
     v = r.obj(value, "", ("format", "format_version", "package", "workflow", "payload",
                           "members", "build"), ("native",))
     fmt, version, package, workflow, payload, members, build, native = r.each(

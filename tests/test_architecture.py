@@ -62,27 +62,13 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> list[str]:
     return targets
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node but those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) \
-                    and child.test.id == "TYPE_CHECKING":
-                stack.extend(child.orelse)
-                continue
-            stack.append(child)
-
-
 def _imports() -> dict[str, set[str]]:
     modules = _modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for module, path in modules.items():
         is_package = path.name == "__init__.py"
         name = module.removesuffix(".__init__") if is_package else module
-        for node in _runtime_nodes(ast.parse(path.read_text("utf-8"))):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.ImportFrom):
                 for target in _resolve(name, node, is_package):
                     for candidate in (target, target + ".__init__"):
@@ -112,6 +98,7 @@ def test_layers_import_downwards_only():
 
 
 def test_no_import_cycles_between_modules():
+    """Counting every import, even those only for annotations (``TYPE_CHECKING``)."""
     graph = {m: {t for t in ts if not t.endswith("__init__")} for m, ts in _imports().items()
              if not m.endswith("__init__")}
     state: dict[str, int] = {}
