@@ -10,8 +10,9 @@ the manifest only through the typed model (:meth:`cloacina_build.model.Manifest.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+from ..model import canonical_json
 
 FORMAT = "cloacina-package"
 FORMAT_VERSION = 1
@@ -22,9 +23,8 @@ SIGNATURE_DIR = "signatures/"
 
 
 def dumps(manifest: dict[str, Any]) -> bytes:
-    text = json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False,
-                      allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    """Canonical JSON of a manifest in its dict form (the model's own writer)."""
+    return canonical_json(manifest)
 
 
 def digest(data: bytes) -> str:

@@ -96,13 +96,13 @@ def parse_package_toml(data: bytes) -> dict[str, Any]:
 
 def read_package_toml(data: bytes) -> tuple[PackageMetadata | None, list[Finding]]:
     """``package.toml`` checked against its schema and typed, or the findings."""
-    from .schemas import schema_findings
+    from ..schema_subset import subset_findings
 
     try:
         table = parse_package_toml(data)
     except PackageError as exc:
         return None, [error(exc.code, exc.message, mf.PACKAGE_TOML)]
-    problems = schema_findings(table, "package", code="schema-package-toml",
+    problems = subset_findings(table, "package", code="schema-package-toml",
                                location=mf.PACKAGE_TOML)
     if problems:
         return None, problems

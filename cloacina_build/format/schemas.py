@@ -1,4 +1,6 @@
-"""The JSON Schemas in ``schemas/``, loaded once, and checks that speak in findings."""
+"""The JSON Schemas in ``schemas/`` checked by jsonschema itself: the reference the tests
+hold the library's own checkers to (``schema_subset`` for configuration and package.toml,
+``Manifest.parse`` for manifests).  Nothing on a command's path imports jsonschema."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
         entry, why = cache_mod.check_entry(cache_dir, digest)
         outcome = manifest = None
         if entry is not None:  # an intact entry exists only for a manifest that validated
-            manifest = _typed_manifest(head)
+            manifest = head.manifest
             outcome = _warm_outcome(head, manifest, entry, trust)
         warm = outcome is not None
         rebuilt = why is not None
@@ -131,11 +131,6 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
     loaded.verified_by, loaded.warnings = verified_by, warnings
     return loaded
-
-
-def _typed_manifest(pkg) -> Manifest:
-    """The package's manifest: ``open_package`` parsed it into the typed model."""
-    return pkg.manifest
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
@@ -205,7 +200,7 @@ def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | N
         if report.digest != digest:
             raise PackageError(f"{path} changed while it was being loaded; nothing was "
                                "cached", code="load-refused")
-        manifest = _typed_manifest(head)
+        manifest = head.manifest
         payload = manifest.payload
         if payload.kind != PayloadKind.WHEEL:
             raise PackageError(f"{head.name} {head.version} has a native payload; this "
