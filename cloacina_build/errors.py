@@ -20,6 +20,7 @@ SEEN_CODES: set[str] | None = None
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class CloacinaError(Exception):

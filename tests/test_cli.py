@@ -210,3 +210,21 @@ def test_ctrl_c_exits_130_with_an_error_line(monkeypatch, capsys):
     assert info.value.code == 130
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "error: interrupted" and err[1].startswith("hint: ")
+
+
+def test_ctrl_c_inside_a_command_exits_130_not_clicks_abort(monkeypatch, pipeline_project,
+                                                            tmp_path):
+    """click turns a KeyboardInterrupt into "Aborted!" and exit 1 unless the command
+    handles it first; and nothing may be left behind."""
+    from cloacina_build.build import builder
+
+    def interrupted_build(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(builder, "_build", interrupted_build)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["package", str(pipeline_project), "-o", f"{out}/"])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.splitlines()[0] == "error: interrupted"
+    assert "Aborted" not in result.output
+    assert not out.exists() or not any(out.iterdir())

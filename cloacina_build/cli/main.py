@@ -17,6 +17,7 @@ from .options import (
     emit_json,
     finish,
     handle_errors,
+    interrupted,
     json_option,
     passphrase_options,
     signing_key,
@@ -286,7 +287,5 @@ cli.add_command(key)
 def main() -> None:
     try:
         cli(prog_name="cloacinactl")
-    except KeyboardInterrupt:
-        click.echo("error: interrupted\nhint: nothing was left half-written; run the command "
-                   "again", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # outside any command (while click parses the arguments)
+        interrupted()

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_USAGE, CloacinaError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CloacinaError
 
 
 def emit_json(data) -> None:
@@ -22,6 +22,14 @@ def emit_json(data) -> None:
     else:
         text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     click.echo(text)
+
+
+def interrupted() -> None:
+    """Ctrl-C: one error line, a hint, exit 130 (what was being written is already gone:
+    every output is written to a temporary file that is removed on the way out)."""
+    click.echo("error: interrupted\nhint: nothing was left half-written; run the command "
+               "again", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def handle_errors(func):
@@ -38,6 +46,8 @@ def handle_errors(func):
             else:
                 click.echo(f"error: {exc.diagnostics()}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # before click turns it into "Aborted!" and exit 1
+            interrupted()
         except BrokenPipeError:  # the reader went away (| head): stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
