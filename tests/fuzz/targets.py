@@ -8,6 +8,7 @@ under atheris (``python -m tests.fuzz.run``) and in the normal suite (``tests/te
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -24,7 +25,12 @@ from cloacina_build.model import Manifest
 from .. import hostile
 
 Target = Callable[[bytes], None]
-_WORK = Path(tempfile.mkdtemp(prefix="cloacina-fuzz-"))
+# Scratch files for the targets: inside the caller's CLOACINA_FUZZ_WORK when it gives one
+# (the suite's temporary directory, removed with it), else a private directory removed at exit.
+_PARENT = os.environ.get("CLOACINA_FUZZ_WORK")
+if _PARENT:
+    os.makedirs(_PARENT, exist_ok=True)
+_WORK = Path(tempfile.mkdtemp(prefix="cloacina-fuzz-", dir=_PARENT))
 _BASE: dict[str, object] = {}  # the seed package's members, set by seeds.prepare()
 
 
@@ -161,6 +167,9 @@ TARGETS: dict[str, Target] = {t.__name__: t for t in (
 
 def cleanup() -> None:
     shutil.rmtree(_WORK, ignore_errors=True)
+
+
+atexit.register(cleanup)
 
 
 def env_ok() -> bool:
