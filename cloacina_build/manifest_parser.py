@@ -10,11 +10,14 @@ same shape for other tools; a test keeps the two in agreement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import rulebook as rb
+from .fast_tasks import FastTasks
 from .findings import Finding, error
+from .gcpause import gc_paused
 from .json_reader import MAX_FINDINGS, Invalid, Reader, Stop, clip, quoted, strict_json
 from .model.enums import Language, PayloadKind, TriggerKind
 from .model.package import BuildInfo, Member, NativeFacts, PackageInfo, Payload
@@ -46,54 +49,9 @@ def _location(r: Reader, value: Any, path: str) -> SourceLocation:
     return SourceLocation(file, line)
 
 
-_TASK_KEYS = frozenset(("id", "function", "dependencies", "retry", "trigger_rules",
-                        "is_async", "doc", "source", "fingerprint"))
-_RETRY_KEYS = frozenset(("attempts", "backoff", "delay_ms", "max_delay_ms", "condition",
-                         "jitter"))
-
-
-def _ids_ok(values: Any) -> bool:
-    """Task ids as the rule book has them (its patterns are ASCII: no surrogates)."""
-    return all(type(d) is str and len(d) <= rb.MAX_ID and rb.ID_RE.fullmatch(d)
-               for d in values)
-
-
-def _task_fast(v: Any) -> Task | None:
-    """A task in exactly the form the builder writes, checked by the same rules without the
-    reader's bookkeeping (a 50,000-task manifest is mostly this); None sends anything
-    unusual to the full reader, which decides and explains."""
-    if type(v) is not dict or v.keys() != _TASK_KEYS:
-        return None
-    deps, retry, rule, src, doc = (v["dependencies"], v["retry"], v["trigger_rules"],
-                                   v["source"], v["doc"])
-    if type(deps) is not list or len(set(map(_hashable, deps))) != len(deps) \
-            or type(retry) is not dict or not retry.keys() <= _RETRY_KEYS \
-            or type(src) is not dict or src.keys() != {"file", "line"} \
-            or not rb.is_text(src["file"], 1024) or not rb.is_int(src["line"]) \
-            or not 0 <= src["line"] <= 1 << 31 or type(v["is_async"]) is not bool \
-            or not (doc is None or rb.is_text(doc, rb.MAX_DOC)):
-        return None
-    ident, function, fingerprint = v["id"], v["function"], v["fingerprint"]
-    if not _ids_ok((ident,)) or len(deps) > rb.MAX_DEPENDENCIES or not _ids_ok(deps) \
-            or type(function) is not str or len(function) > rb.MAX_FUNCTION \
-            or not rb.FUNCTION_RE.fullmatch(function) \
-            or type(fingerprint) is not str or not rb.SHA256_RE.fullmatch(fingerprint):
-        return None
-    try:
-        task = Task(ident, function, tuple(deps), rb.retry(retry),
-                    None if rule is None else rb.trigger_rule(rule), v["is_async"], doc,
-                    SourceLocation(src["file"], src["line"]), fingerprint)
-    except rb.RuleViolation:
-        return None
-    if task.retry.to_dict() != retry or (rule is not None and task.trigger_rules is not None
-                                         and task.trigger_rules.to_dict() != rule):
-        return None
-    return task
-
-
-def _task(r: Reader, value: Any, path: str) -> Task:
-    fast = _task_fast(value)
-    return fast if fast is not None else _task_full(r, value, path)
+def _task(r: Reader, fast: FastTasks, value: Any, path: str) -> Task:
+    task = fast.task(value)
+    return task if task is not None else _task_full(r, value, path)
 
 
 def _task_full(r: Reader, value: Any, path: str) -> Task:
@@ -163,6 +121,7 @@ def _param(r: Reader, value: Any, path: str) -> Param:
 
 
 def _workflow(r: Reader, value: Any, path: str) -> Workflow:
+    fast = FastTasks()
     v = r.obj(value, path, ("name", "entry_module", "fingerprint", "fingerprint_algorithm",
                             "tasks", "triggers", "params", "secrets"))
     fields = r.each(
@@ -173,7 +132,7 @@ def _workflow(r: Reader, value: Any, path: str) -> Workflow:
         lambda: r.choice(v["fingerprint_algorithm"], f"{path}.fingerprint_algorithm",
                          ALGORITHMS),
         lambda: r.array(v["tasks"], f"{path}.tasks", rb.MAX_TASKS,
-                        lambda e, p: _task(r, e, p)),
+                        lambda e, p: _task(r, fast, e, p)),
         lambda: r.array(v["triggers"], f"{path}.triggers", rb.MAX_TRIGGERS,
                         lambda e, p: _trigger(r, e, p)),
         lambda: r.array(v["params"], f"{path}.params", rb.MAX_PARAMS,
@@ -199,7 +158,6 @@ def _package(r: Reader, value: Any, path: str) -> PackageInfo:
 
 
 def _package_name(r: Reader, value: Any, path: str) -> str:
-    import re
 
     text = r.text(value, path, 128, min_len=1)
     if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
@@ -306,14 +264,16 @@ def _glibc(r: Reader, value: Any, path: str) -> str | None:
 
 def parse_manifest(data: bytes, make: Callable[..., M]) -> tuple[M | None, list[Finding]]:
     """``make`` builds the :class:`Manifest` from its parts (the model calls this module)."""
-    value, findings = load_json(data)
+    with gc_paused():
+        value, findings = load_json(data)
     if findings:
         return None, findings
     if not isinstance(value, dict):
         return None, [error(SYNTAX, "manifest.json is not a JSON object", LOCATION)]
     r = Reader(SCHEMA, LOCATION)
     try:
-        manifest = _manifest(r, value, make)
+        with gc_paused():  # tens of thousands of model objects, none in a cycle (see gcpause)
+            manifest = _manifest(r, value, make)
         return (None if r.findings else manifest), r.findings
     except Invalid:
         return None, r.findings
@@ -362,7 +322,7 @@ def _one(read: Callable[[Reader, Any, str], T], value: Any, path: str
 
 def parse_task(value: Any, path: str = "task") -> tuple[Task | None, list[Finding]]:
     """One task in the manifest's JSON shape (for readers of discovery output)."""
-    return _one(_task, value, path)
+    return _one(lambda r, v, p: _task(r, FastTasks(), v, p), value, path)
 
 
 def parse_trigger(value: Any, path: str = "trigger") -> tuple[Trigger | None, list[Finding]]:

@@ -242,33 +242,42 @@ def _task_mutations():
         lambda t: t.update(extra=1), lambda t: t.update(trigger_rules={"type": "TaskSuccess",
                                                                        "task_name": "a"}),
         lambda t: t.update(fingerprint="A" * 64), lambda t: t.update(doc="\ud800"),
+        lambda t: t.update(retry={"attempts": 1}), lambda t: t.update(retry={"attempts": True}),
+        lambda t: t.update(retry={"attempts": 1.0}), lambda t: t.update(retry={"jitter": 1}),
+        lambda t: t.update(retry={"jitter": True}), lambda t: t.update(dependencies=[["x"]]),
+        lambda t: t.update(dependencies=[t["id"]]), lambda t: t.update(id=1),
     ])
     return st.tuples(task, edits)
 
 
-@given(_task_mutations())
-def test_the_fast_task_reader_agrees_with_the_full_one(case):
-    """The fast path takes only tasks the full reader accepts, and reads them the same."""
+@given(st.lists(_task_mutations(), min_size=1, max_size=8))
+def test_the_fast_task_reader_agrees_with_the_full_one(cases):
+    """The fast path takes only tasks the full reader accepts, and reads them the same,
+    also with what it remembers from earlier tasks of the same manifest (one memo for the
+    whole sequence, as in one manifest)."""
+    from cloacina_build.fast_tasks import FastTasks
     from cloacina_build.json_reader import Invalid, Reader
-    from cloacina_build.manifest_parser import _task_fast, _task_full
+    from cloacina_build.manifest_parser import _task_full
 
-    raw, edit = case
-    raw = copy.deepcopy(raw)
-    edit(raw)
-    fast = _task_fast(raw)
-    reader = Reader(code="schema-manifest", location="manifest.json")
-    try:
-        full = _task_full(reader, raw, "t")
-        full = None if reader.findings else full
-    except Invalid:
-        full = None
-    if fast is not None:
-        assert full == fast
+    memo = FastTasks()
+    for raw, edit in cases:
+        raw = copy.deepcopy(raw)
+        edit(raw)
+        fast = memo.task(raw)
+        reader = Reader(code="schema-manifest", location="manifest.json")
+        try:
+            full = _task_full(reader, raw, "t")
+            full = None if reader.findings else full
+        except Invalid:
+            full = None
+        if fast is not None:
+            assert full == fast
 
 
 def test_the_fast_task_reader_takes_what_the_builder_writes(built_pipeline):
+    from cloacina_build.fast_tasks import FastTasks
     from cloacina_build.format.package import open_package
-    from cloacina_build.manifest_parser import _task_fast
 
     raw = json.loads(open_package(built_pipeline).manifest_bytes)
-    assert all(_task_fast(t) is not None for t in raw["workflow"]["tasks"])
+    fast = FastTasks()
+    assert all(fast.task(t) is not None for t in raw["workflow"]["tasks"])

@@ -40,12 +40,11 @@ class Retry:
     jitter: bool | None = None
 
     def to_dict(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {}
-        for key in ("attempts", "backoff", "delay_ms", "max_delay_ms", "condition", "jitter"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = str(value) if isinstance(value, StrEnum) else value
-        return out
+        """The declared settings only (a 50,000-task manifest calls this once per task)."""
+        items = (("attempts", self.attempts), ("backoff", self.backoff),
+                 ("delay_ms", self.delay_ms), ("max_delay_ms", self.max_delay_ms),
+                 ("condition", self.condition), ("jitter", self.jitter))
+        return {k: v.value if isinstance(v, StrEnum) else v for k, v in items if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
