@@ -7,7 +7,6 @@ mistake: the CLI prints ``error: <message>`` and the hint, never a traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -98,5 +97,7 @@ def did_you_mean(word: str, choices: Iterable[str],
     choices = sorted(set(choices))
     if synonyms and synonyms.get(word) in choices:
         return f" (did you mean '{synonyms[word]}'?)"
+    import difflib  # only when a hint is wanted: keeps every command's start-up short
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 
@@ -17,6 +16,8 @@ def emit_json(data) -> None:
     otherwise (a pipe or a file is read by a program, and the one-line form is written by
     the C encoder: ten times faster for a 10,000-task inspection).  ``CLOACINA_JSON_INDENT=1``
     indents it anywhere.  Values JSON does not know, such as paths, are written as text."""
+    import json  # here, not at the top: --help and the text output never need it
+
     if sys.stdout.isatty() or os.environ.get("CLOACINA_JSON_INDENT") == "1":
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     else:
