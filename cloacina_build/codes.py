@@ -67,6 +67,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          "the metadata limit", _FORMAT),
         ("limit-manifest-size", E, "the manifest is larger than the manifest limit "
          "(32 MiB)", _FORMAT),
+        ("limit-signatures", E, "more embedded signatures than the limit", _FORMAT),
+        ("limit-signature-size", E, "a signature record larger than the limit", _FORMAT),
         ("limit-compression-ratio", E, "the compression ratio exceeds the limit", _FORMAT),
     ]),
     ("metadata", [

@@ -305,6 +305,20 @@ def make_signature_not_json(ctx):
                          end=file_block("signatures/key.json", b"{not json") + END_OF_ARCHIVE)
 
 
+def make_signature_flood(ctx):
+    """65 records in the trailer (one over the limit): each is read only after the count is
+    checked, so a flood of them costs nothing (it used to cost 1 GiB of memory)."""
+    records = b"".join(file_block(f"signatures/{i:064x}.json", b"{}") for i in range(65))
+    return write_members(ctx.out, ctx.members(), end=records + END_OF_ARCHIVE)
+
+
+def make_signature_record_too_large(ctx):
+    record = b'{"comment": "' + b"x" * (200 * 1024) + b'"}'
+    return write_members(ctx.out, ctx.members(),
+                         end=file_block("signatures/" + "0" * 64 + ".json", record)
+                         + END_OF_ARCHIVE)
+
+
 # ================================================================= limits
 
 
@@ -737,6 +751,8 @@ CASES = [
     ("head-without-manifest", make_head_only_toml, "member-order"),
     ("signature-before-payload", make_signature_before_payload, "member-order"),
     ("signature-not-json", make_signature_not_json, "signature-malformed"),
+    ("signature-flood", make_signature_flood, "limit-signatures"),
+    ("signature-record-too-large", make_signature_record_too_large, "limit-signature-size"),
     # limits (default limits: every one of these is cheap)
     ("too-many-members", make_too_many_members, "limit-member-count"),
     ("member-declares-3gib", make_member_size_declared_huge, "limit-member-size"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.build.builder import build_package
-from cloacina_build.errors import BuildError, ProjectError
+from cloacina_build.errors import BuildError, PackageError, ProjectError
 from cloacina_build.format.elf import describe_library
 from cloacina_build.format.package import open_package
 from cloacina_build.project.rust import discover_crate, fingerprint_tokens, tokenize
@@ -220,3 +220,39 @@ def test_rust_fingerprints_ignore_comments_and_formatting(tmp_path):
 ])
 def test_rust_source_problems(tmp_path, text, code):
     assert code in [f.code for f in _discover(tmp_path, text).findings]
+
+
+def _verneed_loop(lib: bytes, next_offset: int) -> bytes:
+    """``lib`` with its version-requirement chain made endless: the section claims two
+    billion entries (sh_info) and the first entry's vn_next is ``next_offset`` (0 makes it
+    point at itself)."""
+    from io import BytesIO
+
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(BytesIO(lib))
+    index, section = next((i, s) for i, s in enumerate(elf.iter_sections())
+                          if s["sh_type"] == "SHT_GNU_verneed")
+    out = bytearray(lib)
+    header = elf["e_shoff"] + index * elf["e_shentsize"]
+    struct.pack_into("<I", out, header + 44, 0x7FFFFFFF)      # Elf64_Shdr.sh_info
+    struct.pack_into("<I", out, section["sh_offset"] + 12, next_offset)  # Verneed.vn_next
+    return bytes(out)
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+@pytest.mark.parametrize("next_offset", [0])
+def test_a_version_requirement_chain_that_loops_is_refused(tmp_path, next_offset):
+    """A .gnu.version_r whose entries point back into the chain would be read forever;
+    no more entries are read than the section's bytes can hold."""
+    src = tmp_path / "v.c"
+    src.write_text('#include <stdio.h>\nint cloacina_v(void) { return puts("x"); }\n')
+    lib = tmp_path / "libv.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    assert describe_library(lib)["glibc_floor"]  # the real library has a glibc floor
+    bad = tmp_path / "libloop.so"
+    bad.write_bytes(_verneed_loop(lib.read_bytes(), next_offset))
+    with pytest.raises(PackageError) as err:
+        describe_library(bad)
+    assert err.value.code == "native-corrupt"
+    assert "more entries than its" in str(err.value)

@@ -158,10 +158,11 @@ class Member:
         while chunk := self.read(CHUNK):
             yield chunk
 
-    def read_all(self, limit: int) -> bytes:
+    def read_all(self, limit: int, what: str = "metadata",
+                 code: str = "limit-metadata-size") -> bytes:
         if self.size > limit:
             raise PackageError(f"member {self.name!r} is {self.size} bytes, over the "
-                               f"{limit}-byte limit for metadata", code="limit-metadata-size")
+                               f"{limit}-byte limit for {what}", code=code)
         return b"".join(self.chunks())
 
 

@@ -87,11 +87,34 @@ def _dynamic(elf) -> tuple[list[str], str | None]:
     versions: list[str] = []
     for section in elf.iter_sections():
         if section["sh_type"] == "SHT_GNU_verneed":
-            for _verneed, auxiliaries in section.iter_versions():
-                versions += [a.name for a in auxiliaries if a.name.startswith("GLIBC_")
-                             and re.fullmatch(r"GLIBC_\d+(\.\d+)*", a.name)]
+            versions += _glibc_versions(section)
     floor = max(versions, key=_version_key).removeprefix("GLIBC_") if versions else None
     return needed, floor
+
+
+VERSION_ENTRY_SIZE = 16  # Elf_Verneed and Elf_Vernaux are 16 bytes in either ELF class
+
+
+def _glibc_versions(section) -> list[str]:
+    """The GLIBC_x.y names a ``.gnu.version_r`` section requires.  Its entries are a chain
+    of offsets whose counts come from the file, so a chain that points at itself would
+    never end: no more entries are read than the section's bytes can hold."""
+    budget = section["sh_size"] // VERSION_ENTRY_SIZE
+    names: list[str] = []
+    for _verneed, auxiliaries in section.iter_versions():
+        budget -= 1
+        for aux in auxiliaries:
+            budget -= 1
+            if budget < 0:
+                break
+            if aux.name.startswith("GLIBC_") and re.fullmatch(r"GLIBC_\d+(\.\d+)*",
+                                                              aux.name):
+                names.append(aux.name)
+        if budget < 0:
+            raise ValueError(f"its version requirements (.gnu.version_r) list more "
+                             f"entries than its {section['sh_size']} bytes can hold "
+                             "(a chain that loops)")  # reported as native-corrupt
+    return names
 
 
 def _exported(elf) -> list[str]:

@@ -20,7 +20,9 @@ class Limits:
     max_members: int = 256              # tar members in a package
     max_member_size: int = 2 * GiB      # decompressed bytes of one member
     max_total_size: int = 4 * GiB       # decompressed bytes of the whole tar stream
-    max_metadata_size: int = 1 * MiB    # package.toml, each signature
+    max_metadata_size: int = 1 * MiB    # package.toml
+    max_signatures: int = 64            # embedded signature records
+    max_signature_size: int = 128 * KiB  # one record (a real one is under 2 KiB)
     max_manifest_size: int = 32 * MiB   # manifest.json: grows with the workflow's tasks
     max_ratio: float = 100.0            # decompressed / compressed bytes, whole stream
     ratio_grace: int = 16 * MiB         # the ratio is enforced past this many bytes

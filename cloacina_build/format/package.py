@@ -159,10 +159,21 @@ def read_trailer(fh, frames, limits: Limits) -> list[tuple[str, bytes]]:
                            code="limit-metadata-size")
     fh.seek(last.offset)
     stream = TarStream(io.BytesIO(fh.read(last.length)), limits)
-    out = []
+    out: list[tuple[str, bytes]] = []
     for member in stream:
         if not member.name.startswith(mf.SIGNATURE_DIR):
             raise PackageError(f"unexpected member {member.name!r} in the signature trailer",
                                code="member-order")
-        out.append((member.name, member.read_all(limits.max_metadata_size)))
+        out.append(read_signature(member, len(out), limits))
     return out
+
+
+def read_signature(member, count: int, limits: Limits) -> tuple[str, bytes]:
+    """One embedded signature record, the ``count``-th: a flood of records, or one huge
+    record, is refused before it is read."""
+    if count >= limits.max_signatures:
+        raise PackageError(f"more than {limits.max_signatures} signatures in the package",
+                           code="limit-signatures",
+                           hint="a package carries one signature per signing key")
+    return member.name, member.read_all(limits.max_signature_size, "a signature record",
+                                        "limit-signature-size")

@@ -18,7 +18,7 @@ from ...format import manifest as mf
 from ...format.archive import Member, TarStream, check_framing
 from ...format.frames import Frame
 from ...format.limits import Limits
-from ...format.package import read_head, read_package_toml, read_trailer
+from ...format.package import read_head, read_package_toml, read_signature, read_trailer
 from ...model import Manifest, PackageMetadata
 
 
@@ -64,12 +64,12 @@ def _stream(scan: Scan, limits: Limits, private: Path, raw_digests: bool) -> Non
         after_payload = False
         for member in stream:
             if member.name.startswith(mf.SIGNATURE_DIR):
-                data = member.read_all(limits.max_metadata_size)
+                name, data = read_signature(member, len(scan.signature_members), limits)
                 if not after_payload:
                     scan.findings.append(error(
                         "member-order", f"signature {member.name!r} comes before the "
                         "payload; signatures belong in the trailer", member.name))
-                scan.signature_members.append((member.name, data))
+                scan.signature_members.append((name, data))
             elif member.name == payload_path and scan.payload_file is None:
                 scan.payload_file = private / _safe_base(member.name)
                 scan.seen[member.name] = _copy_hashed(member, scan.payload_file)
