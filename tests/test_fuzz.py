@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from .fuzz import seeds, targets
 
 ROOT = Path(__file__).resolve().parent.parent
 REGRESSIONS = Path(__file__).resolve().parent / "fuzz" / "regressions"
-SECONDS = int(os.environ.get("CLOACINA_FUZZ_SECONDS", "3"))
+SECONDS = int(os.environ.get("CLOACINA_FUZZ_SECONDS", "12"))  # the whole short run
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +51,35 @@ def test_seeds_run_clean_in_process(name, seed_work):
 @pytest.mark.parametrize("name, path", _regressions(), ids=[f"{n}/{p.name}" for n, p in
                                                             _regressions()])
 def test_regressions_stay_fixed(name, path, seed_work):
-    targets.TARGETS[name](path.read_bytes())
+    targets.target(name)(path.read_bytes())
 
 
 def test_regression_directories_name_real_targets():
     for directory in REGRESSIONS.iterdir():
         if directory.is_dir():
-            assert directory.name in targets.TARGETS, directory
+            assert directory.name in (*targets.TARGETS, targets.ALL), directory
 
 
-def _fuzz(name: str, work: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CLOACINA_FUZZ_WORK=str(work))
-    corpus = work / "corpus" / name
-    return subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.run", name, str(corpus),
-         f"-max_total_time={SECONDS}", f"-artifact_prefix={work}/{name}-", "-print_final_stats=1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=SECONDS * 10 + 120)
+def test_the_combined_target_reaches_every_target(seed_work, monkeypatch):
+    """``all`` hands each tagged seed to the target its first byte names."""
+    _, all_seeds = seed_work
+    called: list[str] = []
+    for name in targets.ORDER:
+        monkeypatch.setitem(targets.TARGETS, name, lambda data, n=name: called.append(n))
+    for seed in targets.tagged(all_seeds):
+        targets.all_targets(seed)
+    assert set(called) == {n for n in targets.ORDER if all_seeds[n]}
 
 
-def test_short_fuzz_runs_find_nothing(seed_work):
+def test_a_short_fuzz_run_finds_nothing(seed_work):
+    """Every target under atheris for SECONDS in one process (the ``all`` target)."""
     pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris)")
     work, _ = seed_work
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = dict(zip(targets.TARGETS, pool.map(lambda n: _fuzz(n, work), targets.TARGETS)))
-    failed = {}
-    for name, proc in runs.items():
-        if proc.returncode != 0 or "stat::number_of_executed_units" not in proc.stderr:
-            artifacts = sorted(str(p) for p in work.glob(f"{name}-*"))
-            failed[name] = (proc.returncode, artifacts, proc.stderr[-3000:])
-    assert not failed, failed
+    env = dict(os.environ, CLOACINA_FUZZ_WORK=str(work))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fuzz.run", targets.ALL, str(work / "corpus" / "all"),
+         f"-max_total_time={SECONDS}", f"-artifact_prefix={work}/all-", "-print_final_stats=1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=SECONDS * 10 + 120)
+    artifacts = sorted(str(p) for p in work.glob("all-*"))
+    assert proc.returncode == 0 and "stat::number_of_executed_units" in proc.stderr, \
+        (proc.returncode, artifacts, proc.stderr[-3000:])

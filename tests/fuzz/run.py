@@ -2,6 +2,7 @@
 
     python -m tests.fuzz.run TARGET [CORPUS_DIR] [libFuzzer flags ...]
     python -m tests.fuzz.run tar_stream fuzz-corpus/tar_stream -max_total_time=3600
+    python -m tests.fuzz.run all -max_total_time=20      # every target in one process
 
 Seeds are built from the example projects (into ``$CLOACINA_FUZZ_WORK``, default
 ``$TMPDIR/cloacina-fuzz-seeds``) and copied into ``CORPUS_DIR`` (default: ``corpus/TARGET``
@@ -45,9 +46,9 @@ DEFAULTS = ("-timeout=10", "-rss_limit_mb=1024", "-max_len=1048576")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or argv[1] not in targets.TARGETS:
+    if len(argv) < 2 or argv[1] not in (*targets.TARGETS, targets.ALL):
         sys.exit(f"usage: python -m tests.fuzz.run TARGET [CORPUS] [flags]; targets: "
-                 f"{', '.join(targets.TARGETS)}")
+                 f"{', '.join(targets.TARGETS)}, or {targets.ALL} (every one in one run)")
     name = argv[1]
     rest = argv[2:]
     work = Path(os.environ.get("CLOACINA_FUZZ_WORK")
@@ -57,9 +58,10 @@ def main(argv: list[str]) -> None:
     if not dirs:
         dirs = [str(work / "corpus" / name)]
         rest = dirs + rest
-    seeds.write_corpus(all_seeds[name], Path(dirs[0]))
+    seeds.write_corpus(targets.tagged(all_seeds) if name == targets.ALL else all_seeds[name],
+                       Path(dirs[0]))
     flags = [f for f in DEFAULTS if f.split("=")[0] not in {a.split("=")[0] for a in rest}]
-    target = targets.TARGETS[name]
+    target = targets.target(name)
     atheris.Setup([argv[0], *rest, *flags], target)
     atheris.Fuzz()
 

@@ -163,6 +163,26 @@ def package_toml(data: bytes) -> None:
 TARGETS: dict[str, Target] = {t.__name__: t for t in (
     manifest, package_bytes, tar_stream, wheel, signature, detached_signature, elf, source,
     package_toml)}
+ORDER = sorted(TARGETS)
+ALL = "all"  # every target in one fuzzer (see all_targets)
+
+
+def all_targets(data: bytes) -> None:
+    """Every target behind one entry point: the first byte picks the target (by its place
+    in ``ORDER``), the rest is its input.  One process instruments the package once (about
+    seven seconds) instead of once per target, which is what a short run in the suite can
+    afford; long runs fuzz each target on its own."""
+    if data:
+        TARGETS[ORDER[data[0] % len(ORDER)]](data[1:])
+
+
+def target(name: str) -> Target:
+    return all_targets if name == ALL else TARGETS[name]
+
+
+def tagged(seeds: dict[str, list[bytes]]) -> list[bytes]:
+    """The seeds of every target, each behind the byte that selects it in ``all_targets``."""
+    return [bytes([ORDER.index(name)]) + seed for name in ORDER for seed in seeds[name]]
 
 
 def cleanup() -> None:
