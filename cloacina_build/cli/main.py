@@ -23,6 +23,7 @@ from .options import (
     signing_key,
     trust_options,
 )
+from .terminal import echo_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -198,7 +199,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  sidecar_of=file) if trust_path else None
     loaded = load_package(file, trust=policy, cache_dir=cache_dir)
-    say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
+    say = (lambda line: None) if as_json else (lambda line: echo_text(line, err=True))
     if policy is None:
         say("warning: no --trust given: running a package whose signatures were not "
             "verified (fine for local testing)")
@@ -216,9 +217,9 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         if not as_json:
             for task_id in result.failed:
                 outcome = result.tasks[task_id]
-                click.echo(f"error: task '{task_id}' failed after {outcome.attempts} "
-                           f"attempt(s): {outcome.error}", err=True)
-                click.echo((outcome.traceback or "").rstrip(), err=True)
+                echo_text(f"error: task '{task_id}' failed after {outcome.attempts} "
+                          f"attempt(s): {outcome.error}", err=True)
+                echo_text((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
 

@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CloacinaError
+from .terminal import echo_text
 
 
 def emit_json(data) -> None:
@@ -45,7 +46,7 @@ def handle_errors(func):
             if as_json:
                 emit_json({"ok": False, "error": exc.to_dict()})
             else:
-                click.echo(f"error: {exc.diagnostics()}", err=True)
+                echo_text(f"error: {exc.diagnostics()}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # before click turns it into "Aborted!" and exit 1
             interrupted()
@@ -59,7 +60,7 @@ def handle_errors(func):
             if as_json:
                 emit_json({"ok": False, "error": {"code": "os-error", "message": message}})
             else:
-                click.echo(f"error: {message}", err=True)
+                echo_text(f"error: {message}", err=True)
             sys.exit(EXIT_USAGE)
 
     return wrapper

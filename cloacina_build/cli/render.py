@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from ..model import (
@@ -14,19 +13,13 @@ from ..model import (
     TriggerRule,
     Workflow,
 )
+from .terminal import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ops.inspect import Inspection
     from ..trust.signatures import SignatureVerdict
 
 
-# Control characters, and the Unicode controls that reorder or break lines, in text that
-# came from a package: shown escaped, so a string cannot drive the terminal.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _lines(lines: list[str]) -> str:
