@@ -1239,3 +1239,15 @@ def test_install_errors_become_our_own(built_pipeline, tmp_path, monkeypatch):
                               manifest=b"", meta={})
     assert info.value.code == "load-install" and "\n" not in info.value.message
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_plain_files_named_dot_data_are_not_data_directories(built_pipeline, sandbox):
+    """Only this distribution's .data directory (however spelt) is judged as one: a root
+    file or package directory that merely ends in '.data' installs as itself."""
+    ok = _wheel(lambda e: e + [(_zinfo("weights.data"), b"\0" * 8),
+                               (_zinfo("other-2.0.data/x.txt"), b"x\n")])
+    report = validate_package(_make(ok, built_pipeline, sandbox))
+    assert report.ok, [f.render() for f in report.findings]
+    misspelt = _add("Data_Pipeline-1.0.0.data/purelib/x.py", b"x = 1\n")
+    report = validate_package(_make(misspelt, built_pipeline, sandbox))
+    assert "wheel-data-dir" in [f.code for f in report.errors]

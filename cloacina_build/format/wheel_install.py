@@ -108,13 +108,10 @@ def _data_findings(wheel: _Wheel) -> list[Finding]:
     for name in wheel.files:
         top, *rest = name.split("/")
         if top != wheel.data_dir:
-            if top.endswith(".data") and not rest:
-                out.append(error("wheel-data-dir", f"{name!r} is a file where a .data "
-                                 "directory would be", wheel.where))
-            elif top.endswith(".data"):
-                out.append(error("wheel-data-dir", f"{name!r} is in a .data directory of "
-                                 f"another name (the installer's is {wheel.data_dir!r})",
-                                 wheel.where))
+            if _misnamed_data_dir(wheel, top):
+                out.append(error("wheel-data-dir", f"{name!r} is in a .data directory the "
+                                 f"installer does not know (it expects {wheel.data_dir!r}: "
+                                 "this would be installed as a plain directory)", wheel.where))
         elif len(rest) < 2:
             what = "the .data directory is a file" if not rest else \
                 "a file directly in the .data directory, outside any scheme directory"
@@ -123,6 +120,17 @@ def _data_findings(wheel: _Wheel) -> list[Finding]:
             out.append(error("wheel-data-scheme", f"{name!r} is in an unknown .data scheme "
                              f"{rest[0]!r} (known: {', '.join(SCHEMES)})", wheel.where))
     return out
+
+
+def _misnamed_data_dir(wheel: _Wheel, top: str) -> bool:
+    """``top`` is this distribution's .data directory spelt otherwise (another case,
+    separator or version); other names ending in .data are ordinary files or packages."""
+    from packaging.utils import canonicalize_name
+
+    if not top.endswith(".data"):
+        return False
+    name, sep, _version = top[:-len(".data")].rpartition("-")
+    return bool(sep) and canonicalize_name(name) == canonicalize_name(wheel.identity[0])
 
 
 def _wheel_file_findings(wheel: _Wheel) -> list[Finding]:
