@@ -96,6 +96,27 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          _FORMAT),
         ("wheel-bad-zip", E, "the wheel is not a readable zip", _FORMAT),
         ("wheel-record", E, "the wheel's RECORD is missing or wrong", _FORMAT),
+        ("wheel-record-dangling", E, "the wheel's RECORD lists a file the wheel does not "
+         "contain", _FORMAT),
+        ("wheel-dist-info", E, "not exactly one .dist-info directory, or one named for "
+         "another distribution", _FORMAT),
+        ("wheel-data-dir", E, "the .data directory is a file, holds files outside a scheme "
+         "directory, or is named for another distribution", _FORMAT),
+        ("wheel-data-scheme", E, "a .data scheme other than purelib, platlib, headers, "
+         "scripts, data", _FORMAT),
+        ("wheel-version-missing", E, "no WHEEL file, or no Wheel-Version in it", _FORMAT),
+        ("wheel-version-unsupported", E, "a Wheel-Version other than 1.x", _FORMAT),
+        ("wheel-metadata-encoding", E, "the wheel's METADATA is not UTF-8", _FORMAT),
+        ("wheel-metadata-invalid", E, "the wheel's METADATA is missing, malformed, or names "
+         "another distribution or version", _FORMAT),
+        ("wheel-entry-points-syntax", E, "entry_points.txt cannot be parsed as the installer "
+         "reads it", _FORMAT),
+        ("wheel-entry-point-name", E, "a script entry point whose name is not a safe file "
+         "name, or is declared twice", _FORMAT),
+        ("wheel-install-collision", E, "two wheel files (or scripts) the installer would "
+         "write to one place", _FORMAT),
+        ("wheel-limit-dist-info", E, "a .dist-info file the installer reads is over 16 MiB",
+         _FORMAT),
         ("wheel-member-type", E, "a wheel entry that is not a regular file", _FORMAT),
         ("wheel-member-name-empty", E, "a wheel entry with an empty name", _FORMAT),
         ("wheel-member-name-control", E, "a wheel entry name with control characters",
@@ -207,6 +228,7 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("trust", E, "a trust source cannot be read", _SIGNING),
         ("requires-python", E, "the package needs another Python", _LOADER),
         ("load-refused", E, "the loader refused the package", _LOADER),
+        ("load-install", E, "the loader could not install the package's wheel", _LOADER),
         ("load-native", E, "native packages are loaded by the engine, not here", _LOADER),
         ("cloaca-missing", E, "the package imports cloaca names the stand-in lacks", _LOADER),
         ("import-failed", E, "the workflow's modules failed to import", _LOADER),

@@ -651,6 +651,74 @@ make_wheel_unknown_compression = _payload_bytes(
     lambda w: _patch_central_flags(w, b"data_pipeline/tasks.py", method=99))
 
 
+# What the loader's install step (installer) needs: issue 9, "validates but cannot be
+# installed". The names follow the pristine wheel, data_pipeline-1.0.0-py3-none-any.whl.
+DIST_INFO = "data_pipeline-1.0.0.dist-info"
+DATA_DIR = "data_pipeline-1.0.0.data"
+
+
+def _add(name, data):
+    return _wheel(lambda e: e + [(_zinfo(name), data)])
+
+
+def _set(name, data):
+    return _wheel(lambda e: _tamper(e, f"{DIST_INFO}/{name}", lambda _d: data))
+
+
+def _drop(name):
+    return _wheel(lambda e: [(i, d) for i, d in e if i.filename != f"{DIST_INFO}/{name}"])
+
+
+def _record_plus(line):
+    return _wheel(lambda e: _tamper(e, f"{DIST_INFO}/RECORD", lambda d: d + line),
+                  fix_record=False)
+
+
+_ENTRY_POINTS = f"{DIST_INFO}/entry_points.txt"
+make_wheel_data_dir_is_file = _add(DATA_DIR, b"not a directory\n")  # installer loops
+make_wheel_data_scheme_is_file = _add(f"{DATA_DIR}/purelib", b"x = 1\n")
+make_wheel_data_unknown_scheme = _add(f"{DATA_DIR}/lib/evil.py", b"evil()\n")
+make_wheel_version_2 = _set("WHEEL", b"Wheel-Version: 2.0\nRoot-Is-Purelib: true\n"
+                                     b"Tag: py3-none-any\n")
+make_wheel_version_absent = _set("WHEEL", b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+make_wheel_wheel_file_missing = _drop("WHEEL")
+make_wheel_metadata_latin1 = _set("METADATA", b"Metadata-Version: 2.1\nName: data-pipeline"
+                                              b"\nVersion: 1.0.0\nAuthor: Ren\xe9\n")
+make_wheel_metadata_garbage = _set("METADATA", b"\x00\x01 this is not metadata\n")
+make_wheel_metadata_other_name = _set("METADATA", b"Metadata-Version: 2.1\nName: other\n"
+                                                  b"Version: 1.0.0\n")
+make_wheel_entry_points_garbage = _add(_ENTRY_POINTS, b"console_scripts = yes\n[[[\n")
+make_wheel_entry_point_value = _add(_ENTRY_POINTS, b"[console_scripts]\ntool = not valid!\n")
+make_wheel_entry_point_parent = _add(
+    _ENTRY_POINTS, b"[console_scripts]\n../../" + ESCAPE.encode() + b" = data_pipeline:main\n")
+make_wheel_entry_point_slash = _add(_ENTRY_POINTS,
+                                    b"[gui_scripts]\nsub/tool = data_pipeline:main\n")
+make_wheel_record_dangling = _record_plus(b"data_pipeline/ghost.py,sha256=AAAA,10\n")
+make_wheel_two_dist_infos = _add("other-1.0.dist-info/METADATA", b"Name: other\n")
+make_wheel_install_collision = _add(f"{DATA_DIR}/purelib/data_pipeline/tasks.py", b"x = 1\n")
+
+INSTALL_CASES = [
+    ("wheel-data-dir-is-a-file", make_wheel_data_dir_is_file, "wheel-data-dir"),
+    ("wheel-data-scheme-is-a-file", make_wheel_data_scheme_is_file, "wheel-data-dir"),
+    ("wheel-data-unknown-scheme", make_wheel_data_unknown_scheme, "wheel-data-scheme"),
+    ("wheel-version-2", make_wheel_version_2, "wheel-version-unsupported"),
+    ("wheel-version-absent", make_wheel_version_absent, "wheel-version-missing"),
+    ("wheel-wheel-file-missing", make_wheel_wheel_file_missing, "wheel-version-missing"),
+    ("wheel-metadata-not-utf8", make_wheel_metadata_latin1, "wheel-metadata-encoding"),
+    ("wheel-metadata-garbage", make_wheel_metadata_garbage, "wheel-metadata-invalid"),
+    ("wheel-metadata-other-name", make_wheel_metadata_other_name, "wheel-metadata-invalid"),
+    ("wheel-entry-points-garbage", make_wheel_entry_points_garbage,
+     "wheel-entry-points-syntax"),
+    ("wheel-entry-point-bad-value", make_wheel_entry_point_value,
+     "wheel-entry-points-syntax"),
+    ("wheel-entry-point-parent", make_wheel_entry_point_parent, "wheel-entry-point-name"),
+    ("wheel-entry-point-slash", make_wheel_entry_point_slash, "wheel-entry-point-name"),
+    ("wheel-record-dangling", make_wheel_record_dangling, "wheel-record-dangling"),
+    ("wheel-two-dist-infos", make_wheel_two_dist_infos, "wheel-dist-info"),
+    ("wheel-install-collision", make_wheel_install_collision, "wheel-install-collision"),
+]
+
+
 def _edit_task_source(entries):
     return _tamper(entries, "data_pipeline/tasks.py",
                    lambda d: d.replace(b'"success_rate": "95%"', b'"success_rate": "100%"'))
@@ -816,6 +884,7 @@ CASES = [
     ("wheel-case-collision", make_wheel_case_collision, "wheel-member-name-case-collision"),
     ("wheel-symlink-entry", make_wheel_symlink_entry, "wheel-member-type"),
     ("wheel-zip-bomb", make_wheel_zip_bomb, "wheel-limit-ratio"),
+    *INSTALL_CASES,
     ("tasks-drift", make_tasks_drift, "tasks-drift"),
     ("tasks-entry-missing", make_tasks_entry_missing, "tasks-entry-missing"),
     ("tasks-source-syntax-error", make_tasks_syntax_error, "tasks-rediscovery"),
@@ -1079,3 +1148,106 @@ def test_bomb_really_is_a_bomb(built_pipeline, sandbox):
     while chunk := reader.read(1 << 22):
         total += len(chunk)
     assert total == 512 + 200 * MiB
+
+
+# ================================================================= the loader's install step
+
+_LOAD_ALL = """
+import json, sys
+from cloacina_build.errors import CloacinaError
+from cloacina_build.runtime.loader import load_package
+out = {}
+for defect, path in json.loads(sys.argv[1]).items():
+    try:
+        load_package(path, cache_dir=sys.argv[2])
+    except CloacinaError as exc:
+        out[defect] = [exc.code, sorted({f.code for f in exc.findings})]
+    else:
+        out[defect] = ["loaded", []]
+print(json.dumps(out))
+"""
+
+
+def _install_cases(built_pipeline: Path, root: Path) -> dict[str, str]:
+    paths = {}
+    for defect, make, _code in INSTALL_CASES:
+        (root / defect).mkdir(parents=True)
+        paths[defect] = str(make(Ctx(built_pipeline, root / defect)))
+    return paths
+
+
+def test_loader_refuses_every_install_case_in_bounded_time(built_pipeline, tmp_path):
+    """``load_package`` refuses each package the installer cannot take with our own error
+    and the finding validate gives, in a subprocess with a deadline: the .data-is-a-file
+    case used to make the installer loop forever, and a regression must fail, not hang."""
+    paths = _install_cases(built_pipeline, tmp_path / "cases")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _LOAD_ALL, json.dumps(paths), str(cache)],
+                          capture_output=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    result = json.loads(proc.stdout)
+    for defect, _make, code in INSTALL_CASES:
+        assert result[defect][0] == "load-refused", (defect, result[defect])
+        assert code in result[defect][1], (defect, result[defect])
+    assert [p.name for p in cache.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_run_refuses_a_data_directory_that_is_a_file(built_pipeline, tmp_path):
+    """``cloacinactl run`` on the package that used to loop: exit 1, the finding, no
+    traceback, and it ends (the timeout fails the test instead of hanging it)."""
+    path = make_wheel_data_dir_is_file(Ctx(built_pipeline, tmp_path))
+    env = dict(os.environ, CLOACINA_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "cloacina_build", "run", str(path)],
+                          capture_output=True, timeout=120, env=env)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr and "wheel-data-dir" in stderr, stderr
+
+
+@pytest.mark.parametrize("defect, make, code", INSTALL_CASES[:3],
+                         ids=[c[0] for c in INSTALL_CASES[:3]])
+def test_install_step_refuses_on_its_own(defect, make, code, built_pipeline, tmp_path):
+    """The cache's install step checks the wheel again before installing it (it must not
+    rely on its caller having validated): our own error, nothing left in the cache."""
+    from cloacina_build.runtime.cache import build_entry
+
+    members = read_members(make(Ctx(built_pipeline, tmp_path)))
+    wheel = tmp_path / "data_pipeline-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(get(members, payload_name(members)))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(CloacinaError) as info:
+        build_entry(cache, "0" * 64, wheel=wheel, package_toml=b"", manifest=b"", meta={})
+    assert info.value.code == "load-install"
+    assert code in [f.code for f in info.value.findings]
+    assert list(cache.iterdir()) == []
+
+
+def test_install_errors_become_our_own(built_pipeline, tmp_path, monkeypatch):
+    """Whatever the installer raises (here: its assertion on a bad entry point, with the
+    pre-check switched off) comes out as a ``load-install`` PackageError."""
+    from cloacina_build.runtime import cache as cache_mod
+
+    members = read_members(make_wheel_entry_point_value(Ctx(built_pipeline, tmp_path)))
+    wheel = tmp_path / "data_pipeline-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(get(members, payload_name(members)))
+    monkeypatch.setattr(cache_mod, "_check_installable", lambda _wheel: None)
+    (tmp_path / "cache").mkdir()
+    with pytest.raises(CloacinaError) as info:
+        cache_mod.build_entry(tmp_path / "cache", "0" * 64, wheel=wheel, package_toml=b"",
+                              manifest=b"", meta={})
+    assert info.value.code == "load-install" and "\n" not in info.value.message
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_plain_files_named_dot_data_are_not_data_directories(built_pipeline, sandbox):
+    """Only this distribution's .data directory (however spelt) is judged as one: a root
+    file or package directory that merely ends in '.data' installs as itself."""
+    ok = _wheel(lambda e: e + [(_zinfo("weights.data"), b"\0" * 8),
+                               (_zinfo("other-2.0.data/x.txt"), b"x\n")])
+    report = validate_package(_make(ok, built_pipeline, sandbox))
+    assert report.ok, [f.render() for f in report.findings]
+    misspelt = _add("Data_Pipeline-1.0.0.data/purelib/x.py", b"x = 1\n")
+    report = validate_package(_make(misspelt, built_pipeline, sandbox))
+    assert "wheel-data-dir" in [f.code for f in report.errors]

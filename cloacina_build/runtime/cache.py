@@ -14,10 +14,13 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import PackageError
+from ..findings import error, has_errors
 from ..fsutil import exclusive_lock
 from ..fsutil import file_sha256 as _hash
 
@@ -99,6 +102,23 @@ def check_entry(cache_dir: Path, digest: str) -> tuple[Entry | None, str | None]
     return Entry(path, meta), None
 
 
+def _check_installable(wheel: Path) -> None:
+    """What validate checked, once more before installing: a wheel the installer cannot
+    take must be refused here, never hang it (a file named like the .data directory makes
+    installer loop forever)."""
+    from ..format.wheel import ZIP_ERRORS
+    from ..format.wheel_install import install_findings
+
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            found = install_findings(zf, wheel.name)
+    except ZIP_ERRORS as exc:
+        found = [error("wheel-bad-zip", f"the payload is not a readable wheel: {exc}")]
+    if has_errors(found):
+        raise PackageError(f"the wheel {wheel.name} cannot be installed", code="load-install",
+                           findings=found)
+
+
 def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: bytes,
                 manifest: bytes, meta: dict[str, Any]) -> Entry:
     """Install the verified wheel into a fresh entry and move it into place (call locked)."""
@@ -106,6 +126,7 @@ def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: byte
     from installer.destinations import SchemeDictionaryDestination
     from installer.sources import WheelFile
 
+    _check_installable(wheel)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
         (tmp / "package.toml").write_bytes(package_toml)
@@ -116,8 +137,15 @@ def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: byte
         destination = SchemeDictionaryDestination(
             {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable,
             script_kind="posix", bytecode_optimization_levels=())
-        with WheelFile.open(wheel) as source:
-            install(source, destination, additional_metadata={})
+        try:
+            with WheelFile.open(wheel) as source:
+                install(source, destination, additional_metadata={})
+        except Exception as exc:  # installer raises its own types, ValueError, OSError...
+            raise PackageError(f"the wheel {wheel.name} could not be installed: "
+                               f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+                               code="load-install",
+                               hint="validate checks what the install step needs; report "
+                               "a package that validates but does not install") from None
         present, dirs, _links = _tree(tmp)
         files = {rel: _hash(p) for rel, p in present.items()}
         record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": files,

@@ -15,6 +15,7 @@ from ...format.wheel import (
     record_findings,
     structure_findings,
 )
+from ...format.wheel_install import install_findings
 from ...model import Manifest, Workflow
 from ...project.discovery import Discovery
 
@@ -32,6 +33,7 @@ def wheel_findings(manifest: Manifest, payload_file: Path, limits: Limits) -> li
             return out
         out += record_findings(payload_file, where)
         try:
+            out += install_findings(zf, where)
             found = discover_in_wheel(zf, wf.entry_module, wf.name)
         except ZIP_ERRORS as exc:
             return out + [error("wheel-bad-zip", f"cannot read the wheel's source: {exc}",
