@@ -68,11 +68,15 @@ def assemble(project: Project, built: Built, *, package_toml: bytes, size: int,
         members=tuple(sorted((Member(mf.PACKAGE_TOML, len(package_toml),
                                      hashlib.sha256(package_toml).hexdigest()),
                               Member(path, size, sha256)), key=lambda m: m.path)),
-        build=BuildInfo(tool="cloacina-build", tool_version=__version__,
-                        python=platform.python_version(), backend=built.backend,
-                        source_revision=revision, source_dirty=dirty,
-                        source_date_epoch=epoch),
+        build=build_info(built.backend, epoch, revision, dirty),
         native=built.native)
+
+
+def build_info(backend: str, epoch: int, revision: str | None, dirty: bool | None
+               ) -> BuildInfo:
+    return BuildInfo(tool="cloacina-build", tool_version=__version__,
+                     python=platform.python_version(), backend=backend,
+                     source_revision=revision, source_dirty=dirty, source_date_epoch=epoch)
 
 
 def checked_manifest(manifest: Manifest, package_toml: bytes,

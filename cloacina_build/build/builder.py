@@ -15,13 +15,11 @@ match; 5. assemble the typed manifest and read it back as a reader would
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import tempfile
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import BuildError, ProjectError, UsageError
 from ..findings import has_errors
@@ -30,12 +28,14 @@ from ..format import manifest as mf
 from ..format.wheel import ZIP_ERRORS, comparable, parse_name, same_name
 from ..fsutil import file_sha256
 from ..gcpause import gc_paused
-from ..model import Manifest, PayloadKind
+from ..model import PayloadKind
 from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery, discover
 from ..project.sources import ZipTree
 from .assemble import assemble, checked_manifest
+from .engine import build_engine_package
+from .identity import BuildResult, git_provenance, output_path, render_package_toml
 from .payload import Payload
 from .wheel_build import BackgroundBuild, build_wheel, builds_outside_the_project
 
@@ -43,35 +43,31 @@ __all__ = ["BuildResult", "Payload", "build_package", "build_wheel",
            "git_provenance", "render_package_toml"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..ops.signing import SignResult
     from ..trust.keys import SigningKey
 
 log = logging.getLogger("cloacina_build")
 
 
-@dataclass(frozen=True)
-class BuildResult:
-    path: Path
-    manifest: Manifest
-    digest: str
-    size: int
-    signed: SignResult | None = None  # when build_package was given a signing key
-
-    def to_dict(self) -> dict[str, Any]:
-        m = self.manifest
-        return {"ok": True, "path": str(self.path), "size": self.size, "digest": self.digest,
-                "package": m.package.to_dict(),
-                "workflow": {"name": m.workflow.name, "fingerprint": m.workflow.fingerprint,
-                             "tasks": [t.id for t in m.workflow.tasks]},
-                "payload": m.payload.to_dict(),
-                "signed_by": None if self.signed is None else
-                {"key_id": self.signed.key_id, "signer": self.signed.signer}}
+FORMATS = ("cloacina", "engine")
 
 
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
-                  sign_key: SigningKey | None = None, comment: str = "") -> BuildResult:
-    """Build the project into one package; with ``sign_key``, sign it once it is written."""
+                  sign_key: SigningKey | None = None, comment: str = "",
+                  format: str = "cloacina") -> BuildResult:
+    """Build the project into one package; with ``sign_key``, sign it once it is written.
+    ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
+    bzip2 source archive the Cloacina engine loads, see :mod:`.engine`)."""
+    if format not in FORMATS:
+        raise UsageError(f"unknown package format {format!r}",
+                         hint=f"use one of: {', '.join(FORMATS)}")
+    if format == "engine":
+        if sign_key is not None or native_lib is not None or isolated:
+            raise UsageError("--sign, --native-lib and --isolated are not available with "
+                             "--format engine yet",
+                             hint="sign the archive for the engine with 'cloacinactl sign "
+                             "--detached' once it is written")
+        return build_engine_package(project_dir, output)
     with gc_paused():
         result = _build(Path(project_dir), output, isolated, native_lib)
     if sign_key is None:
@@ -85,7 +81,7 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,
            native_lib: Path | str | None) -> BuildResult:
     project = load_project(project_dir)
-    _output_path(project, project.version or "0", output)  # a bad -o fails before the build
+    output_path(project, project.version or "0", output)  # a bad -o fails before the build
     if native_lib is not None and project.layout != CARGO:
         raise UsageError("--native-lib packages a Rust workflow crate's library; "
                          f"{project.root.name} is a Python project")
@@ -154,7 +150,7 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
                         sha256=payload_sha, epoch=epoch, revision=revision, dirty=dirty)
     manifest_bytes = checked_manifest(manifest, package_toml,
                                       graph_checked=payload.discovery is found)
-    out = _output_path(project, payload.version, output)
+    out = output_path(project, payload.version, output)
     with archive.atomic_output(out) as fh:
         archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
                                 (mf.MANIFEST, manifest_bytes)], epoch)
@@ -176,52 +172,3 @@ def _check_wheel_discovery(project: Project, source: Discovery, wheel: Discovery
         raise BuildError("the tasks in the built wheel differ from the project's source",
                          hint="the backend packages other files than the source tree "
                          "(stale build directory or generated code?)")
-
-
-def _output_path(project: Project, version: str, output) -> Path:
-    name = f"{project.name}-{version}.cloacina"
-    if output is None:
-        return project.root / "dist" / name
-    out = Path(output)
-    if out.is_dir() or str(output).endswith(("/", os.sep)):
-        return out / name
-    if out.suffix != ".cloacina":
-        raise UsageError(f"output {out} must end in .cloacina or be a directory",
-                         hint="name a file like out/pkg.cloacina, or a directory ending in /")
-    return out
-
-
-def render_package_toml(project: Project, version: str) -> bytes:
-    import tomlkit
-
-    doc = tomlkit.document()
-    pkg = tomlkit.table()
-    pkg.add("name", project.name)
-    pkg.add("version", version)
-    pkg.add("interface", "cloacina-workflow-plugin")
-    pkg.add("interface_version", 1)
-    pkg.add("extension", "cloacina")
-    doc.add("package", pkg)
-    meta = tomlkit.table()
-    for key in ("language", "workflow_name", "entry_module", "description", "author",
-                "requires_python"):
-        if project.metadata.get(key) is not None:
-            meta.add(key, project.metadata[key])
-    doc.add("metadata", meta)
-    return tomlkit.dumps(doc).encode("utf-8")
-
-
-def git_provenance(root: Path) -> tuple[str | None, bool | None]:
-    """HEAD's commit and whether tracked files differ from it; (None, None) outside git."""
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return None, None
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                 "--untracked-files=no", "--", "."],
-                                capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 \
-        else None

@@ -93,19 +93,23 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
 @click.option("--sign", "sign_key", metavar="KEY",
               help="Sign the package with KEY (a file, env:VAR or -) once it is built.")
 @click.option("--comment", default="", help="With --sign: a comment, signed with the rest.")
+@click.option("--format", "package_format", type=click.Choice(["cloacina", "engine"]),
+              default="cloacina", show_default=True,
+              help="cloacina: this tool's package (zstd, a wheel payload); engine: the bzip2 "
+                   "source archive the Cloacina engine's server and daemon load.")
 @passphrase_options
 @json_option
 @handle_errors
 def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
-            sign_key: str | None, comment: str, passphrase_file: str | None,
-            passphrase_env: str | None, as_json: bool) -> None:
+            sign_key: str | None, comment: str, package_format: str,
+            passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
     from .render import package_text
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
     result = build_package(path, output, isolated=isolated, native_lib=native_lib,
-                           sign_key=key, comment=comment)
+                           sign_key=key, comment=comment, format=package_format)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -29,6 +29,7 @@ class Layout(StrEnum):
 class PayloadKind(StrEnum):
     WHEEL = "wheel"
     NATIVE = "native"
+    SOURCE = "source"  # an engine-format archive: the source tree is the payload
 
 
 class Backoff(StrEnum):

@@ -1,0 +1,87 @@
+"""What names a package and where it comes from: the explicit ``package.toml`` every
+package carries, the output file's name, the source revision, and the build's result.
+Shared by the zstd builder and the engine-format writer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+from ..model import Manifest
+from ..project.config import Project
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.signing import SignResult
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    manifest: Manifest
+    digest: str
+    size: int
+    signed: SignResult | None = None  # when build_package was given a signing key
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {"ok": True, "path": str(self.path), "size": self.size, "digest": self.digest,
+                "package": m.package.to_dict(),
+                "workflow": {"name": m.workflow.name, "fingerprint": m.workflow.fingerprint,
+                             "tasks": [t.id for t in m.workflow.tasks]},
+                "payload": m.payload.to_dict(),
+                "signed_by": None if self.signed is None else
+                {"key_id": self.signed.key_id, "signer": self.signed.signer}}
+
+
+def output_path(project: Project, version: str, output: Path | str | None) -> Path:
+    """Where the package goes: ``-o FILE``, ``-o DIR/`` or ``dist/`` in the project."""
+    name = f"{project.name}-{version}.cloacina"
+    if output is None:
+        return project.root / "dist" / name
+    out = Path(output)
+    if out.is_dir() or str(output).endswith(("/", os.sep)):
+        return out / name
+    if out.suffix != ".cloacina":
+        raise UsageError(f"output {out} must end in .cloacina or be a directory",
+                         hint="name a file like out/pkg.cloacina, or a directory ending in /")
+    return out
+
+
+def render_package_toml(project: Project, version: str) -> bytes:
+    import tomlkit
+
+    doc = tomlkit.document()
+    pkg = tomlkit.table()
+    pkg.add("name", project.name)
+    pkg.add("version", version)
+    pkg.add("interface", "cloacina-workflow-plugin")
+    pkg.add("interface_version", 1)
+    pkg.add("extension", "cloacina")
+    doc.add("package", pkg)
+    meta = tomlkit.table()
+    for key in ("language", "workflow_name", "entry_module", "description", "author",
+                "requires_python"):
+        if project.metadata.get(key) is not None:
+            meta.add(key, project.metadata[key])
+    doc.add("metadata", meta)
+    return tomlkit.dumps(doc).encode("utf-8")
+
+
+def git_provenance(root: Path) -> tuple[str | None, bool | None]:
+    """HEAD's commit and whether tracked files differ from it; (None, None) outside git."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                 "--untracked-files=no", "--", "."],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 \
+        else None

@@ -1,0 +1,176 @@
+"""``package --format engine``: the bzip2 source archive the Cloacina engine loads.
+
+Checked with independent readers (Python's ``bz2`` and ``tarfile``, GNU tar), against the
+interop specification's rules for what the engine's packer, unpacker and Python loader
+expect (../shared/docs/engine-format.md, sections 2 and 6).
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from cloacina_build.build.builder import build_package
+from cloacina_build.build.engine import source_listing
+from cloacina_build.errors import ProjectError, UsageError
+from cloacina_build.model import Manifest, PayloadKind
+from cloacina_build.project.scaffold import create_project
+
+from .conftest import EXAMPLES
+
+EXE = str(Path(sys.executable).with_name("cloacinactl"))
+EXPLICIT = {"package": ("name", "version", "interface", "interface_version", "extension"),
+            "metadata": ("language", "workflow_name", "entry_module")}
+
+
+def streams(data: bytes) -> list[bytes]:
+    """Each bzip2 stream of ``data``, decompressed (what a single-stream reader sees is
+    the first)."""
+    out = []
+    while data:
+        dec = bz2.BZ2Decompressor()
+        out.append(dec.decompress(data))
+        assert dec.eof, "a bzip2 stream is cut short"
+        data = dec.unused_data
+    return out
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path, "r:bz2") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+
+
+def engine_view(path: Path) -> list[tarfile.TarInfo]:
+    """The members the engine sees: the first bzip2 stream only, read as a tar that may end
+    at a clean block boundary (tar-rs stops there)."""
+    first = streams(path.read_bytes())[0]
+    with tarfile.open(fileobj=io.BytesIO(first), mode="r:") as tar:
+        return tar.getmembers()
+
+
+@pytest.fixture(scope="module")
+def engine_pipeline(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("engine") / "data-pipeline-1.0.0.cloacina"
+    result = build_package(EXAMPLES / "data-pipeline", out, format="engine")
+    assert result.path == out
+    return out
+
+
+def test_one_root_an_explicit_manifest_and_the_source(engine_pipeline):
+    files = members(engine_pipeline)
+    assert {name.split("/")[0] for name in files} == {"data-pipeline-1.0.0"}
+    rel = {name.split("/", 1)[1]: data for name, data in files.items()}
+    assert set(rel) == {"package.toml", ".cloacina-build/manifest.json",
+                        "workflow/data_pipeline/__init__.py", "workflow/data_pipeline/tasks.py"}
+    toml = tomllib.loads(rel["package.toml"].decode())
+    for table, keys in EXPLICIT.items():
+        assert all(key in toml[table] for key in keys), (table, toml[table])
+    assert toml["package"]["interface"] == "cloacina-workflow-plugin"
+    assert toml["package"]["interface_version"] == 1 and toml["metadata"]["language"] == "python"
+    assert "runtime" not in toml["package"] and set(toml) == {"package", "metadata"}
+    entry = toml["metadata"]["entry_module"].replace(".", "/")
+    assert f"workflow/{entry}.py" in rel
+    source = EXAMPLES / "data-pipeline" / "workflow/data_pipeline/tasks.py"
+    assert rel["workflow/data_pipeline/tasks.py"] == source.read_bytes()
+
+
+def test_the_manifest_describes_every_file(engine_pipeline):
+    files = {n.split("/", 1)[1]: d for n, d in members(engine_pipeline).items()}
+    manifest = Manifest.from_json(files.pop(".cloacina-build/manifest.json"))
+    assert manifest.payload.kind is PayloadKind.SOURCE
+    assert {m.path: (m.size, m.sha256) for m in manifest.members} == {
+        path: (len(data), hashlib.sha256(data).hexdigest()) for path, data in files.items()}
+    assert manifest.payload.sha256 == hashlib.sha256(source_listing(manifest.members)).hexdigest()
+    assert manifest.payload.size == sum(len(d) for p, d in files.items() if p != "package.toml")
+    assert [t.id for t in manifest.workflow.tasks] == [
+        "collect_data", "generate_report", "process_data"]
+
+
+def test_the_manifest_comes_second_and_the_engine_sees_every_member(engine_pipeline):
+    seen = engine_view(engine_pipeline)
+    assert [m.name.split("/", 1)[1] for m in seen[:2]] == [
+        "package.toml", ".cloacina-build/manifest.json"]
+    assert [m.name for m in seen] == list(members(engine_pipeline))
+    assert all(m.isfile() and m.mode == 0o644 and m.uid == m.gid == 0 and not m.uname
+               and m.mtime == 315532800 for m in seen)
+    first, second = streams(engine_pipeline.read_bytes())
+    assert len(first) % 512 == 0 and first[-512:] != b"\0" * 512  # no end blocks in stream 1
+    assert second == b"\0" * 1024                                  # the end, in stream 2
+    assert engine_pipeline.read_bytes()[:4] == b"BZh9"
+
+
+def test_builds_are_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # same provenance: none
+    for name in ("one", "copy"):
+        shutil.copytree(EXAMPLES / "data-pipeline", tmp_path / name,
+                        ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    first = build_package(tmp_path / "one", tmp_path / "first.cloacina", format="engine").path
+    copy = tmp_path / "copy"
+    for path in copy.rglob("*"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+        if path.is_file():
+            path.chmod(0o600)
+    (copy / "workflow/data_pipeline/__pycache__").mkdir()
+    (copy / "workflow/data_pipeline/__pycache__/tasks.cpython-311.pyc").write_bytes(b"junk")
+    again = build_package(copy, tmp_path / "again.cloacina", format="engine").path
+    assert again.read_bytes() == first.read_bytes()
+
+
+def test_gnu_tar_reads_it(engine_pipeline, tmp_path):
+    if not shutil.which("tar") or not shutil.which("bzip2"):
+        pytest.skip("needs GNU tar and bzip2")
+    proc = subprocess.run(["tar", "-xjf", str(engine_pipeline), "-C", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    root = tmp_path / "data-pipeline-1.0.0"
+    assert (root / "workflow/data_pipeline/tasks.py").is_file()
+    assert json.loads((root / ".cloacina-build/manifest.json").read_text())["format"] == \
+        "cloacina-package"
+
+
+def test_a_workflow_with_problems_writes_nothing(pipeline_project, tmp_path):
+    tasks = pipeline_project / "workflow/data_pipeline/tasks.py"
+    tasks.write_text(tasks.read_text().replace('dependencies=[]',
+                                               'dependencies=["generate_report"]'))
+    out = tmp_path / "out"
+    with pytest.raises(ProjectError):
+        build_package(pipeline_project, out / "x.cloacina", format="engine")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_rust_crate_ships_its_source(tmp_path):
+    crate = create_project("engine-crate", template="rust", path=tmp_path / "crate")
+    out = build_package(crate, tmp_path / "crate.cloacina", format="engine").path
+    rel = {n.split("/", 1)[1] for n in members(out)}
+    assert {"package.toml", "Cargo.toml", "src/lib.rs"} <= rel
+    assert not any(name.endswith(".py") for name in rel)
+    toml = tomllib.loads(members(out)[f"engine-crate-0.1.0/package.toml"].decode())
+    assert toml["metadata"]["language"] == "rust"
+
+
+def test_the_cli_writes_it_and_reports_json(tmp_path):
+    proc = subprocess.run([EXE, "package", str(EXAMPLES / "order-etl"), "--format", "engine",
+                           "-o", f"{tmp_path}/", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] and out["payload"]["kind"] == "source"
+    assert Path(out["path"]).read_bytes()[:3] == b"BZh"
+
+
+def test_options_the_engine_format_cannot_take_yet(tmp_path):
+    with pytest.raises(UsageError):
+        build_package(EXAMPLES / "data-pipeline", tmp_path / "x.cloacina", format="engine",
+                      isolated=True)
+    with pytest.raises(UsageError):
+        build_package(EXAMPLES / "data-pipeline", tmp_path / "x.cloacina", format="zip")
