@@ -14,6 +14,7 @@ from ..__about__ import __version__
 from ..errors import EXIT_FAILED
 from .keys import key
 from .options import (
+    CloacinaGroup,
     emit_json,
     finish,
     handle_errors,
@@ -25,7 +26,8 @@ from .options import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("cloacinactl", cls=CloacinaGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cloacinactl")
 def cli() -> None:
     """Build, sign, inspect, validate, verify and run .cloacina workflow packages."""
