@@ -10,6 +10,11 @@ the wheel holds the tasks that were discovered: when its modules are the very by
 discovery read, the discovery stands, otherwise the wheel is discovered again and must
 match; 5. assemble the typed manifest and read it back as a reader would
 (``assemble.checked_manifest``); 6. write the archive atomically.
+
+A *signed* package already at the output path (embedded signatures, or a ``FILE.sig``
+beside it) is not replaced unless ``force`` (``exists``, checked before the build when the
+version is known and again before writing); an unsigned one is, as a rebuild is
+reproducible and loses nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class BuildResult:
     digest: str
     size: int
     signed: SignResult | None = None  # when build_package was given a signing key
+    replaced: str | None = None  # with force: the signed package this build replaced
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -65,15 +71,18 @@ class BuildResult:
                              "tasks": [t.id for t in m.workflow.tasks]},
                 "payload": m.payload.to_dict(),
                 "signed_by": None if self.signed is None else
-                {"key_id": self.signed.key_id, "signer": self.signed.signer}}
+                {"key_id": self.signed.key_id, "signer": self.signed.signer},
+                "replaced": self.replaced}
 
 
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
-                  sign_key: SigningKey | None = None, comment: str = "") -> BuildResult:
-    """Build the project into one package; with ``sign_key``, sign it once it is written."""
+                  sign_key: SigningKey | None = None, comment: str = "",
+                  force: bool = False) -> BuildResult:
+    """Build the project into one package; with ``sign_key``, sign it once it is written.
+    A signed package at the output path is replaced only with ``force``."""
     with gc_paused():
-        result = _build(Path(project_dir), output, isolated, native_lib)
+        result = _build(Path(project_dir), output, isolated, native_lib, force)
     if sign_key is None:
         return result
     from ..ops.signing import sign_package
@@ -83,9 +92,11 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
 
 
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,
-           native_lib: Path | str | None) -> BuildResult:
+           native_lib: Path | str | None, force: bool) -> BuildResult:
     project = load_project(project_dir)
-    _output_path(project, project.version or "0", output)  # a bad -o fails before the build
+    out = _output_path(project, project.version or "0", output)  # a bad -o fails first
+    if project.version:
+        signed_output(out, force)  # and so does a signed package in the way
     if native_lib is not None and project.layout != CARGO:
         raise UsageError("--native-lib packages a Rust workflow crate's library; "
                          f"{project.root.name} is a Python project")
@@ -112,7 +123,7 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
             wheel = early.result() if early is not None else \
                 build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
             payload = _wheel_payload(project, found, wheel)
-        return _write_package(project, payload, output, epoch, found)
+        return _write_package(project, payload, output, epoch, found, force)
 
 
 def _wheel_payload(project: Project, found: Discovery, wheel_build: tuple[Path, str]
@@ -144,7 +155,7 @@ def _wheel_discovery(project: Project, found: Discovery, zf: zipfile.ZipFile) ->
 
 
 def _write_package(project: Project, payload: Payload, output: Path | str | None,
-                   epoch: int, found: Discovery) -> BuildResult:
+                   epoch: int, found: Discovery, force: bool) -> BuildResult:
     """``found``: the project's discovery, whose tasks passed the graph checks."""
     package_toml = render_package_toml(project, payload.version)
     size = payload.file.stat().st_size
@@ -155,6 +166,7 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
     manifest_bytes = checked_manifest(manifest, package_toml,
                                       graph_checked=payload.discovery is found)
     out = _output_path(project, payload.version, output)
+    replaced = signed_output(out, force)
     with archive.atomic_output(out) as fh:
         archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
                                 (mf.MANIFEST, manifest_bytes)], epoch)
@@ -163,7 +175,36 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
             raise BuildError("the payload changed while it was being packaged")
         archive.write_trailer(fh, [], epoch)
     return BuildResult(out, manifest, mf.digest(manifest_bytes),
-                       out.stat().st_size)
+                       out.stat().st_size, replaced=replaced)
+
+
+def signed_output(out: Path, force: bool) -> str | None:
+    """What signed package a build would replace at ``out`` (``None``: nothing signed);
+    refused (``exists``) unless ``force``."""
+    from ..errors import CloacinaError
+    from ..format.package import open_package
+    from ..ops.signing import detached_description, embedded_description
+
+    if not out.is_file():
+        return None
+    try:
+        found = [embedded_description(data, name)
+                 for name, data in open_package(out).signature_members]
+    except CloacinaError:  # not a package we can read: nothing signed to lose
+        found = []
+    sidecar = out.with_name(out.name + ".sig")
+    if sidecar.exists():
+        found.append(detached_description(sidecar) + " beside it")
+    if not found:
+        return None
+    what = "; ".join(found)
+    if not force:
+        raise UsageError(f"{out} is already a signed package ({what}); refusing to replace "
+                         "it", code="exists", hint="pass --force to replace it (its "
+                         "signatures are lost), or build to another path with -o")
+    stale = f" ({sidecar.name} is left in place and no longer matches)" \
+        if sidecar.exists() else ""
+    return f"the signed package {out.name} ({what}){stale}"
 
 
 def _check_wheel_discovery(project: Project, source: Discovery, wheel: Discovery) -> None:

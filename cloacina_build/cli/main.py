@@ -94,11 +94,13 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
 @click.option("--sign", "sign_key", metavar="KEY",
               help="Sign the package with KEY (a file, env:VAR or -) once it is built.")
 @click.option("--comment", default="", help="With --sign: a comment, signed with the rest.")
+@click.option("--force", is_flag=True,
+              help="Replace a signed package already at the output path.")
 @passphrase_options
 @json_option
 @handle_errors
 def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
-            sign_key: str | None, comment: str, passphrase_file: str | None,
+            sign_key: str | None, comment: str, force: bool, passphrase_file: str | None,
             passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
@@ -106,11 +108,13 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
     result = build_package(path, output, isolated=isolated, native_lib=native_lib,
-                           sign_key=key, comment=comment)
+                           sign_key=key, comment=comment, force=force)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(package_text(result))
+        if result.replaced is not None:
+            click.echo(f"  replaced {result.replaced}")
         if result.signed is not None:
             click.echo(f"  signed by {result.signed.signer} (key {result.signed.key_id[:16]})")
 
@@ -257,11 +261,14 @@ def _read_context(arg: str | None) -> dict:
 @click.option("--signer", help="The signer name recorded (default: the key's name).")
 @click.option("--detached", is_flag=True,
               help="Write FILE.sig (the engine's format) and leave the package untouched.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing FILE.sig, or this key's signature in the package.")
 @passphrase_options
 @json_option
 @handle_errors
 def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: bool,
-         passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
+         force: bool, passphrase_file: str | None, passphrase_env: str | None,
+         as_json: bool) -> None:
     """Sign the package FILE (embedded, or a detached .sig)."""
     from ..ops.signing import sign_detached, sign_package
 
@@ -272,9 +279,11 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
 
             raise UsageError("--comment and --signer do not apply to --detached signatures "
                              "(the engine's format has no comment)")
-        result = sign_detached(file, key)
+        result = sign_detached(file, key, force=force)
     else:
-        result = sign_package(file, key, comment=comment, signer=signer)
+        result = sign_package(file, key, comment=comment, signer=signer, force=force)
+    if result.replaced is not None and not as_json:
+        click.echo(f"replaced {result.replaced}")
     if as_json:
         emit_json(result.to_dict())
     elif detached:
