@@ -111,3 +111,26 @@ def test_package_refuses_beside_a_detached_signature_through_the_cli(project, si
     result = invoke("package", project, "-o", out, "--force", "--json")
     assert result.exit_code == 0
     assert "no longer matches" in json.loads(result.stdout)["replaced"]
+
+
+def test_inspect_lists_a_detached_signature_beside_the_file(pipeline_pkg, signing, tmp_path,
+                                                           built_etl):
+    private, key, key_id = signing
+    assert "Signatures: none" in invoke("inspect", pipeline_pkg).stdout
+    sign_detached(pipeline_pkg, key)
+    text = invoke("inspect", pipeline_pkg).stdout
+    assert f"key {key_id[:16]}" in text and f"(detached: {pipeline_pkg.name}.sig)" in text
+    assert "unknown key (no --trust given)" in text
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    shutil.copy(private.with_suffix(".pub"), trust)
+    result = invoke("inspect", pipeline_pkg, "--trust", trust, "--json")
+    [sig] = json.loads(result.stdout)["signatures"]
+    assert sig["detached"] is True and sig["status"] == "verified" and sig["key_id"] == key_id
+    assert "(detached: " in invoke("inspect", pipeline_pkg, "--trust", trust).stdout
+    sig_path = pipeline_pkg.with_name(pipeline_pkg.name + ".sig")  # made for other bytes
+    sign_detached(built_etl, key, out=sig_path, force=True)
+    result = invoke("inspect", pipeline_pkg, "--trust", trust, "--json")
+    assert result.exit_code == 0, result.output
+    [sig] = json.loads(result.stdout)["signatures"]
+    assert sig["status"] == "wrong-package"

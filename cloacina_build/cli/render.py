@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -100,8 +101,8 @@ def inspect_text(info: Inspection) -> str:
     if info.signatures:
         lines.append("Signatures")
         lines += signature_lines(info.signatures, head_only=True)
-        lines.append("  (checked against the manifest only; 'cloacinactl verify' checks "
-                     "every byte)")
+        lines.append("  (embedded ones checked against the manifest only; 'cloacinactl "
+                     "verify' checks every byte)")
     else:
         lines.append("Signatures: none (unsigned)")
     return _lines(lines)
@@ -190,9 +191,10 @@ def signature_lines(signatures: list[SignatureVerdict], head_only: bool = False)
             lines.append(f"  {s.member}: malformed")
             continue
         comment = f'  "{s.comment}"' if s.comment else ""
-        kind = " (detached)" if s.detached else ""
+        kind = f" (detached: {os.path.basename(s.member)})" if s.detached else ""
+        status = _status(s.status, head_only and not s.detached)  # a .sig: the whole file
         lines.append(f"  {s.signer or '?'}  key {(s.key_id or '')[:16]}  "
-                     f"{s.signed_at}{comment}{kind}: {_status(s.status, head_only)}")
+                     f"{s.signed_at}{comment}{kind}: {status}")
     return lines
 
 
