@@ -198,7 +198,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     from ..runtime.loader import load_package
     from ..testing import run_loaded
     from ..trust.policy import policy_from_options
-    from .render import run_event_line, run_text
+    from .render import run_event_line, run_text, tries
 
     context = _read_context(context_arg)
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
@@ -222,8 +222,8 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         if not as_json:
             for task_id in result.failed:
                 outcome = result.tasks[task_id]
-                click.echo(f"error: task '{task_id}' failed after {outcome.attempts} "
-                           f"attempt(s): {outcome.error}", err=True)
+                click.echo(f"error: task '{task_id}' failed after "
+                           f"{tries(outcome.attempts)}: {outcome.error}", err=True)
                 click.echo((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
