@@ -215,6 +215,10 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("error", E, "a generic error", _FORMAT),
         ("usage", E, "bad arguments or an environment that cannot do the job (exit 2)",
          _FORMAT),
+        ("os-error", E, "the operating system refused to read or write a file (exit 2)",
+         _FORMAT),
+        ("exists", E, "the output exists and would be replaced: a signature or a signed "
+         "package; nothing was changed (exit 2; --force replaces it)", "signing.md#signing"),
         ("project", E, "the workflow project is wrong", _FORMAT),
         ("workflow", E, "the workflow's tasks or graph have problems (see its findings)",
          _FORMAT),

@@ -1,8 +1,9 @@
 """One error hierarchy for the library; the CLI maps each class to an exit code.
 
-Every error carries a stable ``code`` (a short slug), a one-line ``message`` and an
-optional ``hint`` that says what to do.  Nothing else escapes the library for a user
-mistake: the CLI prints ``error: <message>`` and the hint, never a traceback.
+Every error carries a stable ``code`` (a short slug), a one-line ``message`` and a
+``hint`` that says what to do (when the raiser gives none: ``HINTS`` by code, else the
+class's ``default_hint``).  Nothing else escapes the library for a user mistake: the CLI
+prints ``error: <message>`` and the hint, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class CloacinaError(Exception):
 
     exit_code = EXIT_FAILED
     code = "error"
+    #: The hint when the raiser gives none and ``HINTS`` has none for the code: every
+    #: error tells a person what to do next.
+    default_hint = "run the command again with --help to see what it expects"
 
     def __init__(
         self,
@@ -38,9 +42,9 @@ class CloacinaError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
         if code is not None:
             self.code = code
+        self.hint = hint or HINTS.get(self.code) or self.default_hint
         self.findings = list(findings or [])
         if SEEN_CODES is not None:
             SEEN_CODES.add(self.code)
@@ -68,24 +72,61 @@ class UsageError(CloacinaError):
 
     exit_code = EXIT_USAGE
     code = "usage"
+    default_hint = "run 'cloacinactl COMMAND --help' to see the arguments and options"
 
 
 class ProjectError(CloacinaError):
     """The workflow project is wrong: configuration, tasks or graph (exit 1)."""
 
     code = "project"
+    default_hint = "run 'cloacinactl validate PROJECT_DIR' to see every problem"
 
 
 class BuildError(CloacinaError):
     """The payload build (PEP 517 backend, cargo) failed (exit 1)."""
 
     code = "build"
+    default_hint = ("run the build by hand in the project directory (python -m build, or "
+                    "cargo build --release) to see its whole output")
 
 
 class PackageError(CloacinaError):
     """A .cloacina archive is malformed, hostile or fails a check (exit 1)."""
 
     code = "package"
+    default_hint = "run 'cloacinactl validate FILE' to see every problem"
+
+
+_VALIDATE = "run 'cloacinactl validate FILE' to see every problem"
+
+#: Hints by code, for errors raised without one (a code's own hint beats its class's).
+HINTS: dict[str, str] = {
+    "archive-not-zstd": "is it a .cloacina package? 'cloacinactl package PROJECT_DIR' "
+                        "builds one",
+    "archive-truncated": "the file is incomplete (an interrupted copy or download?): copy "
+                         "it again, then run 'cloacinactl validate FILE'",
+    "invalid": _VALIDATE,
+    "manifest-refused": "this is a bug in cloacina-build: please report it with the "
+                        "project that caused it",
+    "os-error": "check that the path exists and that you may read (or write) it",
+    "exists": "pass --force to replace it, or choose another output path",
+    "rollback": "a newer version was accepted before; --allow-rollback accepts this one "
+                "once",
+    "param": "pass the workflow's params in --context; 'cloacinactl inspect FILE' lists "
+             "them",
+    "load-native": "native (Rust) packages are run by the engine; 'cloacinactl validate "
+                   "FILE' checks them",
+    "requires-python": "run it with a Python that satisfies the package's requires-python "
+                       "('cloacinactl inspect FILE' shows it)",
+    "import-failed": "run the workflow's tests ('pytest' in the project) to see why its "
+                     "modules do not import",
+    "cloaca-missing": "run it in the engine, or in an environment with the real cloaca "
+                      "package installed",
+    "load-refused": "the cached copy is damaged or changed: remove the cache directory "
+                    "(--cache-dir or CLOACINA_CACHE_DIR) and run again",
+    "drift": "rebuild the package with 'cloacinactl package' so the manifest matches the "
+             "code",
+}
 
 
 def did_you_mean(word: str, choices: Iterable[str],

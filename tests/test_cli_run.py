@@ -80,7 +80,7 @@ def test_failing_task_exits_1_with_the_users_traceback(tmp_path, env):
     ''', tmp_path)
     proc = ctl("run", pkg, env=env)
     assert proc.returncode == 1
-    assert "error: task 'load' failed after 2 attempt(s): ValueError: invalid literal" \
+    assert "error: task 'load' failed after 2 tries: ValueError: invalid literal" \
         in proc.stderr
     assert "in parse\n    return int(text)" in proc.stderr
     assert "cloacina_build" not in proc.stderr
@@ -105,3 +105,26 @@ def test_run_with_trust_requires_verification(tmp_path, env, built_pipeline):
 def test_triggers_are_listed_not_fired(built_etl, env):
     proc = ctl("run", built_etl, "--context", '{"region": "eu"}', env=env)
     assert "trigger nightly (cron 0 2 * * *) is listed, not fired" in proc.stderr
+
+
+def test_one_retry_means_two_tries_in_inspect_and_in_run(tmp_path, env):
+    """retry_attempts=1 is shown as "1 retry" by inspect, and a task that always fails is
+    tried exactly twice by run (the engine's meaning: retries after the first try)."""
+    pkg = build(tmp_path / "flaky", '''
+        import cloaca
+
+        @cloaca.task(id="flaky", retry_attempts=1, retry_backoff="fixed", retry_delay_ms=1)
+        def flaky(ctx):
+            raise RuntimeError("always")
+    ''', tmp_path)
+    shown = ctl("inspect", pkg, env=env).stdout
+    row = next(line for line in shown.splitlines() if line.strip().startswith("flaky"))
+    assert " 1 retry " in row and "1x" not in row
+    proc = ctl("run", pkg, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.count("flaky try 1 failed: RuntimeError: always") == 1
+    assert "flaky try 2 failed" not in proc.stderr
+    assert "flaky failed (after 2 tries)" in proc.stderr
+    assert "error: task 'flaky' failed after 2 tries: RuntimeError: always" in proc.stderr
+    data = json.loads(ctl("run", pkg, "--json", env=env).stdout)
+    assert data["attempts"] == {"flaky": 2}

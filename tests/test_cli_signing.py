@@ -115,7 +115,7 @@ def test_key_from_a_secret_is_never_echoed(tmp_path, keys_dir, built_pipeline):
     proc = ctl("sign", pkg, "--key", "env:SIGNING_KEY", env={"SIGNING_KEY": broken})
     assert proc.returncode == 2 and "cannot load the key" in proc.stderr
     assert secret_line[8:] not in proc.stdout + proc.stderr
-    proc = ctl("sign", pkg, "--key", "-", stdin=pem)
+    proc = ctl("sign", pkg, "--key", "-", "--force", stdin=pem)  # the same key again
     assert proc.returncode == 0 and secret_line not in proc.stdout + proc.stderr
 
 

@@ -80,9 +80,15 @@ def test_signing_never_changes_the_signed_content(built_pipeline, signed):
 
 def test_co_signing_adds_and_re_signing_replaces(signed, keyring):
     result = sign_package(signed, key(keyring, "bob"), comment="second")
+    assert result.signatures == 2 and result.replaced is None
+    before = signed.read_bytes()
+    with pytest.raises(UsageError) as info:  # never silently: only with force
+        sign_package(signed, key(keyring, "alice"), comment="renewed")
+    assert info.value.code == "exists" and "--force" in (info.value.hint or "")
+    assert signed.read_bytes() == before
+    result = sign_package(signed, key(keyring, "alice"), comment="renewed", force=True)
     assert result.signatures == 2
-    result = sign_package(signed, key(keyring, "alice"), comment="renewed")
-    assert result.signatures == 2
+    assert result.replaced and "by alice" in result.replaced
     report = verify_package(signed, trusted(keyring, threshold=2))
     assert report.ok and report.verified_by == ["alice", "bob"]
     assert sorted(s.comment for s in report.signatures) == ["renewed", "second"]

@@ -10,6 +10,11 @@ the wheel holds the tasks that were discovered: when its modules are the very by
 discovery read, the discovery stands, otherwise the wheel is discovered again and must
 match; 5. assemble the typed manifest and read it back as a reader would
 (``assemble.checked_manifest``); 6. write the archive atomically.
+
+A *signed* package already at the output path (embedded signatures, or a ``FILE.sig``
+beside it) is not replaced unless ``force`` (``exists``, checked before the build when the
+version is known and again before writing); an unsigned one is, as a rebuild is
+reproducible and loses nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from ..project.discovery import Discovery, discover
 from ..project.sources import ZipTree
 from .assemble import assemble, checked_manifest
 from .engine import build_engine_package
-from .identity import BuildResult, git_provenance, output_path, render_package_toml
+from .identity import (
+    BuildResult,
+    git_provenance,
+    output_path,
+    render_package_toml,
+    signed_output,
+)
 from .payload import Payload
 from .wheel_build import BackgroundBuild, build_wheel, builds_outside_the_project
 
@@ -54,10 +65,11 @@ FORMATS = ("cloacina", "engine")
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
                   sign_key: SigningKey | None = None, comment: str = "",
-                  format: str = "cloacina") -> BuildResult:
+                  format: str = "cloacina", force: bool = False) -> BuildResult:
     """Build the project into one package; with ``sign_key``, sign it once it is written.
     ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
-    bzip2 source archive the Cloacina engine loads, see :mod:`.engine`)."""
+    bzip2 source archive the Cloacina engine loads, see :mod:`.engine`).  A signed package
+    at the output path is replaced only with ``force``."""
     if format not in FORMATS:
         raise UsageError(f"unknown package format {format!r}",
                          hint=f"use one of: {', '.join(FORMATS)}")
@@ -67,9 +79,9 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                              "--format engine yet",
                              hint="sign the archive for the engine with 'cloacinactl sign "
                              "--detached' once it is written")
-        return build_engine_package(project_dir, output)
+        return build_engine_package(project_dir, output, force=force)
     with gc_paused():
-        result = _build(Path(project_dir), output, isolated, native_lib)
+        result = _build(Path(project_dir), output, isolated, native_lib, force)
     if sign_key is None:
         return result
     from ..ops.signing import sign_package
@@ -79,9 +91,11 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
 
 
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,
-           native_lib: Path | str | None) -> BuildResult:
+           native_lib: Path | str | None, force: bool) -> BuildResult:
     project = load_project(project_dir)
-    output_path(project, project.version or "0", output)  # a bad -o fails before the build
+    out = output_path(project, project.version or "0", output)  # a bad -o fails first
+    if project.version:
+        signed_output(out, force)  # and so does a signed package in the way
     if native_lib is not None and project.layout != CARGO:
         raise UsageError("--native-lib packages a Rust workflow crate's library; "
                          f"{project.root.name} is a Python project")
@@ -108,7 +122,7 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
             wheel = early.result() if early is not None else \
                 build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
             payload = _wheel_payload(project, found, wheel)
-        return _write_package(project, payload, output, epoch, found)
+        return _write_package(project, payload, output, epoch, found, force)
 
 
 def _wheel_payload(project: Project, found: Discovery, wheel_build: tuple[Path, str]
@@ -140,7 +154,7 @@ def _wheel_discovery(project: Project, found: Discovery, zf: zipfile.ZipFile) ->
 
 
 def _write_package(project: Project, payload: Payload, output: Path | str | None,
-                   epoch: int, found: Discovery) -> BuildResult:
+                   epoch: int, found: Discovery, force: bool) -> BuildResult:
     """``found``: the project's discovery, whose tasks passed the graph checks."""
     package_toml = render_package_toml(project, payload.version)
     size = payload.file.stat().st_size
@@ -151,6 +165,7 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
     manifest_bytes = checked_manifest(manifest, package_toml,
                                       graph_checked=payload.discovery is found)
     out = output_path(project, payload.version, output)
+    replaced = signed_output(out, force)
     with archive.atomic_output(out) as fh:
         archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
                                 (mf.MANIFEST, manifest_bytes)], epoch)
@@ -159,7 +174,7 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
             raise BuildError("the payload changed while it was being packaged")
         archive.write_trailer(fh, [], epoch)
     return BuildResult(out, manifest, mf.digest(manifest_bytes),
-                       out.stat().st_size)
+                       out.stat().st_size, replaced=replaced)
 
 
 def _check_wheel_discovery(project: Project, source: Discovery, wheel: Discovery) -> None:

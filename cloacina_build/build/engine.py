@@ -43,7 +43,13 @@ from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery
 from .assemble import build_info, checked_manifest, package_info, workflow_of
-from .identity import BuildResult, git_provenance, output_path, render_package_toml
+from .identity import (
+    BuildResult,
+    git_provenance,
+    output_path,
+    render_package_toml,
+    signed_output,
+)
 from .tree import project_files
 
 BUILD_DIR = ".cloacina-build"
@@ -64,10 +70,11 @@ class SourceFile:
     sha256: str
 
 
-def build_engine_package(project_dir: Path | str, output: Path | str | None = None
-                         ) -> BuildResult:
+def build_engine_package(project_dir: Path | str, output: Path | str | None = None, *,
+                         force: bool = False) -> BuildResult:
     """Write the engine archive of the project.  Nothing is written when the project or
-    the archive would be refused."""
+    the archive would be refused; a signed archive in the way is replaced only with
+    ``force``."""
     with gc_paused():
         project = load_project(Path(project_dir))
         if project.version is None:
@@ -85,10 +92,12 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
         manifest = _manifest(project, found, package_toml, files, epoch)
         manifest_bytes = checked_manifest(manifest, package_toml, graph_checked=True)
         out = output_path(project, project.version, output)
+        replaced = signed_output(out, force)
         with atomic_output(out) as fh:
             write_engine_archive(fh, f"{project.name}-{project.version}", package_toml,
                                  manifest_bytes, files, epoch)
-    return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size)
+    return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size,
+                       replaced=replaced)
 
 
 def _package_toml(project: Project) -> bytes:

@@ -25,6 +25,7 @@ class BuildResult:
     digest: str
     size: int
     signed: SignResult | None = None  # when build_package was given a signing key
+    replaced: str | None = None  # with force: the signed package this build replaced
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -34,7 +35,8 @@ class BuildResult:
                              "tasks": [t.id for t in m.workflow.tasks]},
                 "payload": m.payload.to_dict(),
                 "signed_by": None if self.signed is None else
-                {"key_id": self.signed.key_id, "signer": self.signed.signer}}
+                {"key_id": self.signed.key_id, "signer": self.signed.signer},
+                "replaced": self.replaced}
 
 
 def output_path(project: Project, version: str, output: Path | str | None) -> Path:
@@ -85,3 +87,32 @@ def git_provenance(root: Path) -> tuple[str | None, bool | None]:
         return None, None
     return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 \
         else None
+
+
+def signed_output(out: Path, force: bool) -> str | None:
+    """What signed package a build would replace at ``out`` (``None``: nothing signed);
+    refused (``exists``) unless ``force``."""
+    from ..errors import CloacinaError
+    from ..format.package import open_package
+    from ..ops.signing import detached_description, embedded_description
+
+    if not out.is_file():
+        return None
+    try:
+        found = [embedded_description(data, name)
+                 for name, data in open_package(out).signature_members]
+    except CloacinaError:  # not a package we can read: nothing signed to lose
+        found = []
+    sidecar = out.with_name(out.name + ".sig")
+    if sidecar.exists():
+        found.append(detached_description(sidecar) + " beside it")
+    if not found:
+        return None
+    what = "; ".join(found)
+    if not force:
+        raise UsageError(f"{out} is already a signed package ({what}); refusing to replace "
+                         "it", code="exists", hint="pass --force to replace it (its "
+                         "signatures are lost), or build to another path with -o")
+    stale = f" ({sidecar.name} is left in place and no longer matches)" \
+        if sidecar.exists() else ""
+    return f"the signed package {out.name} ({what}){stale}"

@@ -14,6 +14,7 @@ from ..__about__ import __version__
 from ..errors import EXIT_FAILED
 from .keys import key
 from .options import (
+    CloacinaGroup,
     emit_json,
     finish,
     handle_errors,
@@ -26,7 +27,8 @@ from .options import (
 from .terminal import echo_text
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("cloacinactl", cls=CloacinaGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cloacinactl")
 def cli() -> None:
     """Build, sign, inspect, validate, verify and run .cloacina workflow packages."""
@@ -97,11 +99,13 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
               default="cloacina", show_default=True,
               help="cloacina: this tool's package (zstd, a wheel payload); engine: the bzip2 "
                    "source archive the Cloacina engine's server and daemon load.")
+@click.option("--force", is_flag=True,
+              help="Replace a signed package already at the output path.")
 @passphrase_options
 @json_option
 @handle_errors
 def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
-            sign_key: str | None, comment: str, package_format: str,
+            sign_key: str | None, comment: str, package_format: str, force: bool,
             passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
@@ -109,11 +113,14 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
     result = build_package(path, output, isolated=isolated, native_lib=native_lib,
-                           sign_key=key, comment=comment, format=package_format)
+                           sign_key=key, comment=comment, format=package_format,
+                           force=force)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(package_text(result))
+        if result.replaced is not None:
+            click.echo(f"  replaced {result.replaced}")
         if result.signed is not None:
             click.echo(f"  signed by {result.signed.signer} (key {result.signed.key_id[:16]})")
 
@@ -197,7 +204,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     from ..runtime.loader import load_package
     from ..testing import run_loaded
     from ..trust.policy import policy_from_options
-    from .render import run_event_line, run_text
+    from .render import run_event_line, run_text, tries
 
     context = _read_context(context_arg)
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
@@ -221,8 +228,8 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         if not as_json:
             for task_id in result.failed:
                 outcome = result.tasks[task_id]
-                echo_text(f"error: task '{task_id}' failed after {outcome.attempts} "
-                          f"attempt(s): {outcome.error}", err=True)
+                echo_text(f"error: task '{task_id}' failed after "
+                          f"{tries(outcome.attempts)}: {outcome.error}", err=True)
                 echo_text((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
@@ -260,11 +267,14 @@ def _read_context(arg: str | None) -> dict:
 @click.option("--signer", help="The signer name recorded (default: the key's name).")
 @click.option("--detached", is_flag=True,
               help="Write FILE.sig (the engine's format) and leave the package untouched.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing FILE.sig, or this key's signature in the package.")
 @passphrase_options
 @json_option
 @handle_errors
 def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: bool,
-         passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
+         force: bool, passphrase_file: str | None, passphrase_env: str | None,
+         as_json: bool) -> None:
     """Sign the package FILE (embedded, or a detached .sig)."""
     from ..ops.signing import sign_detached, sign_package
 
@@ -275,9 +285,11 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
 
             raise UsageError("--comment and --signer do not apply to --detached signatures "
                              "(the engine's format has no comment)")
-        result = sign_detached(file, key)
+        result = sign_detached(file, key, force=force)
     else:
-        result = sign_package(file, key, comment=comment, signer=signer)
+        result = sign_package(file, key, comment=comment, signer=signer, force=force)
+    if result.replaced is not None and not as_json:
+        click.echo(f"replaced {result.replaced}")
     if as_json:
         emit_json(result.to_dict())
     elif detached:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from typing import NoReturn
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CloacinaError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, CloacinaError, UsageError
 from .terminal import echo_text
 
 
@@ -34,6 +35,25 @@ def interrupted() -> None:
     sys.exit(EXIT_INTERRUPTED)
 
 
+def report_error(exc: CloacinaError, as_json: bool) -> NoReturn:
+    """``error: ...`` and ``hint: ...`` on standard error, or with ``--json`` one object
+    ``{"ok": false, "error": {"code", "message", "hint", ...}}`` on standard output; then
+    the error's exit code.  A hint's ``cloacinactl COMMAND`` names the running command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and exc.hint:
+        exc.hint = exc.hint.replace("cloacinactl COMMAND", ctx.command_path)
+    if as_json:
+        emit_json({"ok": False, "error": exc.to_dict()})
+    else:
+        echo_text(f"error: {exc.diagnostics()}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def os_error(exc: OSError) -> UsageError:
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return UsageError(f"{exc.strerror or exc}{where}", code="os-error")
+
+
 def handle_errors(func):
     """Map library errors to one clear message and an exit code; never a traceback."""
 
@@ -43,11 +63,7 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except CloacinaError as exc:
-            if as_json:
-                emit_json({"ok": False, "error": exc.to_dict()})
-            else:
-                echo_text(f"error: {exc.diagnostics()}", err=True)
-            sys.exit(exc.exit_code)
+            report_error(exc, as_json)
         except KeyboardInterrupt:  # before click turns it into "Aborted!" and exit 1
             interrupted()
         except BrokenPipeError:  # the reader went away (| head): stop quietly
@@ -55,15 +71,66 @@ def handle_errors(func):
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(EXIT_FAILED)
         except OSError as exc:
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            message = f"{exc.strerror or exc}{where}"
-            if as_json:
-                emit_json({"ok": False, "error": {"code": "os-error", "message": message}})
-            else:
-                echo_text(f"error: {message}", err=True)
-            sys.exit(EXIT_USAGE)
+            report_error(os_error(exc), as_json)
 
     return wrapper
+
+
+class CloacinaGroup(click.Group):
+    """The command group: click's own usage errors (an unknown option or command, a
+    missing argument, a bad value) come out like every other error: ``error:`` and
+    ``hint:`` on standard error, or one JSON object when ``--json`` is among the
+    arguments; exit 2.  Ctrl-C while click parses is ``interrupted`` (exit 130)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None,
+             standalone_mode: bool = True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare 'cloacinactl': the help
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            report_error(usage_error(exc, self, argv), "--json" in argv[:_end_of_options(argv)])
+        except click.Abort:
+            interrupted()
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _end_of_options(argv: list[str]) -> int:
+    return argv.index("--") if "--" in argv else len(argv)
+
+
+def usage_error(exc: click.ClickException, group: click.Group,
+                argv: list[str]) -> UsageError:
+    """A click error as the library's :class:`UsageError`, with a hint naming the help of
+    the command that failed to parse."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        path, command = ctx.command_path, ctx.command
+    else:  # some parser errors carry no context: follow the command names given
+        path, command = _command_of(group, argv)
+    what = "the commands" if isinstance(command, click.Group) \
+        else "its arguments and options"
+    message = (exc.format_message() or "bad usage").rstrip(".")
+    return UsageError(message[:1].lower() + message[1:],
+                      hint=f"run '{path} --help' to see {what}")
+
+
+def _command_of(group: click.Group, argv: list[str]) -> tuple[str, click.Command]:
+    path: list[str] = ["cloacinactl"]
+    command: click.Command = group
+    for arg in argv:
+        if arg.startswith("-"):
+            continue
+        sub = command.commands.get(arg) if isinstance(command, click.Group) else None
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return " ".join(path), command
 
 
 json_option = click.option("--json", "as_json", is_flag=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from ..model import (
@@ -37,10 +38,20 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
+def tries(n: int) -> str:
+    return f"{n} {'try' if n == 1 else 'tries'}"
+
+
+def retries(n: int) -> str:
+    """``attempts`` as declared is the number of retries after the first try (the engine's
+    ``retry_attempts``): "1 retry" means at most 2 tries, and ``run`` counts tries."""
+    return f"{n} {'retry' if n == 1 else 'retries'}"
+
+
 def _retry(retry: Retry) -> str:
     parts = []
     if retry.attempts is not None:
-        parts.append(f"{retry.attempts}x")
+        parts.append(retries(retry.attempts))
     if retry.backoff is not None:
         parts.append(retry.backoff.value)
     if retry.delay_ms is not None:
@@ -93,8 +104,8 @@ def inspect_text(info: Inspection) -> str:
     if info.signatures:
         lines.append("Signatures")
         lines += signature_lines(info.signatures, head_only=True)
-        lines.append("  (checked against the manifest only; 'cloacinactl verify' checks "
-                     "every byte)")
+        lines.append("  (embedded ones checked against the manifest only; 'cloacinactl "
+                     "verify' checks every byte)")
     else:
         lines.append("Signatures: none (unsigned)")
     return _lines(lines)
@@ -183,9 +194,10 @@ def signature_lines(signatures: list[SignatureVerdict], head_only: bool = False)
             lines.append(f"  {s.member}: malformed")
             continue
         comment = f'  "{s.comment}"' if s.comment else ""
-        kind = " (detached)" if s.detached else ""
+        kind = f" (detached: {os.path.basename(s.member)})" if s.detached else ""
+        status = _status(s.status, head_only and not s.detached)  # a .sig: the whole file
         lines.append(f"  {s.signer or '?'}  key {(s.key_id or '')[:16]}  "
-                     f"{s.signed_at}{comment}{kind}: {_status(s.status, head_only)}")
+                     f"{s.signed_at}{comment}{kind}: {status}")
     return lines
 
 
@@ -252,16 +264,18 @@ _EVENT_MARK = {"started": "->", "completed": "ok", "retry": "..", "skipped": "--
 
 
 def run_event_line(event) -> str:
+    """One progress line; ``event.attempt`` is the try that just ended (1 = the first)."""
     detail = f": {event.detail}" if event.detail else ""
-    attempt = f" (attempt {event.attempt})" if event.kind in ("retry", "failed") else ""
-    words = {"not_run": "not run"}.get(event.kind, event.kind)
+    attempt = f" (after {tries(event.attempt)})" if event.kind == "failed" else ""
+    words = {"not_run": "not run",
+             "retry": f"try {event.attempt} failed"}.get(event.kind, event.kind)
     return f"[{event.elapsed * 1000:8.1f} ms] {_EVENT_MARK[event.kind]} {event.task} " \
            f"{words}{attempt}{detail}"
 
 
 def run_text(result) -> str:
     lines = [f"{result.workflow}: {result.status} in {result.duration * 1000:.1f} ms"]
-    rows = [["TASK", "STATUS", "ATTEMPTS", "TIME"]]
+    rows = [["TASK", "STATUS", "TRIES", "TIME"]]
     for task_id, outcome in result.tasks.items():
         took = f"{outcome.duration * 1000:.1f} ms" if outcome.duration is not None else "-"
         rows.append([task_id, outcome.status.replace("_", " "), str(outcome.attempts or "-"),

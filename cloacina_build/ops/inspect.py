@@ -1,9 +1,10 @@
 """``inspect_package``: what a package holds, read from its head alone.
 
 Only ``package.toml``, ``manifest.json`` and the signature trailer are read, so the cost
-does not grow with the payload.  Nothing is verified here (that is ``validate``); the
-manifest is read by the typed parser, so a hostile one is a clear error, never a traceback,
-and everything after it trusts the model.
+does not grow with the payload (except to judge a ``FILE.sig`` beside the package under a
+trust store: a detached signature covers the whole file, which is then hashed).  Nothing
+is verified here (that is ``validate``); the manifest is read by the typed parser, so a
+hostile one is a clear error, never a traceback, and everything after it trusts the model.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
+from ..fsutil import file_sha256
 from ..model import Manifest
 from ..project.graph import execution_levels
-from ..trust.policy import describe_signatures
+from ..trust.policy import describe_signatures, sidecar
 from ..trust.signatures import SignatureVerdict
 from ..trust.store import TrustStore
 
@@ -60,8 +62,9 @@ class Inspection:
 
 def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
             trust: TrustStore | None = None) -> Inspection:
-    """The package at ``path``, from its head alone."""
-    return describe(open_package(path, limits), trust)
+    """The package at ``path``, from its head alone; a ``FILE.sig`` beside it is listed
+    too (with ``trust``, the whole file is hashed to judge it)."""
+    return describe(open_package(path, limits), trust, detached=sidecar(path))
 
 
 def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
@@ -70,10 +73,13 @@ def inspect_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
     return inspect(path, limits, trust=trust).to_dict()
 
 
-def describe(pkg: Package, trust: TrustStore | None = None) -> Inspection:
+def describe(pkg: Package, trust: TrustStore | None = None, *,
+             detached: Path | None = None) -> Inspection:
     m = pkg.manifest
+    whole = file_sha256(pkg.path) if detached is not None and trust is not None else None
     return Inspection(
         path=str(pkg.path), manifest=m, levels=execution_levels(m.workflow.tasks),
         file_size=pkg.file_size, manifest_size=len(pkg.manifest_bytes), digest=pkg.digest,
         signatures=describe_signatures(m.package.name, m.package.version, pkg.digest,
-                                       pkg.signature_members, trust))
+                                       pkg.signature_members, trust, detached=detached,
+                                       file_sha256=whole))

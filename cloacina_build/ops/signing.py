@@ -4,6 +4,10 @@ Embedded signing copies the head and payload frames byte for byte and rewrites o
 trailer frame, so the signed package holds the same manifest and payload bytes as the
 unsigned build.  A package is validated before it is signed: a signature endorses content,
 so tampered or malformed content is never signed.
+
+A signature is never replaced silently: signing again with a key that already signed the
+package, or writing a ``FILE.sig`` that exists, is refused (``exists``) unless ``force``;
+then the result says what was replaced.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from ..format import archive
 from ..format.package import open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
+from ..trust.policy import read_detached_file
 from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,
     make_detached,
     make_record,
     member_name,
+    read_detached,
+    read_record,
 )
 from .validate import ValidationPolicy, validate_package
 
@@ -42,11 +49,38 @@ class SignResult:
     signed_at: str
     detached: bool
     signatures: int  # embedded signatures in the package after signing
+    replaced: str | None = None  # with force: the signature this one replaced
 
     def to_dict(self) -> dict[str, object]:
         return {"ok": True, "path": str(self.path), "key_id": self.key_id,
                 "signer": self.signer, "signed_at": self.signed_at,
-                "detached": self.detached, "signatures": self.signatures}
+                "detached": self.detached, "signatures": self.signatures,
+                "replaced": self.replaced}
+
+
+def refuse_to_replace(what: str, where: Path) -> UsageError:
+    return UsageError(f"{where} already has {what}; refusing to replace it",
+                      code="exists", hint="pass --force to replace it (the old signature "
+                      "is lost), or sign a copy")
+
+
+def embedded_description(data: bytes, name: str) -> str:
+    """One embedded signature, for people: who signed it, with which key, when."""
+    record = read_record(data, name).record
+    if record is None:
+        return f"a malformed embedded signature ({name})"
+    p = record.payload
+    return f"the embedded signature by {p.signer} (key {p.key_id[:16]}, signed {p.signed_at})"
+
+
+def detached_description(path: Path) -> str:
+    try:
+        sig, _ = read_detached(read_detached_file(path), str(path))
+    except UsageError:
+        sig = None
+    if sig is None:
+        return f"a detached signature {path.name} (unreadable or malformed)"
+    return f"a detached signature {path.name} (key {sig.key_id[:16]}, signed {sig.signed_at})"
 
 
 @contextlib.contextmanager
@@ -67,15 +101,17 @@ def _validated_copy(path: Path):
 
 
 def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
-                 signer: str | None = None, when: dt.datetime | None = None) -> SignResult:
-    """Add (or replace) this key's embedded signature; the file is replaced atomically."""
+                 signer: str | None = None, when: dt.datetime | None = None,
+                 force: bool = False) -> SignResult:
+    """Add this key's embedded signature; the file is replaced atomically.  A signature by
+    the same key is replaced only with ``force`` (``exists`` otherwise)."""
     path = Path(path)
     with _validated_copy(path) as copy:
-        return _sign_copy(path, copy, key, comment, signer, when)
+        return _sign_copy(path, copy, key, comment, signer, when, force)
 
 
 def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: str | None,
-               when: dt.datetime | None) -> SignResult:
+               when: dt.datetime | None, force: bool) -> SignResult:
     pkg = open_package(copy)
     frames = pkg.frames
     if len(frames) != 3 or any(f.checksum is None for f in frames):
@@ -85,6 +121,10 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
     members = {name: data for name, data in pkg.signature_members}
+    mine = member_name(key.public.id)
+    replaced = embedded_description(members[mine], mine) if mine in members else None
+    if replaced is not None and not force:
+        raise refuse_to_replace(replaced, path)
     epoch = pkg.manifest.build.source_date_epoch
     epoch = archive.DEFAULT_MTIME if epoch is None else epoch
     with archive.atomic_output(path) as out, open(copy, "rb") as src:
@@ -103,16 +143,23 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
         members[member_name(record["payload"]["key_id"])] = encode_record(record)
         archive.write_trailer(out, sorted(members.items()), epoch)
     p = record["payload"]
-    return SignResult(path, p["key_id"], p["signer"], p["signed_at"], False, len(members))
+    return SignResult(path, p["key_id"], p["signer"], p["signed_at"], False, len(members),
+                      replaced)
 
 
 def sign_detached(path: Path | str, key: SigningKey, *, out: Path | str | None = None,
-                  when: dt.datetime | None = None) -> SignResult:
-    """Write ``FILE.sig`` in the engine's format; the package is left untouched."""
+                  when: dt.datetime | None = None, force: bool = False) -> SignResult:
+    """Write ``FILE.sig`` in the engine's format; the package is left untouched.  An
+    existing ``FILE.sig`` is replaced only with ``force`` (``exists`` otherwise)."""
     path = Path(path)
+    target = Path(out) if out else path.with_name(path.name + ".sig")
+    replaced = detached_description(target) if target.exists() or target.is_symlink() \
+        else None
+    if replaced is not None and not force:
+        raise refuse_to_replace(replaced, path)
     with _validated_copy(path) as copy:
         sig = make_detached(key, file_sha256(copy), when)
-    target = Path(out) if out else path.with_name(path.name + ".sig")
     with archive.atomic_output(target) as fh:
         fh.write(json.dumps(sig, indent=2, sort_keys=True).encode() + b"\n")
-    return SignResult(target, sig["key_fingerprint"], key.name, sig["signed_at"], True, 0)
+    return SignResult(target, sig["key_fingerprint"], key.name, sig["signed_at"], True, 0,
+                      replaced)

@@ -25,6 +25,8 @@ class KeyError_(CloacinaError):  # noqa: N801 - not the builtin KeyError
 
     exit_code = 2
     code = "key"
+    default_hint = ("a key is a PEM file, env:VAR or - (standard input); an encrypted key "
+                    "needs --passphrase-file, --passphrase-env or CLOACINA_KEY_PASSPHRASE")
 
 
 def key_id(public_raw: bytes) -> str:

@@ -175,6 +175,8 @@ def _judge_detached(check, policy: TrustPolicy, now, out: Outcome, tally: _Tally
 
 def _detached_status(sig: Detached, check, policy: TrustPolicy, now, out: Outcome,
                      tally: _Tally, where: str) -> tuple[SignatureStatus, str | None]:
+    if check.file_sha256 is None:  # inspect without --trust: the file was not hashed
+        return SignatureStatus.UNKNOWN, None
     if sig.package_hash != check.file_sha256:
         out.findings.append(error("signature-wrong-package", "the detached signature was made "
                                   "for other bytes (another package, or this one changed)",
@@ -227,11 +229,17 @@ def _threshold(check, policy: TrustPolicy, out: Outcome, tally: _Tally) -> None:
 
 def describe_signatures(package: str, version: str, digest: str,
                         members: list[tuple[str, bytes]], trust: TrustStore | None,
-                        now: dt.datetime | None = None) -> list[SignatureVerdict]:
+                        now: dt.datetime | None = None, *, detached: Path | None = None,
+                        file_sha256: str | None = None) -> list[SignatureVerdict]:
     """Signature verdicts from the head alone (for inspect): records are checked against
-    the manifest digest and the trust store, not against the payload bytes."""
-    check = SignatureCheck(package, version, digest, None, members, trailer_ok=True)
-    return signature_findings(check, TrustPolicy(trust=trust, now=now)).signatures
+    the manifest digest and the trust store, not against the payload bytes.  A
+    ``detached`` signature (``FILE.sig``) is judged against ``file_sha256``, the whole
+    file's hash; without it (no trust given, so the file was not read) its status is
+    unknown."""
+    check = SignatureCheck(package, version, digest, None, members, trailer_ok=True,
+                           file_sha256=file_sha256)
+    return signature_findings(check, TrustPolicy(trust=trust, now=now,
+                                                 detached=detached)).signatures
 
 
 

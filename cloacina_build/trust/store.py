@@ -32,6 +32,8 @@ _KEY_FIELDS = ("name", "path", "public_key", "id", "expires", "revoked", "revoke
 
 class TrustError(KeyError_):
     code = "trust"
+    default_hint = ("--trust takes a directory of .pub files or a TOML trust file "
+                    "(docs/signing.md, 'Verifying')")
 
 
 @dataclass(frozen=True)
