@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CloacinaError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, CloacinaError
 
 
 def emit_json(data) -> None:
@@ -25,12 +25,27 @@ def emit_json(data) -> None:
     click.echo(text)
 
 
-def interrupted() -> None:
-    """Ctrl-C: one error line, a hint, exit 130 (what was being written is already gone:
-    every output is written to a temporary file that is removed on the way out)."""
-    click.echo("error: interrupted\nhint: nothing was left half-written; run the command "
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every cleanup on the way out runs
+    (temporary directories removed, a build backend killed)."""
+
+
+def on_sigterm(signum, frame) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends us at once
+    raise Terminated
+
+
+def interrupted(exc: BaseException | None = None) -> None:
+    """Ctrl-C: one error line, a hint, exit 130; SIGTERM: exit 143.  What was being written
+    is already gone: every output is written to a temporary file, and every temporary
+    directory is removed on the way out."""
+    word, code = ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) \
+        else ("interrupted", EXIT_INTERRUPTED)
+    click.echo(f"error: {word}\nhint: nothing was left half-written; run the command "
                "again", err=True)
-    sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
 
 
 def handle_errors(func):
@@ -47,8 +62,8 @@ def handle_errors(func):
             else:
                 click.echo(f"error: {exc.diagnostics()}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:  # before click turns it into "Aborted!" and exit 1
-            interrupted()
+        except KeyboardInterrupt as exc:  # before click turns it into "Aborted!", exit 1
+            interrupted(exc)
         except BrokenPipeError:  # the reader went away (| head): stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
