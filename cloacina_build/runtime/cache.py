@@ -11,6 +11,7 @@ only a file that is, by those marks, one that was verified.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..fsutil import exclusive_lock
 from ..fsutil import file_sha256 as _hash
 
@@ -72,6 +74,27 @@ def sources_with(entry: Entry | None, identity: dict[str, int] | None) -> list[d
     if identity is not None:
         out.append(identity)
     return out[-MAX_SOURCES:]
+
+
+def is_cache_error(cache_dir: Path, exc: OSError) -> bool:
+    """Whether ``exc`` is about the cache (a path in it, or a full or read-only disk while
+    an entry is written), not about the package file."""
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    if not names:
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+    root = os.path.abspath(cache_dir)
+    return any(os.path.abspath(n) == root or os.path.abspath(n).startswith(root + os.sep)
+               for n in names)
+
+
+def unusable(cache_dir: Path, exc: OSError) -> UsageError:
+    """The error for a cache that cannot be written: it names the cache directory, never
+    the private directory an entry was being made in."""
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return UsageError(f"cannot use the package cache {cache_dir}: {reason}",
+                      code="cache-unusable",
+                      hint="pass cache_dir, or set CLOACINA_CACHE_DIR, to a directory you "
+                           "can write to (with free space)")
 
 
 def locked(cache_dir: Path, digest: str):

@@ -114,6 +114,21 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
             raise
         raise PackageError(f"{path} cannot be loaded: its manifest is unusable",
                            code="load-refused", findings=exc.findings, hint=exc.hint) from None
+    try:
+        loaded, warm, rebuilt, verified_by, warnings = _through_cache(
+            path, head, cache_dir, identity, trust, limits, use_real_cloaca)
+    except OSError as exc:
+        if not cache_mod.is_cache_error(cache_dir, exc):
+            raise
+        raise cache_mod.unusable(cache_dir, exc) from None
+    loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
+    loaded.verified_by, loaded.warnings = verified_by, warnings
+    return loaded
+
+
+def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPolicy | None,
+                   limits: Limits, use_real_cloaca: bool | None):
+    """The entry for the head's digest, warm or cold, and the package imported from it."""
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
@@ -131,10 +146,8 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
             sources = _Sources(entry, identity)
             entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, sources,
                                                            trust, limits)
-    loaded = _import(head, manifest, entry, use_real_cloaca)
-    loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
-    loaded.verified_by, loaded.warnings = verified_by, warnings
-    return loaded
+    return _import(head, manifest, entry, use_real_cloaca), warm, rebuilt, verified_by, \
+        warnings
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
