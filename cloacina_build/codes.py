@@ -227,12 +227,16 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("manifest-refused", E, "the builder refused the manifest it made: it would not "
          "validate (nothing was written)", _FORMAT),
         ("backend-unavailable", E, "the project's build backend is not installed", _FORMAT),
+        ("output-unwritable", E, "an output file cannot be written where it was asked "
+         "(exit 2)", _FORMAT),
         ("package", E, "a package is malformed, hostile or fails a check", _FORMAT),
         ("key", E, "a key cannot be read, written or used", _SIGNING),
         ("trust", E, "a trust source cannot be read", _SIGNING),
         ("requires-python", E, "the package needs another Python", _LOADER),
         ("load-refused", E, "the loader refused the package", _LOADER),
         ("load-install", E, "the loader could not install the package's wheel", _LOADER),
+        ("cache-unusable", E, "the loader's cache directory cannot be written (exit 2)",
+         _LOADER),
         ("load-native", E, "native packages are loaded by the engine, not here", _LOADER),
         ("cloaca-missing", E, "the package imports cloaca names the stand-in lacks", _LOADER),
         ("import-failed", E, "the workflow's modules failed to import", _LOADER),

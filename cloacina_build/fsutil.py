@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from .errors import UsageError
 
 CHUNK = 1 << 20
 
@@ -37,12 +40,22 @@ def exclusive_lock(lock_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside ``path``, renamed onto it only when the block succeeds."""
+    """A temporary file beside ``path``, renamed onto it only when the block succeeds.
+
+    When the file cannot be made, written or renamed into place, a ``UsageError``
+    (``output-unwritable``) names ``path`` with a hint; never the temporary file, which is
+    removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -50,7 +63,33 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and (tmp in (exc.filename, exc.filename2) or
+                                         exc.errno in _WRITE_ERRNOS):
+            raise unwritable(path, exc) from None
         raise
+
+
+def unwritable(path: Path, exc: OSError) -> UsageError:
+    """The error for an output that cannot be written, naming the user's ``path``."""
+    parent = path.parent
+    hints = {
+        errno.EACCES: f"you may not write to {parent}; choose another place or change "
+                      "its permissions",
+        errno.EROFS: f"{parent} is on a read-only file system; choose another place",
+        errno.ENOSPC: "the disk is full; free some space and run the command again",
+        errno.EDQUOT: "your disk quota is used up; free some space and run the command "
+                      "again",
+        errno.EISDIR: f"{path} is a directory; name a file, or a directory ending in /",
+    }
+    hints[errno.EPERM] = hints[errno.EACCES]
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return UsageError(f"cannot write {path}: a file is in the way of its directory "
+                          f"{parent}", code="output-unwritable",
+                          hint="choose another place, or move that file")
+    reason = exc.strerror or type(exc).__name__
+    return UsageError(f"cannot write {path}: {reason.lower()}", code="output-unwritable",
+                      hint=hints.get(exc.errno or 0, f"check that {parent} exists and "
+                                                      "can be written to"))

@@ -232,3 +232,82 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x" / "cloacina" / "packages"
     assert os.environ.get("CLOACINA_CACHE_DIR") is None
+
+
+# --- the warm cache serves only a file with the identity of one it verified ---------------
+
+def _damage_payload(src: Path, dst: Path) -> None:
+    """Write ``src`` to ``dst`` with one byte of the payload frame flipped: the head (and so
+    the manifest digest) is unchanged, the payload no longer matches it."""
+    from cloacina_build.format.package import open_package
+
+    frame = open_package(src).frames[1]
+    data = bytearray(src.read_bytes())
+    data[frame.offset + frame.length // 2] ^= 0xFF
+    dst.write_bytes(bytes(data))
+
+
+def _no_verification(monkeypatch):
+    import cloacina_build.runtime.loader as loader
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a warm load read the package again")
+
+    monkeypatch.setattr(loader, "validate_package", refuse)
+    monkeypatch.setattr(loader, "verify_package", refuse)
+
+
+def test_a_warm_load_does_not_read_the_payload_again(pipeline_pkg, cache, monkeypatch):
+    from cloacina_build.runtime.cache import file_identity
+
+    cold = load_package(pipeline_pkg, cache_dir=cache)
+    assert cold.warm is False
+    meta = json.loads((cache / cold.digest / "entry.json").read_text())
+    assert meta["sources"] == [file_identity(pipeline_pkg)]
+    _no_verification(monkeypatch)
+    warm = load_package(pipeline_pkg, cache_dir=cache)
+    assert warm.warm is True and warm.rebuilt is False
+
+
+def test_a_damaged_copy_with_the_same_manifest_is_not_served_warm(pipeline_pkg, cache,
+                                                                 tmp_path):
+    from cloacina_build.ops.validate import validate_package
+
+    good = load_package(pipeline_pkg, cache_dir=cache)
+    damaged = tmp_path / "elsewhere" / "copy.cloacina"
+    damaged.parent.mkdir()
+    _damage_payload(pipeline_pkg, damaged)
+    assert not validate_package(damaged).ok
+    with pytest.raises(PackageError) as info:
+        load_package(damaged, cache_dir=cache)
+    assert info.value.code == "load-refused" and info.value.findings
+    # the good file and its entry are untouched: still warm
+    assert load_package(pipeline_pkg, cache_dir=cache).warm is True
+    assert good.digest in os.listdir(cache)
+
+
+def test_a_file_rewritten_in_place_is_verified_again(pipeline_pkg, cache, tmp_path):
+    """Same path, same size, same inode, mtime set back: only the ctime tells, and it is
+    part of the identity, so the load is cold and refuses the damaged bytes."""
+    load_package(pipeline_pkg, cache_dir=cache)
+    before = os.stat(pipeline_pkg)
+    damaged = tmp_path / "damaged.bin"
+    _damage_payload(pipeline_pkg, damaged)
+    with open(pipeline_pkg, "r+b") as fh:  # in place: the inode stays
+        fh.write(damaged.read_bytes())
+    os.utime(pipeline_pkg, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(pipeline_pkg)
+    assert (after.st_size, after.st_ino, after.st_dev, after.st_mtime_ns) == \
+        (before.st_size, before.st_ino, before.st_dev, before.st_mtime_ns)
+    with pytest.raises(PackageError) as info:
+        load_package(pipeline_pkg, cache_dir=cache)
+    assert info.value.code == "load-refused"
+
+
+def test_a_second_verified_copy_is_remembered_too(pipeline_pkg, cache, tmp_path):
+    copy = tmp_path / "copy.cloacina"
+    shutil.copyfile(pipeline_pkg, copy)
+    assert load_package(pipeline_pkg, cache_dir=cache).warm is False
+    assert load_package(copy, cache_dir=cache).warm is False  # another file: verified
+    assert load_package(copy, cache_dir=cache).warm is True
+    assert load_package(pipeline_pkg, cache_dir=cache).warm is True

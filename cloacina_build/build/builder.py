@@ -100,6 +100,9 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
         raise UsageError("--native-lib packages a Rust workflow crate's library; "
                          f"{project.root.name} is a Python project")
     epoch = archive.source_date_epoch()
+    # Every temporary of the build lives in this one directory (the backend's TMPDIR too,
+    # see wheel_build), removed on any exit: an error, Ctrl-C or SIGTERM (the command line
+    # turns it into an exception).  A backend still running is killed and waited for first.
     with tempfile.TemporaryDirectory(prefix="cloacina-build-") as tmp:
         early = BackgroundBuild(project, Path(tmp), epoch) \
             if builds_outside_the_project(project, isolated) else None
@@ -110,19 +113,24 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
                                    "nothing was built", code="workflow",
                                    findings=found.findings,
                                    hint="fix the places named above and package again")
+            payload = _payload(project, found, Path(tmp), early,
+                               isolated=isolated, epoch=epoch, native_lib=native_lib)
         except BaseException:
             if early is not None:
                 early.cancel()
             raise
-        if project.layout == CARGO:
-            from .native import native_payload
-
-            payload = native_payload(project, found, Path(tmp), native_lib)
-        else:
-            wheel = early.result() if early is not None else \
-                build_wheel(project, Path(tmp), isolated=isolated, epoch=epoch)
-            payload = _wheel_payload(project, found, wheel)
         return _write_package(project, payload, output, epoch, found, force)
+
+
+def _payload(project: Project, found: Discovery, tmp: Path, early: BackgroundBuild | None,
+             *, isolated: bool, epoch: int, native_lib: Path | str | None) -> Payload:
+    if project.layout == CARGO:
+        from .native import native_payload
+
+        return native_payload(project, found, tmp, native_lib)
+    wheel = early.result() if early is not None else \
+        build_wheel(project, tmp, isolated=isolated, epoch=epoch)
+    return _wheel_payload(project, found, wheel)
 
 
 def _wheel_payload(project: Project, found: Discovery, wheel_build: tuple[Path, str]

@@ -22,7 +22,13 @@ def build_wheel(project: Project, tmp: Path, *, isolated: bool, epoch: int,
                 processes: Callable[[subprocess.Popen[bytes]], None] | None = None
                 ) -> tuple[Path, str]:
     """The wheel and the backend's name.  ``processes`` is told of every process the
-    build starts (so a build running in the background can be stopped)."""
+    build starts (so a build running in the background can be stopped).
+
+    Everything the backend writes stays in ``tmp``: its ``TMPDIR`` (``TEMP``, ``TMP``) is
+    ``tmp/tmp`` (hatchling writes its wheel to a ``tmp*.whl`` there first), so the caller
+    removes every temporary by removing ``tmp``, on any exit."""
+    private = tmp / "tmp"
+    private.mkdir()
     if project.layout == CANONICAL:
         srcdir = tmp / "src"
         _stage_canonical(project, srcdir)
@@ -30,8 +36,8 @@ def build_wheel(project: Project, tmp: Path, *, isolated: bool, epoch: int,
         srcdir = project.root
     outdir = tmp / "wheel"
     outdir.mkdir()
-    backend = _run_backend(srcdir, outdir, isolated=isolated, epoch=epoch,
-                           processes=processes)
+    backend = _run_backend(srcdir, outdir, _Runner(epoch, private, processes),
+                           isolated=isolated)
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuildError(f"the build backend produced {len(wheels)} wheels, expected one")
@@ -58,6 +64,10 @@ class BackgroundBuild:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._cancelled = False
         self._outcome: tuple[Path, str] | BaseException | None = None
+        # Waited on instead of Thread.join: a join interrupted by Ctrl-C can mark the thread
+        # stopped while it runs (CPython bpo-45274's fix), and a second join then returns
+        # at once, before the backend is reaped and its temporary directory removed.
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(project, tmp, epoch),
                                         name="cloacina-wheel-build", daemon=True)
         self._thread.start()
@@ -68,6 +78,8 @@ class BackgroundBuild:
                                         processes=self._started)
         except BaseException as exc:  # handed to the caller by result()
             self._outcome = exc
+        finally:
+            self._done.set()
 
     def _started(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -76,7 +88,7 @@ class BackgroundBuild:
                 process.kill()
 
     def result(self) -> tuple[Path, str]:
-        self._thread.join()
+        self._done.wait()
         if isinstance(self._outcome, BaseException):
             raise self._outcome
         assert self._outcome is not None
@@ -87,34 +99,47 @@ class BackgroundBuild:
             self._cancelled = True
             for process in self._processes:
                 process.kill()
-        self._thread.join()
+        self._done.wait()
 
 
-def _runner(epoch: int, output: list[str],
-            processes: Callable[[subprocess.Popen[bytes]], None] | None = None):
-    def run(cmd, cwd=None, extra_environ=None):
+class _Runner:
+    """Runs the backend's hooks (``build``'s runner protocol): its output is kept for the
+    error message, its temporaries go to ``tmpdir``, and a hook interrupted in this process
+    (Ctrl-C, SIGTERM, a cancelled build) is killed and waited for, so it writes nothing
+    after the caller has removed ``tmpdir``."""
+
+    def __init__(self, epoch: int, tmpdir: Path,
+                 processes: Callable[[subprocess.Popen[bytes]], None] | None) -> None:
+        self.epoch, self.tmpdir, self.processes = epoch, tmpdir, processes
+        self.output: list[str] = []
+
+    def __call__(self, cmd, cwd=None, extra_environ=None) -> None:
         env = dict(os.environ)
         env.update(extra_environ or {})
-        env["SOURCE_DATE_EPOCH"] = str(epoch)
+        env["SOURCE_DATE_EPOCH"] = str(self.epoch)
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        for name in ("TMPDIR", "TEMP", "TMP"):
+            env[name] = str(self.tmpdir)
         with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
-            if processes is not None:
-                processes(proc)
-            stdout, _ = proc.communicate()
-        output.append(stdout.decode("utf-8", "replace"))
+            if self.processes is not None:
+                self.processes(proc)
+            try:
+                stdout, _ = proc.communicate()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        self.output.append(stdout.decode("utf-8", "replace"))
         if proc.returncode:
             raise subprocess.CalledProcessError(proc.returncode, cmd)
-    return run
 
 
-def _run_backend(srcdir: Path, outdir: Path, *, isolated: bool, epoch: int,
-                 processes: Callable[[subprocess.Popen[bytes]], None] | None = None) -> str:
+def _run_backend(srcdir: Path, outdir: Path, runner: _Runner, *, isolated: bool) -> str:
     import build
     import build.env
 
-    output: list[str] = []
-    runner = _runner(epoch, output, processes)
+    output = runner.output
     try:
         if isolated:
             with build.env.DefaultIsolatedEnv() as env:

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 the package or project failed a check, 2 usage or environmen
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 
 import click
@@ -20,6 +21,7 @@ from .options import (
     handle_errors,
     interrupted,
     json_option,
+    on_sigterm,
     passphrase_options,
     signing_key,
     trust_options,
@@ -310,7 +312,8 @@ def main() -> None:
     # collector would otherwise rescan them over and over (the library pauses it around its
     # own large reads too, see gcpause).  Memory is still freed by reference counting.
     gc.set_threshold(200_000, 30, 30)
+    signal.signal(signal.SIGTERM, on_sigterm)  # cleaned up like Ctrl-C, then exit 143
     try:
         cli(prog_name="cloacinactl")
-    except KeyboardInterrupt:  # outside any command (while click parses the arguments)
-        interrupted()
+    except KeyboardInterrupt as exc:  # outside any command (while click parses arguments)
+        interrupted(exc)

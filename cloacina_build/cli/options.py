@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, CloacinaError, UsageError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, CloacinaError, UsageError
 from .terminal import echo_text
 
 
@@ -27,12 +27,27 @@ def emit_json(data) -> None:
     click.echo(text)
 
 
-def interrupted() -> None:
-    """Ctrl-C: one error line, a hint, exit 130 (what was being written is already gone:
-    every output is written to a temporary file that is removed on the way out)."""
-    click.echo("error: interrupted\nhint: nothing was left half-written; run the command "
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every cleanup on the way out runs
+    (temporary directories removed, a build backend killed)."""
+
+
+def on_sigterm(signum, frame) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends us at once
+    raise Terminated
+
+
+def interrupted(exc: BaseException | None = None) -> None:
+    """Ctrl-C: one error line, a hint, exit 130; SIGTERM: exit 143.  What was being written
+    is already gone: every output is written to a temporary file, and every temporary
+    directory is removed on the way out."""
+    word, code = ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) \
+        else ("interrupted", EXIT_INTERRUPTED)
+    click.echo(f"error: {word}\nhint: nothing was left half-written; run the command "
                "again", err=True)
-    sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
 
 
 def report_error(exc: CloacinaError, as_json: bool) -> NoReturn:
@@ -64,8 +79,8 @@ def handle_errors(func):
             return func(*args, **kwargs)
         except CloacinaError as exc:
             report_error(exc, as_json)
-        except KeyboardInterrupt:  # before click turns it into "Aborted!" and exit 1
-            interrupted()
+        except KeyboardInterrupt as exc:  # before click turns it into "Aborted!", exit 1
+            interrupted(exc)
         except BrokenPipeError:  # the reader went away (| head): stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import PackageError, UsageError
 from ..format import archive
-from ..format.package import open_package
+from ..format.package import _check_file, open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
 from ..trust.policy import read_detached_file
@@ -89,15 +89,34 @@ def _validated_copy(path: Path):
     checked, even if the file is replaced meanwhile."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    try:
+        _check_file(path)
+    except PackageError as exc:  # not a package at all: say so, naming the user's file
+        raise PackageError(f"{exc.message}; refusing to sign it", code=exc.code,
+                           hint="sign a package made by 'cloacinactl package'") from None
     with tempfile.TemporaryDirectory(prefix="cloacina-sign-") as tmp:
         copy = Path(tmp) / path.name
-        shutil.copyfile(path, copy)
-        report = validate_package(copy, ValidationPolicy(check_host=False))
+        _private_copy(path, copy)
+        report = validate_package(copy, ValidationPolicy(check_host=False), shown_as=path)
         if not report.ok:
             raise PackageError(f"{path} failed validation; refusing to sign it",
                                code="invalid", findings=report.errors,
                                hint="rebuild the package, validate it, then sign")
         yield copy
+
+
+def _private_copy(path: Path, copy: Path) -> None:
+    """Copy the package to sign; errors name the user's file, never the private copy."""
+    try:
+        shutil.copyfile(path, copy)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        if str(path) in (exc.filename, exc.filename2):
+            raise UsageError(f"cannot read {path}: {reason}",
+                             hint="check that the file exists and can be read") from None
+        raise UsageError(f"cannot copy {path} to a private place to sign it: {reason}",
+                         code="output-unwritable",
+                         hint="set TMPDIR to a writable directory with free space") from None
 
 
 def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",

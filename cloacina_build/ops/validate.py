@@ -10,6 +10,7 @@ static checks on a project directory without building it.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -96,11 +97,25 @@ def validate_project(path: Path | str) -> ValidationReport:
 
 
 def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *,
-                     keep_payload: Path | None = None) -> ValidationReport:
+                     keep_payload: Path | None = None,
+                     shown_as: Path | str | None = None) -> ValidationReport:
     """Every check, in one streaming pass. ``keep_payload``: when the package is valid,
-    move the verified payload there (the loader installs it without a second pass)."""
-    policy = policy or ValidationPolicy()
-    path = Path(path)
+    move the verified payload there (the loader installs it without a second pass).
+    ``shown_as``: the name the report and its findings give the file (``path`` may be a
+    private copy, whose name no message should show)."""
+    report = _validate_package(Path(path), policy or ValidationPolicy(), keep_payload)
+    if shown_as is not None:
+        actual, shown = str(path), str(shown_as)
+        report.path = shown
+        report.findings = [dataclasses.replace(
+            f, message=f.message.replace(actual, shown),
+            location=f.location.replace(actual, shown) if f.location else f.location)
+            for f in report.findings]
+    return report
+
+
+def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path | None
+                      ) -> ValidationReport:
     report = ValidationReport(str(path), "package")
     try:
         _check_file(path)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..__about__ import __version__
 from ..errors import ProjectError, UsageError, did_you_mean
+from ..fsutil import unwritable
 from ..schema_subset import data_dir
 from .config import snake_case
 
@@ -137,8 +138,11 @@ def create_project(name: str, *, template: str = "python", path: Path | str | No
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{target} already exists and is not empty; nothing was written",
                          hint="choose another --path or name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    except OSError as exc:
+        raise unwritable(target, exc) from None
     umask = os.umask(0)
     os.umask(umask)
     try:
@@ -147,8 +151,10 @@ def create_project(name: str, *, template: str = "python", path: Path | str | No
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and str(exc.filename or staging).startswith(str(staging)):
+            raise unwritable(target, exc) from None  # the staging directory is ours
         raise
     return target
 

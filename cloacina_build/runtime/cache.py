@@ -4,11 +4,14 @@ An entry is made in a private temporary directory inside the cache and renamed i
 so readers never see half an entry; a lock per digest lets several processes load the same
 package at once.  ``entry.json`` records the digests the entry was verified against and the
 sha256 of every file it holds, so a warm load can prove the entry is intact (a tampered
-entry is detected and rebuilt).
+entry is detected and rebuilt), and the identity of the package files it was verified from
+(``sources``: device, inode, size, mtime and ctime in nanoseconds), so a warm load serves
+only a file that is, by those marks, one that was verified.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -19,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackageError
+from ..errors import PackageError, UsageError
 from ..findings import error, has_errors
 from ..fsutil import exclusive_lock
 from ..fsutil import file_sha256 as _hash
 
 ENTRY_FILE = "entry.json"
 ENTRY_VERSION = 1
+MAX_SOURCES = 16  # identities of verified files kept per entry (the newest)
 
 
 def default_cache_dir() -> Path:
@@ -44,6 +48,55 @@ class Entry:
     @property
     def site(self) -> Path:
         return self.path / "site"
+
+
+def file_identity(path: Path) -> dict[str, int] | None:
+    """What says a file is still the one that was read: device, inode, size, mtime and
+    ctime (ns).  An in-place write, a copy, a rename over it or ``os.utime`` changes the
+    ctime, which no system call can set back.  None when the file cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+def knows(entry: Entry, identity: dict[str, int] | None) -> bool:
+    """Whether ``identity`` is that of a file this entry was verified from."""
+    sources = entry.meta.get("sources")
+    return identity is not None and isinstance(sources, list) and identity in sources
+
+
+def sources_with(entry: Entry | None, identity: dict[str, int] | None) -> list[dict]:
+    """An intact entry's verified-file identities plus ``identity`` (the newest kept)."""
+    old = entry.meta.get("sources") if entry is not None else None
+    out = [s for s in old if isinstance(s, dict) and s != identity] \
+        if isinstance(old, list) else []
+    if identity is not None:
+        out.append(identity)
+    return out[-MAX_SOURCES:]
+
+
+def is_cache_error(cache_dir: Path, exc: OSError) -> bool:
+    """Whether ``exc`` is about the cache (a path in it, or a full or read-only disk while
+    an entry is written), not about the package file."""
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    if not names:
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+    root = os.path.abspath(cache_dir)
+    return any(os.path.abspath(n) == root or os.path.abspath(n).startswith(root + os.sep)
+               for n in names)
+
+
+def unusable(cache_dir: Path, exc: OSError) -> UsageError:
+    """The error for a cache that cannot be written: it names the cache directory, never
+    the private directory an entry was being made in."""
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return UsageError(f"cannot use the package cache {cache_dir}: {reason}",
+                      code="cache-unusable",
+                      hint="pass cache_dir, or set CLOACINA_CACHE_DIR, to a directory you "
+                           "can write to (with free space)")
 
 
 def locked(cache_dir: Path, digest: str):

@@ -106,6 +106,7 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     """
     path = Path(path)
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
+    identity = cache_mod.file_identity(path)  # before anything is read from the file
     try:
         head = open_package(path, limits)
     except PackageError as exc:  # an unusable manifest is refused, with its findings
@@ -113,11 +114,28 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
             raise
         raise PackageError(f"{path} cannot be loaded: its manifest is unusable",
                            code="load-refused", findings=exc.findings, hint=exc.hint) from None
+    try:
+        loaded, warm, rebuilt, verified_by, warnings = _through_cache(
+            path, head, cache_dir, identity, trust, limits, use_real_cloaca)
+    except OSError as exc:
+        if not cache_mod.is_cache_error(cache_dir, exc):
+            raise
+        raise cache_mod.unusable(cache_dir, exc) from None
+    loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
+    loaded.verified_by, loaded.warnings = verified_by, warnings
+    return loaded
+
+
+def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPolicy | None,
+                   limits: Limits, use_real_cloaca: bool | None):
+    """The entry for the head's digest, warm or cold, and the package imported from it."""
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
         entry, why = cache_mod.check_entry(cache_dir, digest)
         outcome = manifest = None
-        if entry is not None:  # an intact entry exists only for a manifest that validated
+        if entry is not None and cache_mod.knows(entry, identity):
+            # an intact entry exists only for a manifest that validated, and it serves only
+            # a file with the identity of one it was verified from
             manifest = head.manifest
             outcome = _warm_outcome(head, manifest, entry, trust)
         warm = outcome is not None
@@ -125,12 +143,11 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
         if outcome is not None and manifest is not None:
             verified_by, warnings = _judge_warm(head, outcome, trust)
         else:
-            entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, digest,
+            sources = _Sources(entry, identity)
+            entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, sources,
                                                            trust, limits)
-    loaded = _import(head, manifest, entry, use_real_cloaca)
-    loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
-    loaded.verified_by, loaded.warnings = verified_by, warnings
-    return loaded
+    return _import(head, manifest, entry, use_real_cloaca), warm, rebuilt, verified_by, \
+        warnings
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
@@ -181,10 +198,26 @@ def _judge_warm(head, outcome, trust) -> tuple[list[str], list[Finding]]:
     return outcome.verified, warnings
 
 
-def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | None,
+@dataclass(frozen=True)
+class _Sources:
+    """For a cold load: the intact entry it replaces (if any) and the file's identity
+    taken before the file was read."""
+
+    entry: cache_mod.Entry | None
+    before: dict[str, int] | None
+
+    def after(self, path: Path) -> list[dict]:
+        """The identities the new entry records: the file's is added only if it did not
+        change while it was verified (else the next load is cold again)."""
+        now = cache_mod.file_identity(path)
+        return cache_mod.sources_with(self.entry, now if now == self.before else None)
+
+
+def _cold(path: Path, head, cache_dir: Path, sources: _Sources, trust: TrustPolicy | None,
           limits: Limits) -> tuple[cache_mod.Entry, Manifest, list[str], list[Finding]]:
     """Validate (or verify) in one pass, then install the verified wheel as a new entry;
     the manifest is parsed into the model only once it has validated."""
+    digest = head.digest
     with tempfile.TemporaryDirectory(prefix=".load-", dir=cache_dir) as tmp:
         kept = Path(tmp) / "payload"
         if trust is not None:
@@ -211,7 +244,7 @@ def _cold(path: Path, head, cache_dir: Path, digest: str, trust: TrustPolicy | N
             cache_dir, digest, wheel=wheel, package_toml=head.package_toml,
             manifest=head.manifest_bytes,
             meta={"package": head.name, "package_version": head.version,
-                  "archive": report.archive_digest})
+                  "archive": report.archive_digest, "sources": sources.after(path)})
     return entry, manifest, report.verified_by, report.warnings
 
 
