@@ -51,22 +51,17 @@ def pipeline_project(tmp_path) -> Path:
     return dst
 
 
-def pytest_sessionstart(session):
-    """Record every finding and error code the library makes during the run."""
-    from cloacina_build import errors, findings
+@pytest.fixture(scope="session", autouse=True)
+def _every_code_is_registered():
+    """Record every finding and error code the library makes while the tests run; at the
+    end each must be registered in cloacina_build/codes.py.  A fixture, not a session hook,
+    so that under pytest-xdist each worker's codes are checked and a failure is reported as
+    an error of the run."""
+    from cloacina_build import codes, errors, findings
 
     findings.SEEN_CODES = set()
     errors.SEEN_CODES = findings.SEEN_CODES
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Every code the run produced must be registered in cloacina_build/codes.py."""
-    from cloacina_build import codes, findings
-
-    seen = findings.SEEN_CODES or set()
-    unregistered = sorted(code for code in seen if code not in codes.REGISTRY)
-    if unregistered:
-        session.config.get_terminal_writer().line(
-            f"unregistered finding/error codes produced by this run: {unregistered} "
-            "(add them to cloacina_build/codes.py)", red=True)
-        session.exitstatus = 1
+    yield
+    unregistered = sorted(code for code in findings.SEEN_CODES if code not in codes.REGISTRY)
+    assert not unregistered, (f"unregistered finding/error codes produced by this run: "
+                              f"{unregistered} (add them to cloacina_build/codes.py)")
