@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..format.engine.bzip import ENGINE, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
 from ..model import Manifest
@@ -19,6 +20,9 @@ from ..project.graph import execution_levels
 from ..trust.policy import describe_signatures
 from ..trust.signatures import SignatureVerdict
 from ..trust.store import TrustStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import EngineInspection
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Inspection:
         payload = m.payload.to_dict()
         del payload["path"]
         return {
+            "format": "cloacina",
             "path": self.path,
             "format_version": m.format_version,
             "package": m.package.to_dict(),
@@ -59,8 +64,13 @@ class Inspection:
 
 
 def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
-            trust: TrustStore | None = None) -> Inspection:
-    """The package at ``path``, from its head alone."""
+            trust: TrustStore | None = None) -> Inspection | EngineInspection:
+    """The package at ``path``, from its head alone; an engine archive (bzip2 source,
+    detected by its magic) is read once and its workflow discovered from the source."""
+    if Path(path).is_file() and detect_format(path) == ENGINE:
+        from .engine import inspect_engine
+
+        return inspect_engine(path)
     return describe(open_package(path, limits), trust)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import PackageError, UsageError
 from ..format import archive
-from ..format.package import open_package
+from ..format.package import open_package, refuse_engine
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
 from ..trust.signatures import (
@@ -55,6 +55,7 @@ def _validated_copy(path: Path):
     checked, even if the file is replaced meanwhile."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    refuse_engine(path, "sign")
     with tempfile.TemporaryDirectory(prefix="cloacina-sign-") as tmp:
         copy = Path(tmp) / path.name
         shutil.copyfile(path, copy)
