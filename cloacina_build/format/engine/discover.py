@@ -72,12 +72,12 @@ def discover_engine(archive: EngineArchive) -> EngineDiscovery:
     name = m.workflow_name or "unknown"  # §2.9: the loader's namespace when absent
     tree = ArchiveTree(archive)
     found = discover(tree, m.entry_module, name)
-    if not has_errors(found.findings):
-        found.findings += graph_findings(found.tasks, name, display=tree.display)
     if not found.tasks and not has_errors(found.findings):
         found.findings.append(error("engine-no-tasks", "no @cloaca.task in the entry module "
                                     "or what it imports: the engine's Python loader fails "
                                     "with 'Empty package' (§2.9)", m.entry_module))
+    elif not has_errors(found.findings):
+        found.findings += graph_findings(found.tasks, name, display=tree.display)
     return EngineDiscovery(_workflow(name, m.entry_module, found, ALGORITHM), found,
                            list(found.findings))
 
