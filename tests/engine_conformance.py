@@ -41,8 +41,8 @@ def judge(data: bytes, max_entries: int = MAX_ENTRIES, max_declared: int = MAX_D
     if not d.eof:
         v.unpack = "bzip2"
         return v
-    try:
-        files = _unpack(raw, len(data), v, max_entries, max_declared, max_ratio)
+    try:  # tar-rs reads an empty stream as no entries; tarfile calls it an error
+        files = _unpack(raw, len(data), v, max_entries, max_declared, max_ratio) if raw else {}
     except (tarfile.TarError, EOFError, ValueError, UnicodeError):
         v.unpack = "tar"
         return v
@@ -189,4 +189,14 @@ def agrees(verdict: EngineVerdict, codes: set[str]) -> str | None:
         return f"loader: model {verdict.loader}, library {sorted(codes)}"
     if verdict.resolver is None and (verdict.layout is not None) != bool(codes & LAYOUT_CODES):
         return f"layout: model {verdict.layout}, library {sorted(codes)}"
+    return None
+
+
+def at_least_as_strict(verdict: EngineVerdict, codes: set[str]) -> str | None:
+    """For damaged tars, where Python's ``tarfile`` is laxer than tar-rs (it ends quietly at
+    a bad header after the first): what the model refuses the library refuses too."""
+    every_unpack = set().union(*UNPACK_CODES.values())
+    if verdict.unpack is not None and not codes & (every_unpack | {"engine-limit-record",
+                                                                   "engine-member-type"}):
+        return f"model refuses ({verdict.unpack}); library errors {sorted(codes)}"
     return None

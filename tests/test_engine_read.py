@@ -331,3 +331,48 @@ def test_random_members_agree_with_the_model(tmp_path, extra, order):
     data = et.engine_archive(entries)
     path = write(tmp_path, data, "random.cloacina")
     check_agreement(path, data)
+
+
+def _json_of(path) -> None:
+    """inspect and validate as the CLI prints them: JSON-encodable, or our error."""
+    from cloacina_build.errors import CloacinaError
+
+    try:
+        json.dumps(inspect(path).to_dict(), ensure_ascii=False).encode("utf-8")
+    except CloacinaError:
+        pass
+    json.dumps(validate_package(path).to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+def test_non_utf8_and_control_names_are_escaped_in_every_output(tmp_path):
+    info = tarfile.TarInfo(f"{PREFIX}/workflow/etl_demo/\udcff\x1b[31m.txt")
+    info.size = 1
+    path = write(tmp_path, et.engine_archive(GOOD + [(info, b"x")]))
+    errors, _ = codes_of(path)
+    assert "engine-member-name" in errors
+    _json_of(path)
+    for args in (["inspect", "--json"], ["inspect"], ["validate", "--json"], ["validate"]):
+        result = CliRunner().invoke(cli, [*args, str(path)])
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        assert "\x1b" not in result.output
+
+
+_TAR = et.raw_tar(GOOD)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, len(_TAR) - 1), st.integers(0, 255)),
+                      min_size=1, max_size=8),
+       cut=st.integers(0, len(_TAR)))
+def test_mutated_tars_never_escape_as_anything_but_our_errors(tmp_path, edits, cut):
+    raw = bytearray(_TAR)
+    for at, value in edits:
+        raw[at] = value
+    data = bz2.compress(bytes(raw[:cut] if cut % 3 == 0 else raw))
+    path = write(tmp_path, data, "mutated.cloacina")
+    _json_of(path)
+    errors, _ = codes_of(path)
+    verdict = conformance.judge(data)
+    assert conformance.at_least_as_strict(verdict, errors) is None, \
+        conformance.at_least_as_strict(verdict, errors)

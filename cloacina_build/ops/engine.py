@@ -15,7 +15,13 @@ from typing import Any
 
 from ..errors import PackageError
 from ..findings import Finding, error
-from ..format.engine.archive import BUILD_MANIFEST, EngineArchive, describe, open_engine
+from ..format.engine.archive import (
+    BUILD_MANIFEST,
+    EngineArchive,
+    describe,
+    open_engine,
+    shown_name,
+)
 from ..format.engine.discover import discover_engine, layout_findings
 from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
 from ..model import Manifest, Severity, Workflow
@@ -61,7 +67,8 @@ class EngineInspection:
             "secrets": list(wf.secrets),
             "root": container["root"],
             "members": container["members"],
-            "sizes": {"file": a.file_size, "members": {m.name: m.size for m in a.members}},
+            "sizes": {"file": a.file_size,
+                      "members": {shown_name(m.name): m.size for m in a.members}},
             "trailing": container["trailing"],
             "build_manifest": a.build_manifest is not None,
             "loader_ok": a.manifest.loader_ok if a.manifest else False,

@@ -21,6 +21,7 @@ from ...findings import Finding, error, has_errors, warning
 from . import rules, tar
 from .bzip import ENGINE, FirstStream, sniff
 from .manifest import EngineManifest, read_manifest
+from .rules import clean, shown_name
 
 BUILD_MANIFEST = ".cloacina-build/manifest.json"   # our manifest inside an engine archive
 _KEEP_SUFFIXES = (".py", ".rs")
@@ -243,7 +244,7 @@ def _finish(path: Path, size: int, reader: _Reader, complete: bool,
     build_manifest = sources.pop(BUILD_MANIFEST, None)
     return EngineArchive(path, size, complete, root, package_toml, manifest, members,
                          MappingProxyType(sources), frozenset(too_large), build_manifest,
-                         trailing, tuple(findings))
+                         trailing, tuple(clean(findings)))
 
 
 def _manifest(root: str, data: bytes | None, members: tuple[EngineMember, ...]
@@ -261,8 +262,8 @@ def _manifest(root: str, data: bytes | None, members: tuple[EngineMember, ...]
 
 def describe(archive: EngineArchive) -> dict[str, Any]:
     """The archive's container facts as JSON (what ``inspect --json`` shows)."""
-    return {"root": archive.root, "complete": archive.complete,
-            "members": [{"name": m.name, "size": m.size, "type": m.type,
+    return {"root": archive.root and shown_name(archive.root), "complete": archive.complete,
+            "members": [{"name": shown_name(m.name), "size": m.size, "type": m.type,
                          "sha256": m.sha256} for m in archive.members],
             "trailing": None if archive.trailing is None else {
                 "offset": archive.trailing.offset, "size": archive.trailing.size,
@@ -270,4 +271,4 @@ def describe(archive: EngineArchive) -> dict[str, Any]:
 
 
 __all__ = ["BUILD_MANIFEST", "EngineArchive", "EngineMember", "Trailing", "describe",
-           "open_engine"]
+           "open_engine", "shown_name"]

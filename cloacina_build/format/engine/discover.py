@@ -120,6 +120,10 @@ def _rust(archive: EngineArchive, configured: str | None) -> EngineDiscovery:
 def layout_findings(archive: EngineArchive) -> list[Finding]:
     """§2.3 layout by language, §2.3.6 footguns, §2.9 the deny list, §2.7 stray .py files,
     §6.4.10 junk: the checks that need the resolved manifest."""
+    return rules.clean(_layout_findings(archive))
+
+
+def _layout_findings(archive: EngineArchive) -> list[Finding]:
     m = archive.manifest
     if m is None or m.resolved is None:
         return []

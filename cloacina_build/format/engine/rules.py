@@ -61,6 +61,19 @@ _UNPACK = "the engine's unpacker (fidius unpack_package, engine-format §2.1)"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+def shown_name(name: str) -> str:
+    """A member name as text and JSON can carry it: bytes that are not UTF-8 (read with
+    surrogateescape) become ``\\xNN`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def clean(findings: list[Finding]) -> list[Finding]:
+    """Findings whose messages and locations quote member names, made encodable."""
+    return [Finding(f.code, f.severity, shown_name(f.message),
+                    None if f.location is None else shown_name(f.location))
+            for f in findings]
+
+
 class Refused(Exception):
     """A member the engine's unpacker refuses: the whole archive is rejected there."""
 
