@@ -284,8 +284,9 @@ def test_hostile_archive_is_reported_cleanly(tmp_path, name):
     for args in (["validate", str(path)], ["inspect", str(path)], ["inspect", "--json",
                                                                    str(path)]):
         result = CliRunner().invoke(cli, args)
-        assert "Traceback" not in result.output and result.exception is None or \
-            isinstance(result.exception, SystemExit), (args, result.output)
+        assert "Traceback" not in result.output, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            (args, result.exception)
 
 
 def test_limits_entries_and_ratio_with_small_limits(tmp_path):
