@@ -80,6 +80,7 @@ def test_inspect_golden(packaged, name):
 def test_inspect_json_contract(packaged):
     result = run("inspect", "--json", str(packaged["data-pipeline"]))
     info = json.loads(result.output)
+    assert info["format"] == "cloacina"  # "engine" for the engine's bzip2 source archives
     assert info["package"]["name"] == "data-pipeline" and info["package"]["version"] == "1.0.0"
     assert info["workflow"]["name"] == "data_pipeline"
     assert re.fullmatch(r"[0-9a-f]{64}", info["workflow"]["fingerprint"])

@@ -134,7 +134,10 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
 @json_option
 @handle_errors
 def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
-    """Show what the package FILE holds (reads only its head)."""
+    """Show what the package FILE holds (reads only its head).
+
+    An engine archive (bzip2 source) is read in one bounded pass and its workflow is
+    discovered from the source."""
     from ..ops.inspect import inspect as inspect_
     from ..trust.store import load_trust
     from .render import inspect_text
@@ -155,7 +158,9 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
 @handle_errors
 def validate(path: str, trust_path: str | None, threshold: int, detached: str | None,
              require_signature: bool, as_json: bool) -> None:
-    """Check a .cloacina package or a project directory; exit 1 when invalid."""
+    """Check a .cloacina package or a project directory; exit 1 when invalid.
+
+    A package is ours (zstd) or an engine archive (bzip2 source): each gets its rules."""
     from ..ops.validate import ValidationPolicy, validate_path
     from ..trust.policy import policy_from_options
     from .render import validate_text

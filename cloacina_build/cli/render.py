@@ -17,6 +17,7 @@ from ..model import (
 from .terminal import printable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.engine import EngineInspection
     from ..ops.inspect import Inspection
     from ..trust.signatures import SignatureVerdict
 
@@ -97,7 +98,11 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
             for r in rows]
 
 
-def inspect_text(info: Inspection) -> str:
+def inspect_text(info: Inspection | EngineInspection) -> str:
+    from ..ops.inspect import Inspection
+
+    if not isinstance(info, Inspection):
+        return engine_inspect_text(info)
     m = info.manifest
     lines = _package_lines(info) + [""] + _workflow_lines(m.workflow, info.levels) + [""]
     lines += _declaration_lines(m.workflow) + [""]
@@ -108,6 +113,31 @@ def inspect_text(info: Inspection) -> str:
                      "verify' checks every byte)")
     else:
         lines.append("Signatures: none (unsigned)")
+    return _lines(lines)
+
+
+def engine_inspect_text(info: EngineInspection) -> str:
+    """An engine archive: the same workflow table as a package built here."""
+    pkg, a = info.package, info.archive
+    lines = [f"{pkg['name']} {pkg['version']}  ({pkg['language']}, engine archive: bzip2 "
+             "source)"]
+    for label in ("description", "author", "requires_python"):
+        if pkg.get(label):
+            lines.append(f"  {label.replace('_', '-') + ':':17}{pkg[label]}")
+    lines.append(f"  {'root:':17}{a.root}/ ({len(a.members)} member(s))")
+    lines.append(f"  {'package size:':17}{human_size(a.file_size)} on disk")
+    if a.trailing is not None:
+        lines.append(f"  {'trailing:':17}{human_size(a.trailing.size)} after the first "
+                     f"stream ({a.trailing.kind}; the engine ignores it)")
+    if a.build_manifest is not None:
+        lines.append(f"  {'build manifest:':17}.cloacina-build/manifest.json")
+    lines += [""] + _workflow_lines(info.workflow, info.levels) + [""]
+    lines += _declaration_lines(info.workflow)
+    problems = [f for f in info.findings if f.is_error]
+    if problems or info.findings:
+        lines += ["", f"Findings: {len(problems)} error(s), "
+                  f"{len(info.findings) - len(problems)} warning(s) "
+                  "('cloacinactl validate' lists them)"]
     return _lines(lines)
 
 

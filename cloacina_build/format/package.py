@@ -70,10 +70,30 @@ def _check_file(path: Path) -> int:
         raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
     with open(path, "rb") as fh:
         magic = fh.read(4)
+    refuse_engine(path, None, magic)
     if magic != ZSTD_MAGIC:
         raise PackageError(f"{path} is not a .cloacina package (it does not start with a "
                            "zstd frame)", code="archive-not-zstd")
     return path.stat().st_size
+
+
+def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = None) -> None:
+    """:class:`PackageError` (``engine-unsupported``) when ``path`` is an engine archive:
+    only ``inspect`` and ``validate`` read those so far."""
+    from .engine.bzip import ENGINE, sniff
+
+    if magic is None:
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        except OSError:
+            return  # the command's own checks report a missing or unreadable file
+    if sniff(magic) == ENGINE:
+        what = f"'cloacinactl {command}'" if command else "this command"
+        raise PackageError(f"{path} is an engine archive (a bzip2 tar of source); {what} "
+                           "does not support engine archives yet", code="engine-unsupported",
+                           hint="'cloacinactl inspect' and 'cloacinactl validate' read engine "
+                                "archives")
 
 
 @contextlib.contextmanager

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..format.engine.bzip import ENGINE, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
 from ..fsutil import file_sha256
@@ -21,6 +22,9 @@ from ..project.graph import execution_levels
 from ..trust.policy import describe_signatures, sidecar
 from ..trust.signatures import SignatureVerdict
 from ..trust.store import TrustStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import EngineInspection
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Inspection:
         payload = m.payload.to_dict()
         del payload["path"]
         return {
+            "format": "cloacina",
             "path": self.path,
             "format_version": m.format_version,
             "package": m.package.to_dict(),
@@ -61,9 +66,15 @@ class Inspection:
 
 
 def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
-            trust: TrustStore | None = None) -> Inspection:
+            trust: TrustStore | None = None) -> Inspection | EngineInspection:
     """The package at ``path``, from its head alone; a ``FILE.sig`` beside it is listed
-    too (with ``trust``, the whole file is hashed to judge it)."""
+    too (with ``trust``, the whole file is hashed to judge it).  An engine archive (bzip2
+    source, detected by its magic) is read once and its workflow discovered from the
+    source."""
+    if Path(path).is_file() and detect_format(path) == ENGINE:
+        from .engine import inspect_engine
+
+        return inspect_engine(path)
     return describe(open_package(path, limits), trust, detached=sidecar(path))
 
 

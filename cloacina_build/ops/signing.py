@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import PackageError, UsageError
 from ..format import archive
-from ..format.package import _check_file, open_package
+from ..format.package import _check_file, open_package, refuse_engine
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
 from ..trust.policy import read_detached_file
@@ -89,6 +89,7 @@ def _validated_copy(path: Path):
     checked, even if the file is replaced meanwhile."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    refuse_engine(path, "sign")
     try:
         _check_file(path)
     except PackageError as exc:  # not a package at all: say so, naming the user's file

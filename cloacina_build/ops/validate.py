@@ -19,8 +19,9 @@ from typing import Any
 
 from ..errors import CloacinaError, PackageError
 from ..findings import Finding, error, has_errors
+from ..format.engine import DEFAULT_ENGINE_LIMITS, ENGINE, EngineLimits, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
-from ..format.package import _check_file
+from ..format.package import _check_file, refuse_engine
 from ..model import PayloadKind, Severity
 from ..trust.policy import TrustPolicy
 from ..trust.signatures import SignatureVerdict
@@ -35,12 +36,13 @@ class ValidationPolicy:
     check_host: bool = True       # wheel tags and requires-python against this interpreter
     check_wheel: bool = True      # RECORD, entry names, rediscovery of the tasks
     trust: TrustPolicy = field(default_factory=TrustPolicy)  # how signatures are judged
+    engine_limits: EngineLimits = DEFAULT_ENGINE_LIMITS  # engine archives (bzip2 source)
 
 
 @dataclass
 class ValidationReport:
     path: str
-    kind: str  # "package" or "project"
+    kind: str  # "package", "engine" (an engine archive) or "project"
     findings: list[Finding] = field(default_factory=list)
     digest: str | None = None
     name: str | None = None
@@ -102,7 +104,8 @@ def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *
     """Every check, in one streaming pass. ``keep_payload``: when the package is valid,
     move the verified payload there (the loader installs it without a second pass).
     ``shown_as``: the name the report and its findings give the file (``path`` may be a
-    private copy, whose name no message should show)."""
+    private copy, whose name no message should show).  An engine archive (bzip2 source,
+    detected by its magic) gets the engine's rules."""
     report = _validate_package(Path(path), policy or ValidationPolicy(), keep_payload)
     if shown_as is not None:
         actual, shown = str(path), str(shown_as)
@@ -116,6 +119,8 @@ def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *
 
 def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path | None
                       ) -> ValidationReport:
+    if path.is_file() and detect_format(path) == ENGINE:
+        return _validate_engine(path, policy)
     report = ValidationReport(str(path), "package")
     try:
         _check_file(path)
@@ -129,6 +134,19 @@ def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path |
         run_checks(found, policy, report)
         if keep_payload is not None and report.ok and found.payload_file is not None:
             shutil.move(found.payload_file, keep_payload)
+    report.findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.code,
+                                        f.location or "", f.message))
+    return report
+
+
+def _validate_engine(path: Path, policy: ValidationPolicy) -> ValidationReport:
+    from .engine import validate_engine
+
+    trust = policy.trust
+    found = validate_engine(path, policy.engine_limits, signatures=(
+        trust.require_signature or trust.detached is not None))
+    report = ValidationReport(str(path), "engine", found.findings, name=found.name,
+                              version=found.version)
     report.findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.code,
                                         f.location or "", f.message))
     return report
@@ -167,6 +185,7 @@ def verify_package(path: Path | str, policy: TrustPolicy,
     """Validate with a trusted signature required; then the anti-rollback check, if any."""
     from ..trust.policy import check_rollback, require
 
+    refuse_engine(path, "verify")
     report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
                               keep_payload=keep_payload)
     report.verification = True

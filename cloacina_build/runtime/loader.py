@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import PackageError
 from ..findings import Finding, error
 from ..format.limits import DEFAULT_LIMITS, Limits
-from ..format.package import open_package
+from ..format.package import open_package, refuse_engine
 from ..fsutil import file_sha256
 from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
@@ -105,6 +105,7 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     signatures, if any, are reported but not required.
     """
     path = Path(path)
+    refuse_engine(path, "run")
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
     identity = cache_mod.file_identity(path)  # before anything is read from the file
     try:

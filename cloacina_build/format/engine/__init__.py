@@ -1,0 +1,37 @@
+"""Reading the Cloacina engine's own ``.cloacina`` format: a bzip2 tar of source with one
+top-level ``NAME-VERSION/`` directory (``/work/shared/docs/engine-format.md``).
+
+The public API (see ``docs/engine.md``):
+
+* :func:`sniff` / :func:`detect_format` — ``"engine"``, ``"cloacina"`` or ``"unknown"``;
+* :func:`open_engine` — one bounded streaming pass into an :class:`EngineArchive`;
+* :class:`EngineLimits` — the engine's unpack limits and our own bounds;
+* :func:`read_manifest` — a ``package.toml`` seen by the engine's resolver and by its
+  Python loader (:class:`EngineManifest`);
+* :func:`discover_engine` and :func:`layout_findings` — static discovery and the layout
+  rules over an opened archive.
+
+Nothing here imports the archive's code or writes a file.
+"""
+
+from __future__ import annotations
+
+from .archive import BUILD_MANIFEST, EngineArchive, EngineMember, Trailing, open_engine
+from .bzip import CLOACINA, ENGINE, UNKNOWN, detect_format, sniff
+from .manifest import METADATA_KEYS, EngineManifest, read_manifest
+from .rules import DEFAULT_ENGINE_LIMITS, STDLIB_DENY, EngineLimits
+
+_LAZY = ("ArchiveTree", "EngineDiscovery", "discover_engine", "layout_findings")
+
+
+def __getattr__(name: str):  # discovery pulls in the Python and Rust readers: on demand
+    if name in _LAZY:
+        from . import discover
+
+        return getattr(discover, name)
+    raise AttributeError(name)
+
+__all__ = ["BUILD_MANIFEST", "CLOACINA", "DEFAULT_ENGINE_LIMITS", "ENGINE", "METADATA_KEYS",
+           "STDLIB_DENY", "UNKNOWN", "ArchiveTree", "EngineArchive", "EngineDiscovery",
+           "EngineLimits", "EngineManifest", "EngineMember", "Trailing", "detect_format",
+           "discover_engine", "layout_findings", "open_engine", "read_manifest", "sniff"]

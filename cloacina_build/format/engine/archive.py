@@ -1,0 +1,274 @@
+"""``open_engine``: read an engine ``.cloacina`` archive (a bzip2 tar of source) once, as a
+stream, into a typed :class:`EngineArchive` with every finding of the engine's rules.
+
+Nothing is written anywhere: member data is hashed as it streams past, and only the files
+static discovery and the checks need (``package.toml``, ``*.py``, ``*.rs``, ``Cargo.toml``,
+``.cloacina-build/manifest.json``) are kept in memory, each and together under a bound.
+Content problems are findings; reading stops early (``complete = False``) where the
+engine's unpacker stops (a symlink, ``..``, a limit) or the stream cannot be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, BinaryIO
+
+from ...errors import PackageError, UsageError
+from ...findings import Finding, error, has_errors, warning
+from . import rules, tar
+from .bzip import ENGINE, FirstStream, sniff
+from .manifest import EngineManifest, read_manifest
+from .rules import clean, shown_name
+
+BUILD_MANIFEST = ".cloacina-build/manifest.json"   # our manifest inside an engine archive
+_KEEP_SUFFIXES = (".py", ".rs")
+_KEEP_NAMES = ("package.toml", "Cargo.toml", BUILD_MANIFEST)
+
+
+@dataclass(frozen=True)
+class EngineMember:
+    name: str                 # path in the archive, normalised (no './', no empty parts)
+    size: int                 # declared size
+    type: str                 # rules.FILE, DIR, DEVICE, FIFO, GLOBAL or OTHER
+    mode: int                 # as written (may carry file-type bits: 0o100644)
+    sha256: str | None        # of the data (None for directories and PAX globals)
+
+
+@dataclass(frozen=True)
+class Trailing:
+    """Bytes after the first bzip2 stream, which the engine never reads (§2.1)."""
+
+    offset: int               # where the first stream ends in the file
+    size: int
+    kind: str                 # "bzip2-stream" or "data"
+
+
+@dataclass(frozen=True)
+class EngineArchive:
+    path: Path
+    file_size: int
+    complete: bool                          # the first stream was read to its end
+    root: str | None                        # the package root directory (NAME-VERSION)
+    package_toml: bytes | None
+    manifest: EngineManifest | None         # both views (engine/manifest.py)
+    members: tuple[EngineMember, ...]       # in archive order, last one wins per name
+    sources: MappingProxyType[str, bytes]   # kept files, by path relative to the root
+    too_large: frozenset[str]               # root-relative files seen but not kept
+    build_manifest: bytes | None            # NAME-VERSION/.cloacina-build/manifest.json
+    trailing: Trailing | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(list(self.findings))
+
+    @property
+    def language(self) -> str | None:
+        return self.manifest.language if self.manifest else None
+
+    def names(self) -> set[str]:
+        """Root-relative names of the root's files."""
+        prefix = f"{self.root}/"
+        return {m.name[len(prefix):] for m in self.members
+                if m.type != rules.DIR and m.name.startswith(prefix)}
+
+    def dirs(self) -> set[str]:
+        """Root-relative directories (written as entries or implied by a file's path)."""
+        out: set[str] = set()
+        for name in self.names():
+            parts = name.split("/")[:-1]
+            out.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        prefix = f"{self.root}/"
+        out.update(m.name[len(prefix):] for m in self.members
+                   if m.type == rules.DIR and m.name.startswith(prefix))
+        return out
+
+
+class _Reader:
+    """One pass over the members, with the unpacker's running checks."""
+
+    def __init__(self, fh: BinaryIO, file_size: int, limits: rules.EngineLimits) -> None:
+        self.stream = FirstStream(fh, limits.max_stream)
+        self.tar = tar.TarReader(self.stream.read, limits.max_record)
+        self.file_size, self.limits = file_size, limits
+        self.members: dict[str, EngineMember] = {}
+        self.kept: dict[str, bytes] = {}
+        self.too_large: set[str] = set()
+        self.findings: list[Finding] = []
+        self.kept_total = self.count = self.declared = 0
+        self.folded: dict[str, str] = {}
+
+    def run(self) -> bool:
+        """Read every member; False when reading stopped early (a finding says why)."""
+        try:
+            while (header := self.tar.next_header()) is not None:
+                self.entry(header)
+            self.stream.drain()  # tar-rs ignores what follows the end; measure it
+        except rules.Refused as exc:
+            self.findings.append(exc.finding)
+            return False
+        except PackageError as exc:
+            self.findings.append(error(exc.code, f"{exc.message} (the engine's unpacker "
+                                       "fails too)"))
+            return False
+        return True
+
+    def entry(self, header: tar.TarHeader) -> None:
+        kind = rules.kind_of(header)
+        name = rules.member_name(header.path)
+        self.count += 1
+        self.declared += header.size
+        rules.limit_check(self.count, self.declared, self.file_size, self.limits)
+        digest = hashlib.sha256()
+        keep = kind == rules.FILE and self._wanted(name)
+        parts: list[bytes] = []
+
+        def sink(chunk: bytes) -> None:
+            digest.update(chunk)
+            if keep:
+                parts.append(chunk)
+
+        self.tar.data(sink if kind not in (rules.DIR, rules.GLOBAL) else None)
+        self._add(name, kind, header, digest.hexdigest(), b"".join(parts) if keep else None)
+
+    def _wanted(self, name: str) -> bool:
+        rel = name.split("/", 1)[-1]
+        return rel.endswith(_KEEP_SUFFIXES) or rel in _KEEP_NAMES or name == "package.toml"
+
+    def _add(self, name: str, kind: str, header: tar.TarHeader, digest: str,
+             data: bytes | None) -> None:
+        self.findings += rules.name_findings(name) + rules.kind_findings(name, kind,
+                                                                          header.mode)
+        if kind == rules.GLOBAL or not name:
+            return
+        if name in self.members:
+            self.findings.append(error("engine-member-duplicate", "the member appears more "
+                                       "than once: the engine's unpacker overwrites, so the "
+                                       "last copy wins (§2.1); cloacina-build refuses it",
+                                       name))
+        folded = name.casefold()
+        if self.folded.setdefault(folded, name) != name:
+            self.findings.append(warning("engine-member-case", f"differs from "
+                                         f"'{self.folded[folded]}' only by case: one "
+                                         "overwrites the other on a case-insensitive disk",
+                                         name))
+        is_data = kind not in (rules.DIR,)
+        self.members[name] = EngineMember(name, header.size, kind, header.mode,
+                                          digest if is_data else None)
+        if data is not None:
+            self._keep(name, data)
+
+    def _keep(self, name: str, data: bytes) -> None:
+        limit = self.limits.max_manifest if name.endswith(BUILD_MANIFEST) else \
+            self.limits.max_package_toml if name.endswith("package.toml") else \
+            self.limits.max_kept_file
+        if len(data) > limit or self.kept_total + len(data) > self.limits.max_kept_total:
+            self.too_large.add(name)
+            self.kept.pop(name, None)
+            return
+        self.kept[name] = data
+        self.kept_total += len(data)
+
+
+def _check_path(path: Path) -> int:
+    if not path.exists():
+        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+    if not path.is_file():
+        raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
+    return path.stat().st_size
+
+
+def open_engine(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENGINE_LIMITS
+                ) -> EngineArchive:
+    """Read the engine archive at ``path`` once.  Raises only :class:`UsageError` (no such
+    file); every problem with the bytes, a non-bzip2 file included, is a finding."""
+    path = Path(path)
+    size = _check_path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        if sniff(head) != ENGINE:
+            return _empty(path, size, error("engine-not-bzip2", "the file does not start with "
+                                            "a bzip2 stream ('BZh1'-'BZh9'): the server's "
+                                            "upload refuses it (§2.6) and the unpacker "
+                                            "cannot read it (§2.1)"))
+        fh.seek(0)
+        reader = _Reader(fh, size, limits)
+        complete = reader.run()
+    return _finish(path, size, reader, complete, limits)
+
+
+def _empty(path: Path, size: int, finding: Finding) -> EngineArchive:
+    return EngineArchive(path, size, False, None, None, None, (), MappingProxyType({}),
+                         frozenset(), None, None, (finding,))
+
+
+def _trailing(stream: FirstStream) -> tuple[Trailing | None, list[Finding]]:
+    if stream.tail_offset is None or not stream.tail_size:
+        return None, []
+    kind = "bzip2-stream" if sniff(stream.tail_head) == ENGINE else "data"
+    what = "a second bzip2 stream" if kind == "bzip2-stream" else "data that is not bzip2"
+    code = "engine-trailing-stream" if kind == "bzip2-stream" else "engine-trailing-data"
+    return Trailing(stream.tail_offset, stream.tail_size, kind), [warning(
+        code, f"{stream.tail_size} byte(s) of {what} after the first bzip2 stream (at offset "
+        f"{stream.tail_offset}): the engine's single-stream BzDecoder never reads them "
+        "(§2.1), but they count in the file's size and sha256")]
+
+
+def _finish(path: Path, size: int, reader: _Reader, complete: bool,
+            limits: rules.EngineLimits) -> EngineArchive:
+    findings = reader.findings
+    trailing, more = _trailing(reader.stream)
+    findings += more
+    if size > limits.max_upload:
+        findings.append(warning("engine-limit-upload", f"the file is {size} bytes: over the "
+                                f"server's {limits.max_upload}-byte upload body limit (§2.5)"))
+    members = tuple(reader.members.values())
+    root, package_toml, manifest = None, None, None
+    if complete:
+        files = {m.name for m in members if m.type != rules.DIR}
+        dirs = {m.name for m in members if m.type == rules.DIR}
+        root, found = rules.root_of(files, dirs)
+        findings += found
+    sources: dict[str, bytes] = {}
+    too_large: set[str] = set()
+    if root is not None:
+        prefix = f"{root}/"
+        sources = {k[len(prefix):]: v for k, v in reader.kept.items() if k.startswith(prefix)}
+        too_large = {k[len(prefix):] for k in reader.too_large if k.startswith(prefix)}
+        package_toml = sources.pop("package.toml", None)
+        manifest, found = _manifest(root, package_toml, members)
+        findings += found
+    build_manifest = sources.pop(BUILD_MANIFEST, None)
+    return EngineArchive(path, size, complete, root, package_toml, manifest, members,
+                         MappingProxyType(sources), frozenset(too_large), build_manifest,
+                         trailing, tuple(clean(findings)))
+
+
+def _manifest(root: str, data: bytes | None, members: tuple[EngineMember, ...]
+              ) -> tuple[EngineManifest | None, list[Finding]]:
+    if data is None:
+        return None, [error("limit-metadata-size", "package.toml is larger than the "
+                            "metadata bound", f"{root}/package.toml")]
+    stub = EngineArchive(Path(), 0, True, root, None, None, members, MappingProxyType({}),
+                         frozenset(), None, None, ())
+    manifest, findings = read_manifest(data, stub.names(), stub.dirs())
+    if manifest is not None:
+        findings += rules.name_version_findings(root, manifest.name, manifest.version)
+    return manifest, findings
+
+
+def describe(archive: EngineArchive) -> dict[str, Any]:
+    """The archive's container facts as JSON (what ``inspect --json`` shows)."""
+    return {"root": archive.root and shown_name(archive.root), "complete": archive.complete,
+            "members": [{"name": shown_name(m.name), "size": m.size, "type": m.type,
+                         "sha256": m.sha256} for m in archive.members],
+            "trailing": None if archive.trailing is None else {
+                "offset": archive.trailing.offset, "size": archive.trailing.size,
+                "kind": archive.trailing.kind}}
+
+
+__all__ = ["BUILD_MANIFEST", "EngineArchive", "EngineMember", "Trailing", "describe",
+           "open_engine", "shown_name"]

@@ -1,0 +1,142 @@
+"""``inspect`` and ``validate`` for the engine's own archives (a bzip2 tar of source).
+
+:func:`inspect_engine` opens the archive (one bounded pass, nothing written) and discovers
+its workflow statically from the source; :func:`validate_engine` runs every engine rule
+(``format/engine``), the layout rules, discovery and the graph checks, and, when the
+archive carries ``NAME-VERSION/.cloacina-build/manifest.json``, compares the discovered
+workflow with that manifest (drift is an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import PackageError
+from ..findings import Finding, error
+from ..format.engine.archive import (
+    BUILD_MANIFEST,
+    EngineArchive,
+    describe,
+    open_engine,
+    shown_name,
+)
+from ..format.engine.discover import discover_engine, layout_findings
+from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
+from ..model import Manifest, Severity, Workflow
+from ..project.graph import execution_levels
+from .checks.wheel import drift_findings
+from .checks.workflow import workflow_findings
+
+FORMAT = "engine"
+
+
+@dataclass(frozen=True)
+class EngineInspection:
+    """An engine archive as ``inspect`` shows it: the container, the manifest's resolved
+    view and the workflow discovered from the source."""
+
+    path: str
+    archive: EngineArchive
+    workflow: Workflow
+    levels: list[list[str]]
+    findings: list[Finding] = field(default_factory=list)  # every finding, for the record
+
+    @property
+    def package(self) -> dict[str, Any]:
+        m = self.archive.manifest
+        assert m is not None
+        meta = m.metadata
+        return {"name": m.name, "version": m.version, "language": m.language,
+                "description": meta.get("description"), "author": meta.get("author"),
+                "requires_python": meta.get("requires_python")}
+
+    def to_dict(self) -> dict[str, Any]:
+        wf, a = self.workflow, self.archive
+        container = describe(a)
+        return {
+            "format": FORMAT,
+            "path": self.path,
+            "package": self.package,
+            "workflow": {"name": wf.name, "entry_module": wf.entry_module,
+                         "fingerprint": wf.fingerprint, "levels": self.levels},
+            "tasks": [t.to_dict() for t in wf.tasks],
+            "triggers": [t.to_dict() for t in wf.triggers],
+            "params": [p.to_dict() for p in wf.params],
+            "secrets": list(wf.secrets),
+            "root": container["root"],
+            "members": container["members"],
+            "sizes": {"file": a.file_size,
+                      "members": {shown_name(m.name): m.size for m in a.members}},
+            "trailing": container["trailing"],
+            "build_manifest": a.build_manifest is not None,
+            "loader_ok": a.manifest.loader_ok if a.manifest else False,
+            "findings": [f.to_dict() for f in self.findings],
+            "signatures": [],
+        }
+
+
+def inspect_engine(path: Path | str) -> EngineInspection:
+    """The engine archive at ``path`` with its workflow; :class:`PackageError` (with the
+    findings) when it cannot be read far enough to discover one."""
+    archive = open_engine(path)
+    found = discover_engine(archive)
+    findings = list(archive.findings) + layout_findings(archive) + found.findings
+    if found.workflow is None:
+        errors = [f for f in findings if f.severity is Severity.ERROR] or [error(
+            "engine-manifest", "no workflow could be read from the archive")]
+        raise PackageError(f"{path}: cannot read a workflow from this engine archive",
+                           code=errors[0].code, findings=errors,
+                           hint="'cloacinactl validate' lists every problem")
+    return EngineInspection(str(path), archive, found.workflow,
+                            execution_levels(found.workflow.tasks), findings)
+
+
+@dataclass
+class EngineValidation:
+    findings: list[Finding]
+    name: str | None = None
+    version: str | None = None
+
+
+def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
+                    signatures: bool = False) -> EngineValidation:
+    """Every engine rule over the archive at ``path``.  ``signatures``: the caller asked for
+    signatures to be checked, which engine archives do not support yet (an error)."""
+    archive = open_engine(path, limits)
+    out = EngineValidation(list(archive.findings))
+    if archive.manifest is not None:
+        out.name, out.version = archive.manifest.name, archive.manifest.version
+    if signatures:
+        out.findings.append(error("engine-unsupported", "signatures on engine archives are "
+                                  "not checked yet; validate without --trust, --detached "
+                                  "or --require-signature"))
+    if not archive.complete or archive.manifest is None:
+        return out
+    out.findings += layout_findings(archive)
+    found = discover_engine(archive)
+    out.findings += found.findings
+    if archive.build_manifest is not None and found.workflow is not None:
+        out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
+    return out
+
+
+def build_manifest_findings(archive: EngineArchive, discovered: Workflow,
+                            discovery) -> list[Finding]:
+    """Our manifest, carried inside the archive, against the source (drift is an error)."""
+    where = f"{archive.root}/{BUILD_MANIFEST}"
+    manifest, problems = Manifest.parse(archive.build_manifest or b"")
+    if manifest is None:
+        return [error("engine-build-manifest", f"{BUILD_MANIFEST} is unusable: "
+                      f"{p.message}", where) for p in problems[:20]]
+    out = []
+    pkg, em = manifest.package, archive.manifest
+    if em is not None and (pkg.name, pkg.version) != (em.name, em.version):
+        out.append(error("metadata-mismatch", f"{BUILD_MANIFEST} names {pkg.name} "
+                         f"{pkg.version}, package.toml {em.name} {em.version}", where))
+    if manifest.workflow.name != discovered.name:
+        out.append(error("tasks-drift", f"the workflow is '{manifest.workflow.name}' in "
+                         f"{BUILD_MANIFEST} but '{discovered.name}' in package.toml", where))
+    out += workflow_findings(manifest.workflow)
+    return out + drift_findings(manifest.workflow, discovery, where)

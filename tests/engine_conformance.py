@@ -1,0 +1,202 @@
+"""An independent model of what the engine does with an archive, written from
+engine-format.md (§2.1 unpack, §2.2 the resolver and the raw loader, §2.3 layout) with
+Python's ``bz2`` and ``tarfile`` only — none of cloacina_build's code.  Tests apply it to
+every engine archive they build and check that the library's verdict agrees.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import tarfile
+import tomllib
+from dataclasses import dataclass, field
+
+MAX_ENTRIES, MAX_DECLARED, MAX_RATIO = 10_000, 500 * 1024 * 1024, 10
+META_KEYS = {"language", "workflow_name", "graph_name", "entry_module", "requires_python",
+             "description", "author", "reaction_mode", "input_strategy", "accumulators",
+             "providers"}
+
+
+@dataclass
+class EngineVerdict:
+    unpack: str | None = None      # why fidius unpack_package fails, or None
+    root: str | None = None
+    roots: list[str] = field(default_factory=list)
+    resolver: str | None = None    # why load_resolved_manifest fails, or None
+    loader: str | None = None      # why the raw Python loader fails, or None
+    layout: str | None = None      # why package validate's layout check fails, or None
+    names: set[str] = field(default_factory=set)  # root-relative file names
+
+
+def judge(data: bytes, max_entries: int = MAX_ENTRIES, max_declared: int = MAX_DECLARED,
+          max_ratio: int = MAX_RATIO) -> EngineVerdict:
+    v = EngineVerdict()
+    d = bz2.BZ2Decompressor()
+    try:
+        raw = d.decompress(data)
+    except (OSError, ValueError):
+        v.unpack = "bzip2"
+        return v
+    if not d.eof:
+        v.unpack = "bzip2"
+        return v
+    try:  # tar-rs reads an empty stream as no entries; tarfile calls it an error
+        files = _unpack(raw, len(data), v, max_entries, max_declared, max_ratio) if raw else {}
+    except (tarfile.TarError, EOFError, ValueError, UnicodeError):
+        v.unpack = "tar"
+        return v
+    if v.unpack:
+        return v
+    tops = {n.split("/")[0] for n in files}
+    v.roots = sorted(t for t in tops if f"{t}/package.toml" in files)
+    if not v.roots:
+        v.unpack = "no-root"
+        return v
+    v.root = v.roots[0]
+    v.names = {n[len(v.root) + 1:] for n in files if n.startswith(v.root + "/")}
+    _manifest(files[f"{v.root}/package.toml"], v)
+    return v
+
+
+def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_declared: int,
+            max_ratio: int) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    total = count = 0
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
+        for member in tf:
+            count += 1
+            if count > max_entries:
+                v.unpack = "entries"
+                return files
+            if member.issym() or member.islnk():
+                v.unpack = "link"
+                return files
+            parts = member.name.split("/")
+            if member.name.startswith("/"):
+                v.unpack = "absolute"
+                return files
+            if ".." in parts:
+                v.unpack = "parent"
+                return files
+            total += member.size
+            if total > max_declared or total > max_ratio * size:
+                v.unpack = "size"
+                return files
+            name = "/".join(p for p in parts if p not in ("", "."))
+            if member.isdir() or not name:
+                continue
+            fh = tf.extractfile(member)
+            files[name] = fh.read() if fh is not None else b""  # devices: empty files
+    return files
+
+
+def _manifest(text: bytes, v: EngineVerdict) -> None:
+    try:
+        doc = tomllib.loads(text.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        v.resolver = "toml"
+        return
+    pkg, meta = doc.get("package"), doc.get("metadata", {})
+    if not isinstance(pkg, dict) or not isinstance(meta, dict):
+        v.resolver = "tables"
+        return
+    v.loader = _loader(doc)
+    meta = dict(meta)
+    if "language" not in meta:
+        rust = {"Cargo.toml", "src/lib.rs"} <= v.names
+        python = any(n.startswith("workflow/") for n in v.names)
+        if rust == python:
+            v.resolver = "language"
+            return
+        meta["language"] = "rust" if rust else "python"
+    if meta["language"] == "python" and isinstance(pkg.get("name"), str):
+        meta.setdefault("entry_module", pkg["name"].replace("-", "_") + ".tasks")
+    v.resolver = _typed(pkg, meta, doc)
+    if v.resolver is None:
+        v.layout = _layout(meta, v.names)
+
+
+def _typed(pkg: dict, meta: dict, doc: dict) -> str | None:
+    if not isinstance(pkg.get("name"), str) or not isinstance(pkg.get("version"), str):
+        return "name/version"
+    iv = pkg.get("interface_version", 1)
+    if type(iv) is not int or not 0 <= iv < 2**32:
+        return "interface_version"
+    if set(meta) - META_KEYS:
+        return "metadata-key"
+    if any(not isinstance(meta[k], str) for k in META_KEYS - {"accumulators", "providers"}
+           if k in meta):
+        return "metadata-type"
+    for table in ("python", "wasm"):
+        if table in doc and pkg.get("runtime") != table:
+            return "runtime"
+    return None
+
+
+def _loader(doc: dict) -> str | None:
+    pkg, meta = doc["package"], doc.get("metadata")
+    if meta is None or meta.get("language", "python") != "python":
+        return None if meta is not None else "metadata"
+    for key in ("interface", "interface_version"):
+        if key not in pkg:
+            return key
+    for key in ("language", "entry_module"):
+        if key not in meta:
+            return key
+    return None
+
+
+def _layout(meta: dict, names: set[str]) -> str | None:
+    if meta["language"] == "rust":
+        return None if {"Cargo.toml", "src/lib.rs"} <= names else "rust-layout"
+    if meta["language"] != "python":
+        return "language"
+    if not any(n.startswith("workflow/") for n in names):
+        return "workflow"
+    base = "workflow/" + meta["entry_module"].replace(".", "/")
+    if f"{base}.py" not in names and f"{base}/__init__.py" not in names:
+        return "entry-module"
+    return None
+
+
+# The library's codes for each of the model's reasons.
+UNPACK_CODES = {
+    "bzip2": {"engine-bzip2-corrupt", "engine-bzip2-truncated", "engine-not-bzip2"},
+    "tar": {"engine-tar-corrupt", "engine-tar-truncated"},
+    "entries": {"engine-limit-entries"}, "link": {"engine-symlink", "engine-hardlink"},
+    "absolute": {"engine-path-absolute"}, "parent": {"engine-path-parent"},
+    "size": {"engine-limit-size", "engine-limit-ratio"}, "no-root": {"engine-root-missing"},
+}
+RESOLVER_CODES = {"engine-toml-syntax", "engine-manifest", "engine-metadata-key",
+                  "engine-runtime-table", "engine-language"}
+LAYOUT_CODES = {"engine-layout", "engine-entry-module", "engine-language"}
+
+
+def agrees(verdict: EngineVerdict, codes: set[str]) -> str | None:
+    """None when the library's error codes agree with the model; else what differs."""
+    if verdict.unpack is not None:
+        return None if codes & UNPACK_CODES[verdict.unpack] else \
+            f"engine refuses ({verdict.unpack}); library errors {sorted(codes)}"
+    if "engine-root-ambiguous" in codes:  # stricter: the engine picks by read_dir order
+        return None if len(verdict.roots) > 1 else "library: ambiguous root; model: one"
+    every_unpack = set().union(*UNPACK_CODES.values())
+    if codes & every_unpack:
+        return f"engine unpacks it; library says {sorted(codes & every_unpack)}"
+    if (verdict.resolver is not None) != bool(codes & RESOLVER_CODES):
+        return f"resolver: model {verdict.resolver}, library {sorted(codes)}"
+    if (verdict.loader is not None and verdict.resolver is None) != ("engine-loader" in codes):
+        return f"loader: model {verdict.loader}, library {sorted(codes)}"
+    if verdict.resolver is None and (verdict.layout is not None) != bool(codes & LAYOUT_CODES):
+        return f"layout: model {verdict.layout}, library {sorted(codes)}"
+    return None
+
+
+def at_least_as_strict(verdict: EngineVerdict, codes: set[str]) -> str | None:
+    """For damaged tars, where Python's ``tarfile`` is laxer than tar-rs (it ends quietly at
+    a bad header after the first): what the model refuses the library refuses too."""
+    every_unpack = set().union(*UNPACK_CODES.values())
+    if verdict.unpack is not None and not codes & (every_unpack | {"engine-limit-record",
+                                                                   "engine-member-type"}):
+        return f"model refuses ({verdict.unpack}); library errors {sorted(codes)}"
+    return None
