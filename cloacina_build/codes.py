@@ -296,6 +296,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          _FORMAT),
         ("invalid", E, "the package failed validation (see its findings)", _FORMAT),
         ("build", E, "the payload build failed", _FORMAT),
+        ("engine-refused", E, "package --format engine refused an archive the engine would "
+         "refuse (nothing was written)", "engine.md"),
         ("manifest-refused", E, "the builder refused the manifest it made: it would not "
          "validate (nothing was written)", _FORMAT),
         ("backend-unavailable", E, "the project's build backend is not installed", _FORMAT),

@@ -7,7 +7,7 @@ import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,8 +44,10 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside ``path``, renamed onto it only when the block succeeds.
+def atomic_output(path: Path, check: Callable[[Path], None] | None = None
+                  ) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path``, renamed onto it only when the block succeeds
+    (and ``check``, given the complete temporary file, returns: it raises to refuse it).
 
     When the file cannot be made, written or renamed into place, a ``UsageError``
     (``output-unwritable``) names ``path`` with a hint; never the temporary file, which is
@@ -61,6 +63,8 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if check is not None:
+            check(Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException as exc:

@@ -3,6 +3,8 @@ agreement with an independent model of the engine (tests/engine_conformance.py).
 
 from __future__ import annotations
 
+import tomllib
+
 import bz2
 import json
 import tarfile
@@ -184,20 +186,26 @@ def test_same_discovery_as_a_package_built_here(three_ways, tmp_path):
 
 
 def test_build_manifest_inside_is_checked_for_drift(tmp_path):
-    from .workflows import build
+    """Our own engine archive validates; the same files with a changed task but the old
+    manifest drift (and their digests no longer match); a broken manifest is reported."""
+    import tarfile
 
-    ours = build(tmp_path / "p", et.TASKS, tmp_path, name="etl-demo", module="etl_demo")
-    from cloacina_build.format.package import open_package
+    from cloacina_build.build.builder import build_package
 
-    manifest = open_package(ours).manifest_bytes
-    files = et.project_files(extra={".cloacina-build/manifest.json": manifest})
-    good = write(tmp_path, et.fidius_like(files, PREFIX), "good.cloacina")
+    from .workflows import write_project
+
+    project = write_project(tmp_path / "p", et.TASKS, name="etl-demo", module="etl_demo")
+    good = build_package(project, tmp_path / "good.cloacina", format="engine").path
     assert validate_package(good).ok, validate_package(good).findings
-    drifted = et.project_files(tasks=et.TASKS.replace('"transform", "extract"', '"extract"'),
-                               extra={".cloacina-build/manifest.json": manifest})
-    bad = write(tmp_path, et.fidius_like(drifted, PREFIX), "bad.cloacina")
-    errors, _ = codes_of(bad)
-    assert "tasks-drift" in errors
+    with tarfile.open(good, "r:bz2") as tar:
+        files = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    tasks = next(k for k in files if k.endswith("tasks.py"))
+    drifted = dict(files)
+    drifted[tasks] = files[tasks].replace(b'"transform", "extract"', b'"extract"')
+    assert drifted[tasks] != files[tasks]
+    root = f"etl-demo-{tomllib.loads(files['package.toml'].decode())['package']['version']}"
+    errors, _ = codes_of(write(tmp_path, et.fidius_like(drifted, root), "bad.cloacina"))
+    assert {"tasks-drift", "digest-mismatch"} <= errors
     broken = et.project_files(extra={".cloacina-build/manifest.json": b"{not json"})
     errors, _ = codes_of(write(tmp_path, et.fidius_like(broken, PREFIX), "broken.cloacina"))
     assert "engine-build-manifest" in errors
@@ -234,7 +242,8 @@ def _hostile() -> dict[str, tuple[bytes, str, bool]]:
         "root-package-toml": (arc(et.files_entries(et.project_files(), ".")),
                               "engine-root-missing", True),
         "truncated": (good[: len(good) // 2], "engine-bzip2-truncated", True),
-        "second-stream": (good + bz2.compress(b"\0" * 1024), "engine-trailing-stream", False),
+        "second-stream": (good + bz2.compress(b"members the engine never reads"),
+                          "engine-trailing-stream", False),
         "garbage-after": (good + b"garbage!", "engine-trailing-data", False),
         "not-bzip2": (b"PK\x03\x04 a zip", "engine-not-bzip2", True),
         "corrupt": (good[:40] + bytes(b ^ 0x55 for b in good[40:80]) + good[80:],

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.build.builder import build_package
-from cloacina_build.build.engine import source_listing
+from cloacina_build.format.manifest import source_listing
 from cloacina_build.errors import ProjectError, UsageError
 from cloacina_build.model import Manifest, PayloadKind
 from cloacina_build.project.scaffold import create_project
@@ -108,6 +108,30 @@ def test_the_manifest_comes_second_and_the_engine_sees_every_member(engine_pipel
     assert len(first) % 512 == 0 and first[-512:] != b"\0" * 512  # no end blocks in stream 1
     assert second == b"\0" * 1024                                  # the end, in stream 2
     assert engine_pipeline.read_bytes()[:4] == b"BZh9"
+
+
+def test_it_validates_without_a_finding(engine_pipeline):
+    """Read back by the engine reader: every engine rule, the manifest's digests against
+    the members, the tasks against the source; the second stream is recognised as this
+    tool's trailer (no trailing-data warning)."""
+    from cloacina_build.ops.validate import validate_package
+
+    report = validate_package(engine_pipeline)
+    assert report.ok and report.findings == [], report.findings
+
+
+def test_a_file_the_engine_would_refuse_is_never_written(pipeline_project, tmp_path):
+    """A top-level module named like the standard library is refused by the engine's
+    Python loader: package refuses it with the loader's rule, and writes nothing."""
+    from cloacina_build.errors import BuildError
+
+    (pipeline_project / "workflow/json.py").write_text("X = 1\n")
+    out = tmp_path / "out"
+    with pytest.raises(BuildError) as err:
+        build_package(pipeline_project, out / "x.cloacina", format="engine")
+    assert err.value.code == "engine-refused"
+    assert "engine-stdlib-shadow" in [f.code for f in err.value.findings]
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_builds_are_byte_identical(tmp_path, monkeypatch):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -38,7 +37,7 @@ from ..format import archive
 from ..format import manifest as mf
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
-from ..model import Manifest, Member, Payload, PayloadKind
+from ..model import Manifest, Member, Payload, PayloadKind, Severity
 from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery
@@ -93,11 +92,28 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
         manifest_bytes = checked_manifest(manifest, package_toml, graph_checked=True)
         out = output_path(project, project.version, output)
         replaced = signed_output(out, force)
-        with atomic_output(out) as fh:
+        with atomic_output(out, check=engine_accepts) as fh:
             write_engine_archive(fh, f"{project.name}-{project.version}", package_toml,
                                  manifest_bytes, files, epoch)
     return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size,
                        replaced=replaced)
+
+
+def engine_accepts(path: Path) -> None:
+    """The archive just written, read back with every engine rule before it is put in
+    place (``validate`` on an engine archive runs the same checks): the engine's unpack
+    limits and upload limit, one root, no links, the stdlib deny list, ``entry_module``
+    resolving under ``workflow/``, at least one task, stray ``.py`` files, name and version
+    lengths, both views of ``package.toml``, and this tool's manifest against the source.
+    An error refuses the archive (``engine-refused``) and nothing is written."""
+    from ..ops.engine import validate_engine
+
+    problems = [f for f in validate_engine(path).findings if f.severity is Severity.ERROR]
+    if problems:
+        raise BuildError(f"the engine would refuse this archive, so nothing was written: "
+                         f"{problems[0].message}", code="engine-refused", findings=problems,
+                         hint="fix what is named above (docs/engine.md lists the engine's "
+                         "rules)")
 
 
 def _package_toml(project: Project) -> bytes:
@@ -132,13 +148,6 @@ def _hashed(rel: str, path: Path) -> SourceFile:
     return SourceFile(rel, path, size, digest.hexdigest())
 
 
-def source_listing(members: Iterable[Member]) -> bytes:
-    """The bytes a ``source`` payload's sha256 covers: ``SHA256  SIZE  PATH`` lines, one
-    per source file (``package.toml`` excluded), in the order of the manifest."""
-    return b"".join(f"{m.sha256}  {m.size}  {m.path}\n".encode("utf-8", "surrogateescape")
-                    for m in members if m.path != mf.PACKAGE_TOML)
-
-
 def _manifest(project: Project, found: Discovery, package_toml: bytes,
               files: list[SourceFile], epoch: int) -> Manifest:
     members = (Member(mf.PACKAGE_TOML, len(package_toml),
@@ -148,7 +157,7 @@ def _manifest(project: Project, found: Discovery, package_toml: bytes,
     tags = ("rust-source",) if project.layout == CARGO else ("py3-none-any",)
     payload = Payload(kind=PayloadKind.SOURCE, path=SOURCE_PAYLOAD, filename="source",
                       size=sum(f.size for f in files),
-                      sha256=hashlib.sha256(source_listing(members)).hexdigest(), tags=tags)
+                      sha256=hashlib.sha256(mf.source_listing(members)).hexdigest(), tags=tags)
     assert project.version is not None
     return Manifest(package=package_info(project, project.version),
                     workflow=workflow_of(project, found), payload=payload, members=members,

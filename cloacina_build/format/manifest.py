@@ -10,9 +10,10 @@ the manifest only through the typed model (:meth:`cloacina_build.model.Manifest.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
-from ..model import canonical_json
+from ..model import Member, canonical_json
 
 FORMAT = "cloacina-package"
 FORMAT_VERSION = 1
@@ -31,3 +32,9 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def source_listing(members: Iterable[Member]) -> bytes:
+    """The bytes a ``source`` payload's sha256 covers (an engine archive's source tree):
+    ``SHA256  SIZE  PATH`` lines, one per member but ``package.toml``, in the given order
+    (the manifest's)."""
+    return b"".join(f"{m.sha256}  {m.size}  {m.path}\n".encode("utf-8", "surrogateescape")
+                    for m in members if m.path != PACKAGE_TOML)

@@ -9,6 +9,7 @@ workflow with that manifest (drift is an error).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,15 @@ from ..format.engine.archive import (
     shown_name,
 )
 from ..format.engine.discover import discover_engine, layout_findings
-from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
-from ..model import Manifest, Severity, Workflow
+from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, FILE, EngineLimits
+from ..format.manifest import source_listing
+from ..model import Manifest, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
 from .checks.wheel import drift_findings
 from .checks.workflow import workflow_findings
 
 FORMAT = "engine"
+BUILD_DIR = ".cloacina-build/"
 
 
 @dataclass(frozen=True)
@@ -139,4 +142,33 @@ def build_manifest_findings(archive: EngineArchive, discovered: Workflow,
         out.append(error("tasks-drift", f"the workflow is '{manifest.workflow.name}' in "
                          f"{BUILD_MANIFEST} but '{discovered.name}' in package.toml", where))
     out += workflow_findings(manifest.workflow)
+    out += member_findings(archive, manifest, where)
     return out + drift_findings(manifest.workflow, discovery, where)
+
+
+def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> list[Finding]:
+    """Every file under the root against the manifest's members (sizes and sha256 as they
+    streamed past), and the source payload's digest against the members' listing."""
+    if manifest.payload.kind is not PayloadKind.SOURCE:
+        return [error("engine-build-manifest", f"{BUILD_MANIFEST} describes a "
+                      f"{manifest.payload.kind} payload, not the archive's source", where)]
+    prefix = f"{archive.root}/"
+    actual = {m.name[len(prefix):]: m for m in archive.members
+              if m.name.startswith(prefix) and m.type == FILE
+              and not m.name[len(prefix):].startswith(BUILD_DIR)}
+    out = []
+    for listed in manifest.members:
+        found = actual.pop(listed.path, None)
+        if found is None:
+            out.append(error("member-missing", f"{listed.path} is listed in {BUILD_MANIFEST} "
+                             "but not in the archive", where))
+        elif (found.size, found.sha256) != (listed.size, listed.sha256):
+            out.append(error("digest-mismatch", f"{listed.path} differs from the sha256 "
+                             f"{BUILD_MANIFEST} records for it", where))
+    out += [error("member-unlisted", f"{shown_name(name)} is in the archive but not in "
+                  f"{BUILD_MANIFEST}", where) for name in sorted(actual)[:20]]
+    listing = hashlib.sha256(source_listing(manifest.members)).hexdigest()
+    if listing != manifest.payload.sha256:
+        out.append(error("digest-mismatch", "the source payload's sha256 does not match the "
+                         f"members {BUILD_MANIFEST} lists", where))
+    return out

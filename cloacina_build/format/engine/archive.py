@@ -10,6 +10,7 @@ engine's unpacker stops (a symlink, ``..``, a limit) or the stream cannot be rea
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ class Trailing:
 
     offset: int               # where the first stream ends in the file
     size: int
-    kind: str                 # "bzip2-stream" or "data"
+    kind: str                 # "cloacina-trailer", "bzip2-stream" or "data"
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,14 @@ def _empty(path: Path, size: int, finding: Finding) -> EngineArchive:
                          frozenset(), None, None, (finding,))
 
 
-def _trailing(stream: FirstStream) -> tuple[Trailing | None, list[Finding]]:
+TRAILER_MAX = 1 << 20   # compressed bytes of the trailer stream this tool writes
+
+
+def _trailing(stream: FirstStream, path: Path) -> tuple[Trailing | None, list[Finding]]:
     if stream.tail_offset is None or not stream.tail_size:
         return None, []
+    if is_our_trailer(path, stream.tail_offset, stream.tail_size):
+        return Trailing(stream.tail_offset, stream.tail_size, "cloacina-trailer"), []
     kind = "bzip2-stream" if sniff(stream.tail_head) == ENGINE else "data"
     what = "a second bzip2 stream" if kind == "bzip2-stream" else "data that is not bzip2"
     code = "engine-trailing-stream" if kind == "bzip2-stream" else "engine-trailing-data"
@@ -217,10 +223,27 @@ def _trailing(stream: FirstStream) -> tuple[Trailing | None, list[Finding]]:
         "(§2.1), but they count in the file's size and sha256")]
 
 
+def is_our_trailer(path: Path, offset: int, size: int) -> bool:
+    """The second stream ``package --format engine`` writes: one small bzip2 stream that
+    holds exactly the tar's two end blocks (the place embedded signatures will take; see
+    build/engine.py).  Read with a bounded decompressor; anything else is not ours."""
+    if size > TRAILER_MAX:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(size)
+    dec = bz2.BZ2Decompressor()
+    try:
+        out = dec.decompress(data, max_length=2 * tar.BLOCK + 1)
+    except (OSError, EOFError, ValueError):
+        return False
+    return dec.eof and not dec.unused_data and out == b"\0" * (2 * tar.BLOCK)
+
+
 def _finish(path: Path, size: int, reader: _Reader, complete: bool,
             limits: rules.EngineLimits) -> EngineArchive:
     findings = reader.findings
-    trailing, more = _trailing(reader.stream)
+    trailing, more = _trailing(reader.stream, path)
     findings += more
     if size > limits.max_upload:
         findings.append(warning("engine-limit-upload", f"the file is {size} bytes: over the "
