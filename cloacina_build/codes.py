@@ -178,6 +178,7 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
     ("project configuration", [
         ("config", E, "the project configuration has errors", _FORMAT),
         ("config-unreadable", E, "the configuration file cannot be read", _FORMAT),
+        ("config-settings", E, "cloacina-build.toml holds an unknown key or value", _FORMAT),
         ("config-syntax", E, "the configuration file is not valid TOML", _FORMAT),
         ("config-schema", E, "a configuration key is unknown or of the wrong type", _FORMAT),
         ("config-name", E, "the package name is missing or invalid", _FORMAT),

@@ -198,3 +198,34 @@ def test_options_the_engine_format_cannot_take_yet(tmp_path):
                       isolated=True)
     with pytest.raises(UsageError):
         build_package(EXAMPLES / "data-pipeline", tmp_path / "x.cloacina", format="zip")
+
+
+def test_the_project_settings_choose_the_default_format(pipeline_project, tmp_path):
+    settings = pipeline_project / "cloacina-build.toml"
+    settings.write_text('[package]\nformat = "engine"\n')
+    out = build_package(pipeline_project, tmp_path / "a.cloacina").path
+    assert out.read_bytes()[:3] == b"BZh"
+    out = build_package(pipeline_project, tmp_path / "b.cloacina", format="cloacina").path
+    assert out.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # --format wins over the settings
+    settings.write_text('[package]\nformat = "egnine"\n')
+    with pytest.raises(ProjectError) as err:
+        build_package(pipeline_project, tmp_path / "c.cloacina")
+    assert err.value.code == "config-settings" and "egnine" in str(err.value)
+    settings.write_text('[pakage]\nformat = "engine"\n')
+    with pytest.raises(ProjectError):
+        build_package(pipeline_project, tmp_path / "d.cloacina")
+
+
+@pytest.mark.parametrize("template", ["python", "pyproject", "rust"])
+def test_new_projects_carry_the_setting(tmp_path, template):
+    from cloacina_build.project.settings import load_settings
+
+    project = create_project("set-demo", template=template, path=tmp_path / template)
+    text = (project / "cloacina-build.toml").read_text()
+    assert 'format = "cloacina"' in text and '"engine"' in text
+    assert load_settings(project).format == "cloacina"
+    if template != "rust":  # switching it makes engine archives the project's default
+        (project / "cloacina-build.toml").write_text(text.replace('format = "cloacina"',
+                                                                  'format = "engine"'))
+        out = build_package(project, tmp_path / f"{template}.cloacina").path
+        assert out.read_bytes()[:3] == b"BZh"

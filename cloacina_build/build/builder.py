@@ -65,11 +65,14 @@ FORMATS = ("cloacina", "engine")
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
                   sign_key: SigningKey | None = None, comment: str = "",
-                  format: str = "cloacina", force: bool = False) -> BuildResult:
+                  format: str | None = None, force: bool = False) -> BuildResult:
     """Build the project into one package; with ``sign_key``, sign it once it is written.
     ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
-    bzip2 source archive the Cloacina engine loads, see :mod:`.engine`).  A signed package
-    at the output path is replaced only with ``force``."""
+    bzip2 source archive the Cloacina engine loads, see :mod:`.engine`); by default the
+    project's ``cloacina-build.toml`` says which, else ``cloacina``.  A signed package at
+    the output path is replaced only with ``force``."""
+    if format is None:
+        format = _default_format(Path(project_dir))
     if format not in FORMATS:
         raise UsageError(f"unknown package format {format!r}",
                          hint=f"use one of: {', '.join(FORMATS)}")
@@ -88,6 +91,14 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
 
     signed = sign_package(result.path, sign_key, comment=comment)
     return replace(result, size=result.path.stat().st_size, signed=signed)
+
+
+def _default_format(project_dir: Path) -> str:
+    from ..project.settings import load_settings
+
+    if not project_dir.is_dir():
+        return "cloacina"  # load_project says what is wrong with the path
+    return load_settings(project_dir).format or "cloacina"
 
 
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,

@@ -98,16 +98,16 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
               help="Sign the package with KEY (a file, env:VAR or -) once it is built.")
 @click.option("--comment", default="", help="With --sign: a comment, signed with the rest.")
 @click.option("--format", "package_format", type=click.Choice(["cloacina", "engine"]),
-              default="cloacina", show_default=True,
               help="cloacina: this tool's package (zstd, a wheel payload); engine: the bzip2 "
-                   "source archive the Cloacina engine's server and daemon load.")
+                   "source archive the Cloacina engine's server and daemon load. Default: "
+                   "the project's cloacina-build.toml, else cloacina.")
 @click.option("--force", is_flag=True,
               help="Replace a signed package already at the output path.")
 @passphrase_options
 @json_option
 @handle_errors
 def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
-            sign_key: str | None, comment: str, package_format: str, force: bool,
+            sign_key: str | None, comment: str, package_format: str | None, force: bool,
             passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
