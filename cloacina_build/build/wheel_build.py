@@ -13,9 +13,7 @@ from pathlib import Path
 
 from ..errors import BuildError, ProjectError, UsageError
 from ..project.config import CANONICAL, PEP621, Project
-
-_IGNORED = {"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".mypy_cache",
-            ".pytest_cache", ".ruff_cache"}
+from .tree import project_files
 
 
 def build_wheel(project: Project, tmp: Path, *, isolated: bool, epoch: int,
@@ -183,38 +181,25 @@ def _backend_name(srcdir: Path) -> str:
 
 
 def _stage_canonical(project: Project, dest: Path) -> None:
-    """Copy workflow/ (and vendor/) to a staging tree with a generated pyproject.toml."""
+    """Copy workflow/ (and vendor/) to a staging tree with a generated pyproject.toml: the
+    files build/tree.py picks for every payload (the engine format's source too)."""
     dest.mkdir()
     tops: list[str] = []
     for source in (project.source_root, project.vendor_dir):
         if source is None:
             continue
-        for entry in sorted(source.iterdir()):
-            if entry.name in _IGNORED or entry.name.startswith("."):
-                continue
-            if entry.name in tops:
-                raise ProjectError(f"'{entry.name}' exists in both workflow/ and vendor/",
+        files = project_files(source, project.root)
+        for top in sorted({rel.split("/", 1)[0] for rel, _ in files}):
+            if top in tops:
+                raise ProjectError(f"'{top}' exists in both workflow/ and vendor/",
                                    hint="rename or remove one of them")
-            _copy_checked(entry, dest / entry.name, project.root)
-            tops.append(entry.name)
+            tops.append(top)
+        for rel, path in files:
+            target = dest.joinpath(*rel.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            os.chmod(target, 0o644)
     (dest / "pyproject.toml").write_text(_staging_pyproject(project, tops), "utf-8")
-
-
-def _copy_checked(src: Path, dst: Path, root: Path) -> None:
-    real_root = root.resolve()
-    if src.is_symlink() and not src.resolve().is_relative_to(real_root):
-        raise ProjectError(f"{src.relative_to(root)} is a link to a place outside the "
-                           "project; it would leak that file into the package",
-                           hint="copy the file into the project instead")
-    if src.is_dir():
-        dst.mkdir()
-        for child in sorted(src.iterdir()):
-            if child.name in _IGNORED or child.suffix in (".pyc", ".pyo"):
-                continue
-            _copy_checked(child, dst / child.name, root)
-    elif src.is_file():
-        shutil.copyfile(src, dst)
-        os.chmod(dst, 0o644)
 
 
 def _staging_pyproject(project: Project, tops: list[str]) -> str:
