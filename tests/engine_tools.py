@@ -11,7 +11,7 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-FIXTURES = Path("/work/shared/engine-fixtures")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "engine"  # the engine's own
 
 TASKS = '''\
 import cloaca

@@ -38,6 +38,7 @@ def prepare(work: Path) -> dict[str, list[bytes]]:
                      for p in pkgs.values()],
         "package_bytes": [p.read_bytes() for p in pkgs.values()] + [signed.read_bytes()],
         "tar_stream": [hostile.decompress(p) for p in pkgs.values()],
+        "engine_tar": _engine_tars(work),
         "wheel": [hostile.get(members, targets._BASE["payload"])],  # type: ignore[arg-type]
         "signature": [data for name, data in hostile.read_members(signed)
                       if name.startswith("signatures/")],
@@ -47,6 +48,19 @@ def prepare(work: Path) -> dict[str, list[bytes]]:
         "package_toml": [p.read_bytes() for p in sorted(EXAMPLES.glob("*/package.toml"))],
     }
     return seeds
+
+
+def _engine_tars(work: Path) -> list[bytes]:
+    """The decompressed tars of an engine archive written here and of the engine's own
+    Python fixture (the second holds no build manifest, so discovery reads the source)."""
+    import bz2
+
+    ours = work / "engine.cloacina"
+    if not ours.exists():
+        build_package(EXAMPLES / "data-pipeline", ours, format="engine")
+    fixture = Path(__file__).resolve().parents[1] / "fixtures/engine/python-workflow.cloacina"
+    found = [ours] + ([fixture] if fixture.is_file() else [])
+    return [bz2.decompress(p.read_bytes()) for p in found]
 
 
 def _signed_copies(work: Path, base: Path) -> tuple[Path, Path]:

@@ -89,6 +89,17 @@ def tar_stream(data: bytes) -> None:
 
 
 @_guarded
+def engine_tar(data: bytes) -> None:
+    """An engine archive's tar stream (bzip2-compressed here): the engine-format reader,
+    its rules, both package.toml views and static discovery from the archive's source."""
+    import bz2
+
+    path = _WORK / "engine.cloacina"
+    path.write_bytes(bz2.compress(data, 1))
+    _read_package(path)
+
+
+@_guarded
 def wheel(data: bytes) -> None:
     """The payload wheel, in an otherwise valid package whose digests match it."""
     members = hostile.replace(list(_BASE["members"]), _BASE["payload"], data)  # type: ignore[call-overload]
@@ -161,8 +172,8 @@ def package_toml(data: bytes) -> None:
 
 
 TARGETS: dict[str, Target] = {t.__name__: t for t in (
-    manifest, package_bytes, tar_stream, wheel, signature, detached_signature, elf, source,
-    package_toml)}
+    manifest, package_bytes, tar_stream, engine_tar, wheel, signature, detached_signature, elf,
+    source, package_toml)}
 ORDER = sorted(TARGETS)
 ALL = "all"  # every target in one fuzzer (see all_targets)
 

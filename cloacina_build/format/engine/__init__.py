@@ -1,5 +1,5 @@
 """Reading the Cloacina engine's own ``.cloacina`` format: a bzip2 tar of source with one
-top-level ``NAME-VERSION/`` directory (``/work/shared/docs/engine-format.md``).
+top-level ``NAME-VERSION/`` directory (specified in ``engine-format.md``; see docs/engine.md).
 
 The public API (see ``docs/engine.md``):
 

@@ -1,9 +1,10 @@
 """The engine's rules for an archive's container and members, as named data and checks.
 
-Every rule cites the section of ``/work/shared/docs/engine-format.md`` (the engine's
-behaviour read from its source) it comes from; every finding message names the engine
-component that applies it.  Where the engine is lax (device members, duplicates, odd
-names) cloacina-build is stricter and says so ("the engine would accept ... but").
+Every rule cites the section of the interop specification ``engine-format.md`` (the
+engine's behaviour read from its source; see docs/engine.md) it comes from; every
+finding message names the engine component that applies it.  Where the engine is lax
+(device members, duplicates, odd names) cloacina-build is stricter and says so ("the
+engine would accept ... but").
 """
 
 from __future__ import annotations
