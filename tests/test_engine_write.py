@@ -85,6 +85,26 @@ def test_one_root_an_explicit_manifest_and_the_source(engine_pipeline):
     assert rel["workflow/data_pipeline/tasks.py"] == source.read_bytes()
 
 
+def test_the_independent_engine_model_accepts_what_the_builder_writes(engine_pipeline,
+                                                                     tmp_path):
+    """tests/engine_conformance.py re-implements the engine's unpack, both manifest views
+    and the layout check from the specification alone; every archive the builder writes
+    must pass all of them, the loader's strict view included."""
+    from . import engine_conformance
+
+    crate = create_project("conform-crate", template="rust", path=tmp_path / "crate")
+    archives = [engine_pipeline,
+                build_package(EXAMPLES / "order-etl", tmp_path / "o.cloacina",
+                              format="engine").path,
+                build_package(crate, tmp_path / "c.cloacina", format="engine").path]
+    for archive in archives:
+        verdict = engine_conformance.judge(archive.read_bytes())
+        assert (verdict.unpack, verdict.resolver, verdict.loader, verdict.layout) == \
+            (None, None, None, None), (archive.name, verdict)
+        assert verdict.roots == [verdict.root] and ".cloacina-build/manifest.json" in \
+            verdict.names
+
+
 def test_the_manifest_describes_every_file(engine_pipeline):
     files = {n.split("/", 1)[1]: d for n, d in members(engine_pipeline).items()}
     manifest = Manifest.from_json(files.pop(".cloacina-build/manifest.json"))
