@@ -282,7 +282,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("engine-no-tasks", E, "no tasks: the engine's Python loader fails with 'Empty "
          "package'", _ENGINE),
         ("engine-build-manifest", E, ".cloacina-build/manifest.json is unreadable", _ENGINE),
-        ("engine-unsupported", E, "this command does not read engine archives yet", _ENGINE),
+        ("engine-unsupported", E, "this command does not read engine archives yet, or "
+         "their signatures cannot be checked yet (a trust policy)", _ENGINE),
     ]),
     ("errors", [
         ("error", E, "a generic error", _FORMAT),
@@ -312,7 +313,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("load-install", E, "the loader could not install the package's wheel", _LOADER),
         ("cache-unusable", E, "the loader's cache directory cannot be written (exit 2)",
          _LOADER),
-        ("load-native", E, "native packages are loaded by the engine, not here", _LOADER),
+        ("load-native", E, "native packages and Rust engine archives are loaded by the "
+         "engine, not here", _LOADER),
         ("cloaca-missing", E, "the package imports cloaca names the stand-in lacks", _LOADER),
         ("import-failed", E, "the workflow's modules failed to import", _LOADER),
         ("drift", E, "the registrations differ from the manifest", _LOADER),

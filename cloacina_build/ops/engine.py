@@ -101,6 +101,8 @@ class EngineValidation:
     findings: list[Finding]
     name: str | None = None
     version: str | None = None
+    archive: EngineArchive | None = None    # what was read (the loader unpacks from it)
+    workflow: Workflow | None = None        # discovered from the source
 
 
 def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
@@ -108,7 +110,7 @@ def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMI
     """Every engine rule over the archive at ``path``.  ``signatures``: the caller asked for
     signatures to be checked, which engine archives do not support yet (an error)."""
     archive = open_engine(path, limits)
-    out = EngineValidation(list(archive.findings))
+    out = EngineValidation(list(archive.findings), archive=archive)
     if archive.manifest is not None:
         out.name, out.version = archive.manifest.name, archive.manifest.version
     if signatures:
@@ -120,6 +122,7 @@ def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMI
     out.findings += layout_findings(archive)
     found = discover_engine(archive)
     out.findings += found.findings
+    out.workflow = found.workflow
     if archive.build_manifest is not None and found.workflow is not None:
         out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
     return out

@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,15 @@ class Entry:
     @property
     def site(self) -> Path:
         return self.path / "site"
+
+    @property
+    def roots(self) -> list[Path]:
+        """Where the package's modules are imported from: the installed wheel's ``site``,
+        or, for an engine archive, ``workflow`` then ``vendor`` (when it has one)."""
+        if self.meta.get("layout") != "engine":
+            return [self.site]
+        vendor = self.path / "vendor"
+        return [self.path / "workflow"] + ([vendor] if vendor.is_dir() else [])
 
 
 def file_identity(path: Path) -> dict[str, int] | None:
@@ -175,33 +185,46 @@ def _check_installable(wheel: Path) -> None:
 def build_entry(cache_dir: Path, digest: str, *, wheel: Path, package_toml: bytes,
                 manifest: bytes, meta: dict[str, Any]) -> Entry:
     """Install the verified wheel into a fresh entry and move it into place (call locked)."""
+    _check_installable(wheel)
+    return make_entry(cache_dir, digest, lambda tmp: _install(tmp, wheel),
+                      {"package.toml": package_toml, "manifest.json": manifest}, meta)
+
+
+def _install(tmp: Path, wheel: Path) -> None:
     from installer import install
     from installer.destinations import SchemeDictionaryDestination
     from installer.sources import WheelFile
 
-    _check_installable(wheel)
+    site = tmp / "site"
+    scheme = {"purelib": site, "platlib": site, "headers": tmp / "include",
+              "scripts": tmp / "bin", "data": tmp / "data"}
+    destination = SchemeDictionaryDestination(
+        {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable,
+        script_kind="posix", bytecode_optimization_levels=())
+    try:
+        with WheelFile.open(wheel) as source:
+            install(source, destination, additional_metadata={})
+    except Exception as exc:  # installer raises its own types, ValueError, OSError...
+        raise PackageError(f"the wheel {wheel.name} could not be installed: "
+                           f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+                           code="load-install",
+                           hint="validate checks what the install step needs; report "
+                           "a package that validates but does not install") from None
+
+
+def make_entry(cache_dir: Path, digest: str, fill: Callable[[Path], None],
+               files: dict[str, bytes], meta: dict[str, Any]) -> Entry:
+    """A fresh entry: ``files`` written and ``fill(tmp)`` run in a private temporary
+    directory inside the cache, every file hashed into ``entry.json``, then renamed into
+    place (call locked).  Nothing is left behind if anything fails."""
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
-        (tmp / "package.toml").write_bytes(package_toml)
-        (tmp / "manifest.json").write_bytes(manifest)
-        site = tmp / "site"
-        scheme = {"purelib": site, "platlib": site, "headers": tmp / "include",
-                  "scripts": tmp / "bin", "data": tmp / "data"}
-        destination = SchemeDictionaryDestination(
-            {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable,
-            script_kind="posix", bytecode_optimization_levels=())
-        try:
-            with WheelFile.open(wheel) as source:
-                install(source, destination, additional_metadata={})
-        except Exception as exc:  # installer raises its own types, ValueError, OSError...
-            raise PackageError(f"the wheel {wheel.name} could not be installed: "
-                               f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
-                               code="load-install",
-                               hint="validate checks what the install step needs; report "
-                               "a package that validates but does not install") from None
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        fill(tmp)
         present, dirs, _links = _tree(tmp)
-        files = {rel: _hash(p) for rel, p in present.items()}
-        record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": files,
+        hashes = {rel: _hash(p) for rel, p in present.items()}
+        record = {**meta, "version": ENTRY_VERSION, "digest": digest, "files": hashes,
                   "dirs": sorted(dirs)}
         (tmp / ENTRY_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
         final = cache_dir / digest

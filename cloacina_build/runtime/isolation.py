@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import importlib.machinery
 import importlib.util
+import sys
 import threading
 import types
 from pathlib import Path
@@ -26,15 +27,39 @@ from typing import Any
 _real_import = builtins.__import__
 
 
+def host_can_import(name: str) -> bool:
+    """Whether the host resolves the top-level ``name`` to a module or a regular package
+    (found, never imported).  A namespace package is not counted: a regular module or
+    package anywhere on the path wins over it, as ``sys.path.append`` would have it."""
+    if name in sys.builtin_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return name in sys.modules
+    return spec is not None and spec.origin is not None and spec.origin != "namespace"
+
+
 class PackageImporter:
+    """The private importer of one package over its ``roots`` (searched in order).
+
+    ``host_first``: the engine's ``sys.path.append`` semantics (engine archives): a
+    top-level name the host can already import (the standard library, the host's
+    site-packages) resolves to the host's module, not to the package's copy, except the
+    names in ``keep`` (the entry module's top-level name, which the engine's loader evicts
+    and prunes from other roots so that the package's own wins)."""
+
     def __init__(self, roots: list[Path], provided: dict[str, types.ModuleType] | None = None,
-                 label: str = "package") -> None:
+                 label: str = "package", *, host_first: bool = False,
+                 keep: frozenset[str] = frozenset()) -> None:
         self.roots = [Path(r) for r in roots]
         self.provided = dict(provided or {})
         self.label = label
         self.modules: dict[str, types.ModuleType] = {}
         self._lock = threading.RLock()
         self.own = self._top_level_names()
+        if host_first:
+            self.own = {n for n in self.own if n in keep or not host_can_import(n)}
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
         self.builtins["__import__"] = self._import
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from ..errors import PackageError
 from ..findings import Finding, error
+from ..format.engine import DEFAULT_ENGINE_LIMITS, ENGINE, EngineLimits, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
-from ..format.package import open_package, refuse_engine
+from ..format.package import open_package
 from ..fsutil import file_sha256
 from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
@@ -30,6 +31,7 @@ from ..project.fingerprint import fingerprint_function
 from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
 from . import cache as cache_mod
 from .cloaca_compat import Registry, make_module, real_cloaca
+from .drift import registry_drift, resolved_functions
 from .isolation import PackageImporter
 
 
@@ -97,16 +99,19 @@ class LoadedPackage:
 
 def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
                  cache_dir: Path | str | None = None, limits: Limits = DEFAULT_LIMITS,
-                 use_real_cloaca: bool | None = None) -> LoadedPackage:
-    """Load a package for execution.
+                 use_real_cloaca: bool | None = None,
+                 engine_limits: EngineLimits = DEFAULT_ENGINE_LIMITS) -> LoadedPackage:
+    """Load a package for execution: this tool's (zstd, a wheel) or the engine's archive
+    (bzip2 source, told apart by its first bytes; see docs/engine.md#running).
 
     ``trust``: a :class:`TrustPolicy`; when given, the package must verify under it (a
     signature is required). Without it, the package must still validate, and its
     signatures, if any, are reported but not required.
     """
     path = Path(path)
-    refuse_engine(path, "run")
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
+    if path.is_file() and detect_format(path) == ENGINE:
+        return _load_engine(path, trust, cache_dir, engine_limits, use_real_cloaca)
     identity = cache_mod.file_identity(path)  # before anything is read from the file
     try:
         head = open_package(path, limits)
@@ -124,6 +129,28 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
         raise cache_mod.unusable(cache_dir, exc) from None
     loaded.warm, loaded.rebuilt = warm, rebuilt and not warm
     loaded.verified_by, loaded.warnings = verified_by, warnings
+    return loaded
+
+
+def _load_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
+                 limits: EngineLimits, use_real_cloaca: bool | None) -> LoadedPackage:
+    """An engine archive: validated and unpacked into the cache (``engine_loader``), then
+    imported as the engine's Python loader imports it (``workflow/``, then ``vendor/``,
+    appended after the host's own modules)."""
+    from .engine_loader import prepare_engine
+
+    try:
+        ready = prepare_engine(path, trust, cache_dir, limits)
+    except OSError as exc:
+        if cache_mod.is_cache_error(cache_dir, exc):
+            raise cache_mod.unusable(cache_dir, exc) from None
+        raise PackageError(f"cannot read {path}: {(exc.strerror or 'error').lower()}",
+                           code="load-refused", hint="check the file and load it again") \
+            from None
+    loaded = _import((ready.name, ready.version, ready.digest), ready.workflow, ready.manifest,
+                     ready.entry, use_real_cloaca, engine=True)
+    loaded.warm, loaded.rebuilt = ready.warm, ready.rebuilt and not ready.warm
+    loaded.verified_by, loaded.warnings = ready.verified_by, ready.warnings
     return loaded
 
 
@@ -147,8 +174,10 @@ def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPoli
             sources = _Sources(entry, identity)
             entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, sources,
                                                            trust, limits)
-    return _import(head, manifest, entry, use_real_cloaca), warm, rebuilt, verified_by, \
-        warnings
+    assert entry is not None
+    loaded = _import((head.name, head.version, head.digest), manifest.workflow, manifest, entry,
+                     use_real_cloaca)
+    return loaded, warm, rebuilt, verified_by, warnings
 
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
@@ -249,27 +278,40 @@ def _cold(path: Path, head, cache_dir: Path, sources: _Sources, trust: TrustPoli
     return entry, manifest, report.verified_by, report.warnings
 
 
-def _import(head, manifest: Manifest, entry, use_real_cloaca: bool | None) -> LoadedPackage:
+def _import(ident: tuple[str, str, str], workflow: Workflow, manifest: Manifest | None,
+            entry: cache_mod.Entry, use_real_cloaca: bool | None, *,
+            engine: bool = False) -> LoadedPackage:
+    """Import the entry module privately from the entry's roots and check the tasks its
+    decorators registered against ``workflow``.  ``engine``: the engine's semantics (host
+    modules win over the package's, but for the entry module's top-level name; a package
+    that registers no task is refused as the engine's "Empty package")."""
+    name, version, _digest = ident
     real = real_cloaca() if use_real_cloaca is not False else None
     if use_real_cloaca and real is None:
         raise PackageError("the real cloaca runtime is not importable here",
                            code="cloaca-missing")
     registry = None if real is not None else Registry()
     provided = {"cloaca": real if real is not None else make_module(registry)}
-    importer = PackageImporter([entry.site], provided, label=f"{head.name} {head.version}")
-    loaded = LoadedPackage(head.name, head.version, head.digest, manifest.workflow, importer,
-                           registry, entry.path, manifest=manifest)
-    entry_module = manifest.workflow.entry_module
+    entry_module = workflow.entry_module
+    importer = PackageImporter(entry.roots, provided, label=f"{name} {version}",
+                               host_first=engine, keep=frozenset({entry_module.split(".")[0]}))
+    loaded = LoadedPackage(*ident, workflow, importer, registry, entry.path, manifest=manifest)
     try:
         importer.import_module(entry_module)
     except Exception as exc:
         importer.clear()
-        raise PackageError(f"importing {entry_module} from {head.name} {head.version} "
+        raise PackageError(f"importing {entry_module} from {name} {version} "
                            f"failed: {type(exc).__name__}: {exc}", code="import-failed") from exc
+    if engine and registry is not None and not registry.tasks:
+        loaded.unload()
+        raise PackageError(f"{name} {version}: Empty package: importing {entry_module} "
+                           "registered no task (the engine's Python loader refuses it)",
+                           code="engine-no-tasks", hint="tasks must be registered at import "
+                           "time, by @cloaca.task at module level")
     drift = drift_findings(loaded)
     if drift:
         loaded.unload()
-        raise DriftError(f"{head.name} {head.version}: the imported code does not match its "
+        raise DriftError(f"{name} {version}: the imported code does not match its "
                          "manifest; refusing to load it", findings=drift)
     return loaded
 
@@ -281,57 +323,15 @@ def drift_findings(loaded: LoadedPackage) -> list[Finding]:
     file is parsed once (:func:`source_fingerprints`)."""
     declared = loaded.task_index
     if loaded.registry is not None:
-        out, functions = _registry_drift(loaded.registry, declared)
+        out, functions = registry_drift(loaded.registry, declared)
     else:
-        out, functions = _resolved_functions(loaded)
+        out, functions = resolved_functions(declared, loaded.function)
     actual = source_fingerprints(functions)
     for tid in sorted(functions):
         if actual[tid] != declared[tid].fingerprint:
             out.append(error("drift", f"task '{tid}': the imported source does not match the "
                              "manifest's fingerprint"))
     return out
-
-
-def _registry_drift(registry: Registry, declared: dict[str, Task]
-                    ) -> tuple[list[Finding], dict[str, Callable[..., Any]]]:
-    """What the compatible ``cloaca`` recorded against the manifest: ids, edges, names."""
-    out = [error("drift", f"task '{dup}' was registered twice at import")
-           for dup in registry.duplicates]
-    registered = registry.tasks
-    for task_id in sorted(declared.keys() - registered.keys()):
-        out.append(error("drift", f"task '{task_id}' is in the manifest but was not "
-                         "registered when the package was imported"))
-    for task_id in sorted(registered.keys() - declared.keys()):
-        out.append(error("drift", f"task '{task_id}' was registered at import but is not "
-                         "in the manifest"))
-    functions: dict[str, Callable[..., Any]] = {}
-    for tid, reg in registered.items():
-        task = declared.get(tid)
-        if task is None:
-            continue
-        functions[tid] = reg.function
-        if sorted(reg.dependencies) != sorted(task.dependencies):
-            out.append(error("drift", f"task '{tid}' was registered with dependencies "
-                             f"{sorted(reg.dependencies)}, the manifest says "
-                             f"{sorted(task.dependencies)}"))
-        if reg.qualified_name != task.function:
-            out.append(error("drift", f"task '{tid}' is {reg.qualified_name} at run time, "
-                             f"{task.function} in the manifest"))
-    return out, functions
-
-
-def _resolved_functions(loaded: LoadedPackage
-                        ) -> tuple[list[Finding], dict[str, Callable[..., Any]]]:
-    """With the real ``cloaca`` (whose registry is not ours to read): each task's function
-    looked up by its ``module:qualname``."""
-    out: list[Finding] = []
-    functions: dict[str, Callable[..., Any]] = {}
-    for tid in loaded.task_index:
-        try:
-            functions[tid] = loaded.function(tid)
-        except (AttributeError, ImportError) as exc:
-            out.append(error("drift", f"task '{tid}': {exc}"))
-    return out, functions
 
 
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef

@@ -17,7 +17,7 @@ from ...model import Workflow
 from ...project.discovery import Discovery, discover
 from ...project.fingerprint import ALGORITHM, workflow_fingerprint
 from ...project.graph import graph_findings
-from ...project.sources import SourceTooLarge
+from ...project.sources import SourceTooLarge, SourceTree
 from . import rules
 from .archive import EngineArchive
 
@@ -70,15 +70,20 @@ def discover_engine(archive: EngineArchive) -> EngineDiscovery:
     if m.language != "python" or m.entry_module is None:
         return EngineDiscovery(None, Discovery())
     name = m.workflow_name or "unknown"  # §2.9: the loader's namespace when absent
-    tree = ArchiveTree(archive)
-    found = discover(tree, m.entry_module, name)
+    return discover_python(ArchiveTree(archive), m.entry_module, name)
+
+
+def discover_python(tree: SourceTree, entry_module: str, name: str) -> EngineDiscovery:
+    """Python discovery over an engine package's ``workflow/`` tree (in an archive, or
+    unpacked into the loader's cache), with the engine's "Empty package" rule."""
+    found = discover(tree, entry_module, name)
     if not found.tasks and not has_errors(found.findings):
         found.findings.append(error("engine-no-tasks", "no @cloaca.task in the entry module "
                                     "or what it imports: the engine's Python loader fails "
-                                    "with 'Empty package' (§2.9)", m.entry_module))
+                                    "with 'Empty package' (§2.9)", entry_module))
     elif not has_errors(found.findings):
         found.findings += graph_findings(found.tasks, name, display=tree.display)
-    return EngineDiscovery(_workflow(name, m.entry_module, found, ALGORITHM), found,
+    return EngineDiscovery(_workflow(name, entry_module, found, ALGORITHM), found,
                            list(found.findings))
 
 
