@@ -79,7 +79,7 @@ def _check_file(path: Path) -> int:
 
 def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = None) -> None:
     """:class:`PackageError` (``engine-unsupported``) when ``path`` is an engine archive:
-    only ``inspect`` and ``validate`` read those so far."""
+    ``inspect``, ``validate``, ``sign`` and ``verify`` read those, ``run`` does not yet."""
     from .engine.bzip import ENGINE, sniff
 
     if magic is None:
@@ -92,8 +92,8 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
         what = f"'cloacinactl {command}'" if command else "this command"
         raise PackageError(f"{path} is an engine archive (a bzip2 tar of source); {what} "
                            "does not support engine archives yet", code="engine-unsupported",
-                           hint="'cloacinactl inspect' and 'cloacinactl validate' read engine "
-                                "archives")
+                           hint="'cloacinactl inspect', 'validate', 'sign' and 'verify' read "
+                                "engine archives; the engine itself runs them")
 
 
 @contextlib.contextmanager
