@@ -301,3 +301,26 @@ def test_package_sign_with_the_engine_format(tmp_path, keyring):
     assert result.signed is not None and result.size == out.stat().st_size
     report = verify_package(out, trusted(keyring))
     assert report.ok and report.verified_by == ["alice"]
+
+
+def test_replaced_signer_names_are_data(engine_pkg, keyring):
+    sign_package(engine_pkg, key(keyring, "alice"), signer="eve\x1b]0;owned\x07")
+    proc = ctl("sign", str(engine_pkg), "--key", str(keyring["alice.key"]), "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert not RAW.findall(proc.stdout) and "eve\\x1b]0;owned\\x07" in proc.stdout
+
+
+def test_flipped_bytes_across_the_signed_archive_are_all_refused(signed, keyring):
+    """A sample of single-byte flips (every 4th byte of the signature stream, every 31st
+    of the first stream): verify refuses each one."""
+    data = signed.read_bytes()
+    cut = open_engine(signed).trailing.offset
+    policy = trusted(keyring)
+    missed = []
+    for at in [*range(0, cut, 31), *range(cut, len(data), 4)]:
+        flipped = bytearray(data)
+        flipped[at] ^= 0x01
+        signed.write_bytes(bytes(flipped))
+        if verify_package(signed, policy).ok:
+            missed.append(at)
+    assert missed == []
