@@ -282,8 +282,11 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("engine-no-tasks", E, "no tasks: the engine's Python loader fails with 'Empty "
          "package'", _ENGINE),
         ("engine-build-manifest", E, ".cloacina-build/manifest.json is unreadable", _ENGINE),
-        ("engine-unsupported", E, "this command does not read engine archives yet, or "
-         "their signatures cannot be checked yet (a trust policy)", _ENGINE),
+        ("engine-build-member", E, "a file other than manifest.json under .cloacina-build/ "
+         "in the first stream (a signature record belongs in the second)",
+         "engine.md#signing-engine-archives"),
+        ("engine-unsupported", E, "an engine archive given to a reader of this tool's zstd "
+         "format only", _ENGINE),
     ]),
     ("errors", [
         ("error", E, "a generic error", _FORMAT),
@@ -298,6 +301,9 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          _FORMAT),
         ("invalid", E, "the package failed validation (see its findings)", _FORMAT),
         ("build", E, "the payload build failed", _FORMAT),
+        ("engine-no-build-manifest", E, "an engine archive without "
+         ".cloacina-build/manifest.json takes only a detached signature (exit 2)",
+         "engine.md#signing-engine-archives"),
         ("engine-refused", E, "package --format engine refused an archive the engine would "
          "refuse (nothing was written)", "engine.md"),
         ("manifest-refused", E, "the builder refused the manifest it made: it would not "

@@ -238,19 +238,27 @@ def test_a_rust_engine_archive_is_refused_clearly(tmp_path, cache):
     assert not [p for p in cache.iterdir() if not p.name.endswith(".lock")]
 
 
-def test_a_trust_policy_refuses_engine_archives_until_they_can_be_signed(tmp_path, cache):
-    from cloacina_build.trust.keys import generate
+def test_under_a_trust_policy_only_a_signed_engine_archive_runs(tmp_path, cache):
+    """The signatures in the second stream are judged before anything is unpacked: the
+    unsigned archive is refused and leaves the cache empty; signed by a trusted key, it
+    loads and runs."""
+    from cloacina_build.ops.signing import sign_package
+    from cloacina_build.trust.keys import generate, load_signing_key
     from cloacina_build.trust.policy import TrustPolicy
     from cloacina_build.trust.store import load_trust
 
     generate("ops", tmp_path / "keys")
+    policy = TrustPolicy(trust=load_trust(tmp_path / "keys"))
     pkg = engine_build(EXAMPLES / "data-pipeline", tmp_path / "out")
     with pytest.raises(PackageError) as caught:
-        load_package(pkg, trust=TrustPolicy(trust=load_trust(tmp_path / "keys")),
-                     cache_dir=cache)
-    assert caught.value.code == "engine-unsupported" and caught.value.hint
-    assert "trust policy" in caught.value.message
+        load_package(pkg, trust=policy, cache_dir=cache)
+    assert caught.value.code == "load-refused" and caught.value.hint
+    assert "signature-missing" in [f.code for f in caught.value.findings]
     assert not cache.exists() or not any(cache.iterdir())
+    sign_package(pkg, load_signing_key(str(tmp_path / "keys" / "ops.key")))
+    with load_package(pkg, trust=policy, cache_dir=cache) as loaded:
+        assert loaded.verified_by and [t.id for t in loaded.workflow.tasks] == [
+            "collect_data", "generate_report", "process_data"]
 
 
 # -------------------------------------------------------------------------- hostile

@@ -66,7 +66,8 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
                   sign_key: SigningKey | None = None, comment: str = "",
                   format: str | None = None, force: bool = False) -> BuildResult:
-    """Build the project into one package; with ``sign_key``, sign it once it is written.
+    """Build the project into one package; with ``sign_key``, sign it once it is written
+    (embedded: in an engine archive, in its second bzip2 stream).
     ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
     bzip2 source archive the Cloacina engine loads, see :mod:`.engine`); by default the
     project's ``cloacina-build.toml`` says which, else ``cloacina``.  A signed package at
@@ -77,14 +78,14 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
         raise UsageError(f"unknown package format {format!r}",
                          hint=f"use one of: {', '.join(FORMATS)}")
     if format == "engine":
-        if sign_key is not None or native_lib is not None or isolated:
-            raise UsageError("--sign, --native-lib and --isolated are not available with "
-                             "--format engine yet",
-                             hint="sign the archive for the engine with 'cloacinactl sign "
-                             "--detached' once it is written")
-        return build_engine_package(project_dir, output, force=force)
-    with gc_paused():
-        result = _build(Path(project_dir), output, isolated, native_lib, force)
+        if native_lib is not None or isolated:
+            raise UsageError("--native-lib and --isolated are not available with "
+                             "--format engine: the engine builds from source",
+                             hint="package without them")
+        result = build_engine_package(project_dir, output, force=force)
+    else:
+        with gc_paused():
+            result = _build(Path(project_dir), output, isolated, native_lib, force)
     if sign_key is None:
         return result
     from ..ops.signing import sign_package

@@ -35,6 +35,7 @@ from ..errors import BuildError, ProjectError, UsageError
 from ..findings import has_errors
 from ..format import archive
 from ..format import manifest as mf
+from ..format.engine.trailer import encode_signature_stream
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
 from ..model import Manifest, Member, Payload, PayloadKind, Severity
@@ -176,7 +177,7 @@ def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
     for source in files:
         _write_file(fh, first, f"{root}/{source.path}", source, epoch)
     fh.write(first.flush())
-    fh.write(bz2.compress(archive.END_OF_ARCHIVE, BZIP2_LEVEL))
+    fh.write(encode_signature_stream(root, [], epoch))  # the unsigned trailer
 
 
 def _write_file(fh: BinaryIO, compressor, name: str, source: SourceFile, epoch: int) -> None:

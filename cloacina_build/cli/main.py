@@ -296,15 +296,15 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
     else:
         result = sign_package(file, key, comment=comment, signer=signer, force=force)
     if result.replaced is not None and not as_json:
-        click.echo(f"replaced {result.replaced}")
+        echo_text(f"replaced {result.replaced}")  # names a signer read from the package
     if as_json:
         emit_json(result.to_dict())
     elif detached:
-        click.echo(f"wrote {result.path}: signed by {result.signer} "
-                   f"(key {result.key_id[:16]})")
+        echo_text(f"wrote {result.path}: signed by {result.signer} "
+                  f"(key {result.key_id[:16]})")
     else:
-        click.echo(f"signed {result.path} as {result.signer} (key {result.key_id[:16]}); "
-                   f"{result.signatures} signature(s) in the package")
+        echo_text(f"signed {result.path} as {result.signer} (key {result.key_id[:16]}); "
+                  f"{result.signatures} signature(s) in the package")
 
 
 cli.add_command(key)

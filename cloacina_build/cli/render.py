@@ -132,7 +132,12 @@ def engine_inspect_text(info: EngineInspection) -> str:
     if a.build_manifest is not None:
         lines.append(f"  {'build manifest:':17}.cloacina-build/manifest.json")
     lines += [""] + _workflow_lines(info.workflow, info.levels) + [""]
-    lines += _declaration_lines(info.workflow)
+    lines += _declaration_lines(info.workflow) + [""]
+    if info.signatures:
+        lines.append("Signatures")
+        lines += signature_lines(info.signatures)
+    else:
+        lines.append("Signatures: none (unsigned)")
     problems = [f for f in info.findings if f.is_error]
     if problems or info.findings:
         lines += ["", f"Findings: {len(problems)} error(s), "

@@ -79,7 +79,8 @@ def _check_file(path: Path) -> int:
 
 def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = None) -> None:
     """:class:`PackageError` (``engine-unsupported``) when ``path`` is an engine archive:
-    only ``inspect`` and ``validate`` read those so far."""
+    a guard for readers of the zstd format only (every command dispatches engine archives
+    to the engine reader before it gets here)."""
     from .engine.bzip import ENGINE, sniff
 
     if magic is None:
@@ -92,8 +93,8 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
         what = f"'cloacinactl {command}'" if command else "this command"
         raise PackageError(f"{path} is an engine archive (a bzip2 tar of source); {what} "
                            "does not support engine archives yet", code="engine-unsupported",
-                           hint="'cloacinactl inspect' and 'cloacinactl validate' read engine "
-                                "archives")
+                           hint="'cloacinactl inspect', 'validate', 'sign', 'verify' and "
+                                "'run' read engine archives")
 
 
 @contextlib.contextmanager

@@ -28,6 +28,10 @@ from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, FILE, EngineLimits
 from ..format.manifest import source_listing
 from ..model import Manifest, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
+from ..trust.policy import TrustPolicy, sidecar
+from ..trust.signatures import SignatureVerdict
+from ..trust.store import TrustStore
+from .checks.engine_signatures import EngineSignatures, engine_signatures, needs_judging
 from .checks.wheel import drift_findings
 from .checks.workflow import workflow_findings
 
@@ -45,6 +49,7 @@ class EngineInspection:
     workflow: Workflow
     levels: list[list[str]]
     findings: list[Finding] = field(default_factory=list)  # every finding, for the record
+    signatures: list[SignatureVerdict] = field(default_factory=list)
 
     @property
     def package(self) -> dict[str, Any]:
@@ -76,13 +81,15 @@ class EngineInspection:
             "build_manifest": a.build_manifest is not None,
             "loader_ok": a.manifest.loader_ok if a.manifest else False,
             "findings": [f.to_dict() for f in self.findings],
-            "signatures": [],
+            "signatures": [s.to_dict() for s in self.signatures],
         }
 
 
-def inspect_engine(path: Path | str) -> EngineInspection:
+def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineInspection:
     """The engine archive at ``path`` with its workflow; :class:`PackageError` (with the
-    findings) when it cannot be read far enough to discover one."""
+    findings) when it cannot be read far enough to discover one.  Its signatures (embedded,
+    and a ``FILE.sig`` beside it) are listed, each judged in full (the archive is read
+    whole anyway), against ``trust`` when given."""
     archive = open_engine(path)
     found = discover_engine(archive)
     findings = list(archive.findings) + layout_findings(archive) + found.findings
@@ -92,8 +99,11 @@ def inspect_engine(path: Path | str) -> EngineInspection:
         raise PackageError(f"{path}: cannot read a workflow from this engine archive",
                            code=errors[0].code, findings=errors,
                            hint="'cloacinactl validate' lists every problem")
+    policy = TrustPolicy(trust=trust, detached=sidecar(path))
+    verdicts = engine_signatures(archive, policy).outcome.signatures \
+        if needs_judging(archive, policy) else []
     return EngineInspection(str(path), archive, found.workflow,
-                            execution_levels(found.workflow.tasks), findings)
+                            execution_levels(found.workflow.tasks), findings, verdicts)
 
 
 @dataclass
@@ -103,29 +113,41 @@ class EngineValidation:
     version: str | None = None
     archive: EngineArchive | None = None    # what was read (the loader unpacks from it)
     workflow: Workflow | None = None        # discovered from the source
+    signatures: EngineSignatures | None = None  # when they were judged
 
 
 def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
-                    signatures: bool = False) -> EngineValidation:
-    """Every engine rule over the archive at ``path``.  ``signatures``: the caller asked for
-    signatures to be checked, which engine archives do not support yet (an error)."""
+                    trust: TrustPolicy | None = None) -> EngineValidation:
+    """Every engine rule over the archive at ``path``, then its signatures (embedded in the
+    second stream, and ``trust.detached``) judged by ``trust`` when there are any or one
+    is required."""
     archive = open_engine(path, limits)
     out = EngineValidation(list(archive.findings), archive=archive)
     if archive.manifest is not None:
         out.name, out.version = archive.manifest.name, archive.manifest.version
-    if signatures:
-        out.findings.append(error("engine-unsupported", "signatures on engine archives are "
-                                  "not checked yet; validate without --trust, --detached "
-                                  "or --require-signature"))
-    if not archive.complete or archive.manifest is None:
-        return out
-    out.findings += layout_findings(archive)
-    found = discover_engine(archive)
-    out.findings += found.findings
-    out.workflow = found.workflow
-    if archive.build_manifest is not None and found.workflow is not None:
-        out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
+    if archive.complete and archive.manifest is not None:
+        out.findings += build_dir_findings(archive) + layout_findings(archive)
+        found = discover_engine(archive)
+        out.findings += found.findings
+        out.workflow = found.workflow
+        if archive.build_manifest is not None and found.workflow is not None:
+            out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
+    trust = trust or TrustPolicy()
+    if needs_judging(archive, trust):
+        out.signatures = engine_signatures(archive, trust)
+        out.findings += out.signatures.outcome.findings
     return out
+
+
+def build_dir_findings(archive: EngineArchive) -> list[Finding]:
+    """Only our manifest belongs under ``.cloacina-build/`` in the first stream: a
+    signature record there (moved out of the second stream) is refused."""
+    prefix, manifest = f"{archive.root}/{BUILD_DIR}", f"{archive.root}/{BUILD_MANIFEST}"
+    return [error("engine-build-member", f"{shown_name(m.name)} is in the first bzip2 "
+                  "stream, which the engine reads: only manifest.json belongs under "
+                  f"{BUILD_DIR} there (signatures go in the second stream)",
+                  shown_name(m.name))
+            for m in archive.members if m.name.startswith(prefix) and m.name != manifest][:20]
 
 
 def build_manifest_findings(archive: EngineArchive, discovered: Workflow,

@@ -74,7 +74,7 @@ def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
     if Path(path).is_file() and detect_format(path) == ENGINE:
         from .engine import inspect_engine
 
-        return inspect_engine(path)
+        return inspect_engine(path, trust)
     return describe(open_package(path, limits), trust, detached=sidecar(path))
 
 

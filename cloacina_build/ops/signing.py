@@ -2,8 +2,11 @@
 
 Embedded signing copies the head and payload frames byte for byte and rewrites only the
 trailer frame, so the signed package holds the same manifest and payload bytes as the
-unsigned build.  A package is validated before it is signed: a signature endorses content,
-so tampered or malformed content is never signed.
+unsigned build.  An engine archive (bzip2 source) is signed the same way in its second
+bzip2 stream (``engine_signing``); a detached ``FILE.sig`` takes either format.
+
+A package is validated before it is signed: a signature endorses content, so tampered or
+malformed content is never signed.
 
 A signature is never replaced silently: signing again with a key that already signed the
 package, or writing a ``FILE.sig`` that exists, is refused (``exists``) unless ``force``;
@@ -14,16 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PackageError, UsageError
 from ..format import archive
-from ..format.package import _check_file, open_package, refuse_engine
+from ..format.engine.bzip import ENGINE, detect_format
+from ..format.package import _check_file, open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
 from ..trust.policy import read_detached_file
@@ -34,43 +36,13 @@ from ..trust.signatures import (
     make_record,
     member_name,
     read_detached,
-    read_record,
 )
+from .engine_signing import copy_prefix, sign_engine_copy
+from .trailer import SignResult, embedded_description, refuse_to_replace
 from .validate import ValidationPolicy, validate_package
 
-CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class SignResult:
-    path: Path
-    key_id: str
-    signer: str
-    signed_at: str
-    detached: bool
-    signatures: int  # embedded signatures in the package after signing
-    replaced: str | None = None  # with force: the signature this one replaced
-
-    def to_dict(self) -> dict[str, object]:
-        return {"ok": True, "path": str(self.path), "key_id": self.key_id,
-                "signer": self.signer, "signed_at": self.signed_at,
-                "detached": self.detached, "signatures": self.signatures,
-                "replaced": self.replaced}
-
-
-def refuse_to_replace(what: str, where: Path) -> UsageError:
-    return UsageError(f"{where} already has {what}; refusing to replace it",
-                      code="exists", hint="pass --force to replace it (the old signature "
-                      "is lost), or sign a copy")
-
-
-def embedded_description(data: bytes, name: str) -> str:
-    """One embedded signature, for people: who signed it, with which key, when."""
-    record = read_record(data, name).record
-    if record is None:
-        return f"a malformed embedded signature ({name})"
-    p = record.payload
-    return f"the embedded signature by {p.signer} (key {p.key_id[:16]}, signed {p.signed_at})"
+__all__ = ["SignResult", "detached_description", "embedded_description",
+           "refuse_to_replace", "sign_detached", "sign_package"]
 
 
 def detached_description(path: Path) -> str:
@@ -89,9 +61,9 @@ def _validated_copy(path: Path):
     checked, even if the file is replaced meanwhile."""
     if not path.is_file():
         raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
-    refuse_engine(path, "sign")
     try:
-        _check_file(path)
+        if detect_format(path) != ENGINE:  # an engine archive: validated by its rules
+            _check_file(path)
     except PackageError as exc:  # not a package at all: say so, naming the user's file
         raise PackageError(f"{exc.message}; refusing to sign it", code=exc.code,
                            hint="sign a package made by 'cloacinactl package'") from None
@@ -126,7 +98,12 @@ def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
     """Add this key's embedded signature; the file is replaced atomically.  A signature by
     the same key is replaced only with ``force`` (``exists`` otherwise)."""
     path = Path(path)
+    if len(comment) > MAX_COMMENT:
+        raise UsageError(f"the comment is longer than {MAX_COMMENT} characters",
+                         hint="shorten the comment")
     with _validated_copy(path) as copy:
+        if detect_format(copy) == ENGINE:
+            return sign_engine_copy(path, copy, key, comment, signer, when, force)
         return _sign_copy(path, copy, key, comment, signer, when, force)
 
 
@@ -138,8 +115,6 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
         raise PackageError(f"{path} is not laid out as head, payload and trailer frames "
                            "with checksums; rebuild it with cloacinactl package",
                            code="archive-layout")
-    if len(comment) > MAX_COMMENT:
-        raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
     members = {name: data for name, data in pkg.signature_members}
     mine = member_name(key.public.id)
     replaced = embedded_description(members[mine], mine) if mine in members else None
@@ -148,18 +123,9 @@ def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: st
     epoch = pkg.manifest.build.source_date_epoch
     epoch = archive.DEFAULT_MTIME if epoch is None else epoch
     with archive.atomic_output(path) as out, open(copy, "rb") as src:
-        prefix = hashlib.sha256()
-        left = frames[-1].offset
-        while left:
-            chunk = src.read(min(CHUNK, left))
-            if not chunk:
-                raise PackageError(f"{path} changed while it was being signed")
-            prefix.update(chunk)
-            out.write(chunk)
-            left -= len(chunk)
+        prefix = copy_prefix(src, out, frames[-1].offset, path)
         record = make_record(key, package=pkg.name, version=pkg.version, digest=pkg.digest,
-                             archive=prefix.hexdigest(), comment=comment, signer=signer,
-                             when=when)
+                             archive=prefix, comment=comment, signer=signer, when=when)
         members[member_name(record["payload"]["key_id"])] = encode_record(record)
         archive.write_trailer(out, sorted(members.items()), epoch)
     p = record["payload"]

@@ -21,7 +21,7 @@ from ..errors import CloacinaError, PackageError
 from ..findings import Finding, error, has_errors
 from ..format.engine import DEFAULT_ENGINE_LIMITS, ENGINE, EngineLimits, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
-from ..format.package import _check_file, refuse_engine
+from ..format.package import _check_file
 from ..model import PayloadKind, Severity
 from ..trust.policy import TrustPolicy
 from ..trust.signatures import SignatureVerdict
@@ -142,11 +142,14 @@ def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path |
 def _validate_engine(path: Path, policy: ValidationPolicy) -> ValidationReport:
     from .engine import validate_engine
 
-    trust = policy.trust
-    found = validate_engine(path, policy.engine_limits, signatures=(
-        trust.require_signature or trust.detached is not None))
+    found = validate_engine(path, policy.engine_limits, trust=policy.trust)
     report = ValidationReport(str(path), "engine", found.findings, name=found.name,
                               version=found.version)
+    if found.signatures is not None:
+        outcome = found.signatures.outcome
+        report.signatures, report.verified_by = outcome.signatures, outcome.verified
+        report.digest = found.signatures.digest
+        report.archive_digest = found.signatures.archive_digest
     report.findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.code,
                                         f.location or "", f.message))
     return report
@@ -185,7 +188,6 @@ def verify_package(path: Path | str, policy: TrustPolicy,
     """Validate with a trusted signature required; then the anti-rollback check, if any."""
     from ..trust.policy import check_rollback, require
 
-    refuse_engine(path, "verify")
     report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
                               keep_payload=keep_payload)
     report.verification = True

@@ -65,20 +65,12 @@ def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
 
 
 def _verify(path: Path, trust: TrustPolicy, limits: EngineLimits) -> list[str]:
-    """Signatures, as ``verify`` judges them; engine archives cannot carry them yet."""
+    """Signatures, as ``verify`` judges them: records in the second stream, ``FILE.sig``."""
     from ..ops.validate import ValidationPolicy, validate_package
     from ..trust.policy import require
 
     report = validate_package(path, ValidationPolicy(trust=require(trust),
                                                      engine_limits=limits))
-    unsupported = [f for f in report.findings if f.code == "engine-unsupported"]
-    if unsupported:
-        raise PackageError(f"{path} is an engine archive: signatures on engine archives are "
-                           "not checked yet, so it cannot be loaded under a trust policy",
-                           code="engine-unsupported", findings=unsupported,
-                           hint="run it without --trust (local testing), or build the "
-                                "default format ('cloacinactl package') to sign and verify "
-                                "it")
     if not report.ok:
         raise _failed(path, report.errors, "verification")
     return report.verified_by

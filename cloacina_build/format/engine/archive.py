@@ -10,7 +10,6 @@ engine's unpacker stops (a symlink, ``..``, a limit) or the stream cannot be rea
 
 from __future__ import annotations
 
-import bz2
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from . import rules, tar
 from .bzip import ENGINE, FirstStream, sniff
 from .manifest import EngineManifest, read_manifest
 from .rules import clean, shown_name
+from .trailer import SignatureStream, read_signature_stream
 
 BUILD_MANIFEST = ".cloacina-build/manifest.json"   # our manifest inside an engine archive
 _KEEP_SUFFIXES = (".py", ".rs")
@@ -44,7 +44,8 @@ class Trailing:
 
     offset: int               # where the first stream ends in the file
     size: int
-    kind: str                 # "cloacina-trailer", "bzip2-stream" or "data"
+    kind: str                 # "cloacina-trailer" (signatures, if any), "bzip2-stream"
+                              # or "data"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class EngineArchive:
     build_manifest: bytes | None            # NAME-VERSION/.cloacina-build/manifest.json
     trailing: Trailing | None
     findings: tuple[Finding, ...]
+    # the second stream, when it is this tool's signature trailer: the records, named
+    # ``signatures/<key id>.json`` as in the zstd format; else why it is not one
+    signatures: tuple[tuple[str, bytes], ...] = ()
+    trailer_problem: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -206,45 +211,25 @@ def _empty(path: Path, size: int, finding: Finding) -> EngineArchive:
                          frozenset(), None, None, (finding,))
 
 
-TRAILER_MAX = 1 << 20   # compressed bytes of the trailer stream this tool writes
-
-
-def _trailing(stream: FirstStream, path: Path) -> tuple[Trailing | None, list[Finding]]:
+def _trailing(stream: FirstStream, path: Path, root: str | None
+              ) -> tuple[Trailing | None, SignatureStream, list[Finding]]:
     if stream.tail_offset is None or not stream.tail_size:
-        return None, []
-    if is_our_trailer(path, stream.tail_offset, stream.tail_size):
-        return Trailing(stream.tail_offset, stream.tail_size, "cloacina-trailer"), []
+        return None, SignatureStream(), []
+    found = read_signature_stream(path, stream.tail_offset, stream.tail_size, root)
+    if found.ours:
+        return Trailing(stream.tail_offset, stream.tail_size, "cloacina-trailer"), found, []
     kind = "bzip2-stream" if sniff(stream.tail_head) == ENGINE else "data"
     what = "a second bzip2 stream" if kind == "bzip2-stream" else "data that is not bzip2"
     code = "engine-trailing-stream" if kind == "bzip2-stream" else "engine-trailing-data"
-    return Trailing(stream.tail_offset, stream.tail_size, kind), [warning(
+    return Trailing(stream.tail_offset, stream.tail_size, kind), found, [warning(
         code, f"{stream.tail_size} byte(s) of {what} after the first bzip2 stream (at offset "
         f"{stream.tail_offset}): the engine's single-stream BzDecoder never reads them "
         "(§2.1), but they count in the file's size and sha256")]
 
 
-def is_our_trailer(path: Path, offset: int, size: int) -> bool:
-    """The second stream ``package --format engine`` writes: one small bzip2 stream that
-    holds exactly the tar's two end blocks (the place embedded signatures will take; see
-    build/engine.py).  Read with a bounded decompressor; anything else is not ours."""
-    if size > TRAILER_MAX:
-        return False
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        data = fh.read(size)
-    dec = bz2.BZ2Decompressor()
-    try:
-        out = dec.decompress(data, max_length=2 * tar.BLOCK + 1)
-    except (OSError, EOFError, ValueError):
-        return False
-    return dec.eof and not dec.unused_data and out == b"\0" * (2 * tar.BLOCK)
-
-
 def _finish(path: Path, size: int, reader: _Reader, complete: bool,
             limits: rules.EngineLimits) -> EngineArchive:
     findings = reader.findings
-    trailing, more = _trailing(reader.stream, path)
-    findings += more
     if size > limits.max_upload:
         findings.append(warning("engine-limit-upload", f"the file is {size} bytes: over the "
                                 f"server's {limits.max_upload}-byte upload body limit (§2.5)"))
@@ -255,6 +240,8 @@ def _finish(path: Path, size: int, reader: _Reader, complete: bool,
         dirs = {m.name for m in members if m.type == rules.DIR}
         root, found = rules.root_of(files, dirs)
         findings += found
+    trailing, stream, more = _trailing(reader.stream, path, root)
+    findings += more
     sources: dict[str, bytes] = {}
     too_large: set[str] = set()
     if root is not None:
@@ -267,7 +254,7 @@ def _finish(path: Path, size: int, reader: _Reader, complete: bool,
     build_manifest = sources.pop(BUILD_MANIFEST, None)
     return EngineArchive(path, size, complete, root, package_toml, manifest, members,
                          MappingProxyType(sources), frozenset(too_large), build_manifest,
-                         trailing, tuple(clean(findings)))
+                         trailing, tuple(clean(findings)), stream.members, stream.problem)
 
 
 def _manifest(root: str, data: bytes | None, members: tuple[EngineMember, ...]
