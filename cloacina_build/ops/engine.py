@@ -1,7 +1,9 @@
 """``inspect`` and ``validate`` for the engine's own archives (a bzip2 tar of source).
 
-:func:`inspect_engine` opens the archive (one bounded pass, nothing written) and discovers
-its workflow statically from the source; :func:`validate_engine` runs every engine rule
+:func:`inspect_engine` reads only the first two members of an archive this tool wrote
+(``package.toml`` and ``.cloacina-build/manifest.json``) and shows the workflow from that
+build manifest; any other archive it opens (one bounded pass, nothing written) and
+discovers its workflow statically from the source; :func:`validate_engine` runs every engine rule
 (``format/engine``), the layout rules, discovery and the graph checks, and, when the
 archive carries ``NAME-VERSION/.cloacina-build/manifest.json``, compares the discovered
 workflow with that manifest (drift is an error).
@@ -12,19 +14,29 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import PackageError
-from ..findings import Finding, error
+from ..findings import Finding, error, warning
 from ..format.engine.archive import (
     BUILD_MANIFEST,
     EngineArchive,
+    EngineMember,
     describe,
     open_engine,
     shown_name,
 )
 from ..format.engine.discover import discover_engine, layout_findings
-from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, FILE, EngineLimits
+from ..format.engine.head import EngineHead, read_head
+from ..format.engine.manifest import read_manifest
+from ..format.engine.rules import (
+    DEFAULT_ENGINE_LIMITS,
+    FILE,
+    EngineLimits,
+    clean,
+    name_version_findings,
+)
 from ..format.manifest import source_listing
 from ..model import Manifest, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
@@ -33,6 +45,11 @@ from .checks.workflow import workflow_findings
 
 FORMAT = "engine"
 BUILD_DIR = ".cloacina-build/"
+FROM_SOURCE = "source"                # inspect discovered the tasks from the source
+FROM_MANIFEST = "build-manifest"      # inspect read them from .cloacina-build/manifest.json
+MANIFEST_NOTE = (f"the tasks come from the build manifest ({BUILD_MANIFEST}), read from the "
+                 "archive's first members; 'cloacinactl validate' checks them against the "
+                 "source")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,7 @@ class EngineInspection:
     workflow: Workflow
     levels: list[list[str]]
     findings: list[Finding] = field(default_factory=list)  # every finding, for the record
+    tasks_from: str = FROM_SOURCE         # or FROM_MANIFEST: only the head was read
 
     @property
     def package(self) -> dict[str, Any]:
@@ -77,12 +95,24 @@ class EngineInspection:
             "loader_ok": a.manifest.loader_ok if a.manifest else False,
             "findings": [f.to_dict() for f in self.findings],
             "signatures": [],
+            "tasks_from": self.tasks_from,
+            "read": "head" if self.tasks_from == FROM_MANIFEST else "whole",
+            "note": self.note,
         }
+
+    @property
+    def note(self) -> str | None:
+        return MANIFEST_NOTE if self.tasks_from == FROM_MANIFEST else None
 
 
 def inspect_engine(path: Path | str) -> EngineInspection:
     """The engine archive at ``path`` with its workflow; :class:`PackageError` (with the
-    findings) when it cannot be read far enough to discover one."""
+    findings) when it cannot be read far enough to discover one.  An archive that starts
+    with this tool's two members is read no further (:func:`inspect_head`)."""
+    head = read_head(path)
+    quick = inspect_head(head, shown=str(path)) if head is not None else None
+    if quick is not None:
+        return quick
     archive = open_engine(path)
     found = discover_engine(archive)
     findings = list(archive.findings) + layout_findings(archive) + found.findings
@@ -96,11 +126,45 @@ def inspect_engine(path: Path | str) -> EngineInspection:
                             execution_levels(found.workflow.tasks), findings)
 
 
+def inspect_head(head: EngineHead, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
+                 shown: str | None = None) -> EngineInspection | None:
+    """The workflow from the build manifest in the archive's head, the members it lists,
+    and ``package.toml`` resolved against them; ``None`` when the head does not agree with
+    itself (the caller then reads the whole archive)."""
+    manifest, _ = Manifest.parse(head.build_manifest)
+    if manifest is None or manifest.payload.kind is not PayloadKind.SOURCE:
+        return None
+    pkg = manifest.package
+    listed = [m for m in manifest.members if m.path != "package.toml"]
+    files = {m.path for m in listed} | {"package.toml", BUILD_MANIFEST}
+    dirs = {f.split("/", 1)[0] for f in files if "/" in f}  # what language inference reads
+    em, findings = read_manifest(head.package_toml, files, dirs)
+    if em is None or em.resolved is None or head.root != f"{pkg.name}-{pkg.version}" \
+            or (em.name, em.version) != (pkg.name, pkg.version) \
+            or em.workflow_name not in (None, manifest.workflow.name):
+        return None
+    findings += name_version_findings(head.root, em.name, em.version)
+    if head.file_size > limits.max_upload:
+        findings.append(warning("engine-limit-upload", f"the file is {head.file_size} bytes: "
+                                f"over the server's {limits.max_upload}-byte upload body "
+                                "limit (§2.5)"))
+    members = head.members + tuple(EngineMember(f"{head.root}/{m.path}", m.size, FILE,
+                                                0o644, m.sha256) for m in listed)
+    archive = EngineArchive(head.path, head.file_size, False, head.root, head.package_toml,
+                            em, members, MappingProxyType({}), frozenset(),
+                            head.build_manifest, None, tuple(clean(findings)))
+    wf = manifest.workflow
+    return EngineInspection(shown or str(head.path), archive, wf, execution_levels(wf.tasks),
+                            list(archive.findings), FROM_MANIFEST)
+
+
 @dataclass
 class EngineValidation:
     findings: list[Finding]
     name: str | None = None
     version: str | None = None
+    archive: EngineArchive | None = None     # what was read
+    workflow: Workflow | None = None         # discovered from the source, when it could be
 
 
 def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
@@ -108,7 +172,7 @@ def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMI
     """Every engine rule over the archive at ``path``.  ``signatures``: the caller asked for
     signatures to be checked, which engine archives do not support yet (an error)."""
     archive = open_engine(path, limits)
-    out = EngineValidation(list(archive.findings))
+    out = EngineValidation(list(archive.findings), archive=archive)
     if archive.manifest is not None:
         out.name, out.version = archive.manifest.name, archive.manifest.version
     if signatures:
@@ -120,6 +184,7 @@ def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMI
     out.findings += layout_findings(archive)
     found = discover_engine(archive)
     out.findings += found.findings
+    out.workflow = found.workflow
     if archive.build_manifest is not None and found.workflow is not None:
         out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
     return out
