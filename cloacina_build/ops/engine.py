@@ -22,7 +22,6 @@ from ..findings import Finding, error, warning
 from ..format.engine.archive import (
     BUILD_MANIFEST,
     EngineArchive,
-    EngineMember,
     describe,
     open_engine,
     shown_name,
@@ -148,10 +147,9 @@ def inspect_head(head: EngineHead, limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
         findings.append(warning("engine-limit-upload", f"the file is {head.file_size} bytes: "
                                 f"over the server's {limits.max_upload}-byte upload body "
                                 "limit (§2.5)"))
-    members = head.members + tuple(EngineMember(f"{head.root}/{m.path}", m.size, FILE,
-                                                0o644, m.sha256) for m in listed)
+    # the members listed are the two read; the manifest's members list the rest
     archive = EngineArchive(head.path, head.file_size, False, head.root, head.package_toml,
-                            em, members, MappingProxyType({}), frozenset(),
+                            em, head.members, MappingProxyType({}), frozenset(),
                             head.build_manifest, None, tuple(clean(findings)))
     wf = manifest.workflow
     return EngineInspection(shown or str(head.path), archive, wf, execution_levels(wf.tasks),
