@@ -7,6 +7,11 @@
 
 * package: ``cloacinactl package --format engine`` against Python's ``tarfile`` ``w:bz2``
   (level 9) of the same files in a subprocess (bzip2 is the floor; target <= 1.1).
+* inspect: ``cloacinactl inspect --json`` of that archive against the same command on the
+  tiny archive of the bare example (it reads the first two members only; target <= 1.25).
+* validate: ``cloacinactl validate`` of that archive against a bare pass over the same
+  file in a subprocess: Python's ``bz2`` decompressing the first stream in 1 MiB reads and
+  ``hashlib.sha256`` over what comes out (the unavoidable work; target <= 1.5).
 
 The payload is real Python source (the standard library's modules, copied until the size
 is reached) vendored under ``vendor/``, so it compresses as source does (4-5x with bzip2)
@@ -34,6 +39,16 @@ from run import REPO, alternate, cloacinactl, log  # noqa: E402
 MiB = 1024 * 1024
 EXAMPLE = REPO / "examples" / "data-pipeline"  # workflow/ and vendor/: the engine's layout
 TARGET_PACKAGE = 1.1
+TARGET_INSPECT = 1.25
+TARGET_VALIDATE = 1.5
+_BZ2_SHA256 = """
+import bz2, hashlib, sys
+d, h = bz2.BZ2Decompressor(), hashlib.sha256()
+with open(sys.argv[1], "rb") as fh:
+    while not d.eof and (chunk := fh.read(1 << 20)):
+        h.update(d.decompress(chunk))
+print(h.hexdigest())
+"""
 _TARFILE = """
 import sys, tarfile
 from pathlib import Path
@@ -94,6 +109,36 @@ def bench_package(work: Path, payload: int, runs: int) -> dict:
             "ratio": ratio, "target": TARGET_PACKAGE, "met": ratio <= TARGET_PACKAGE}
 
 
+def ratio_of(key: str, ta: list[float], tb: list[float], target: float, **extra) -> dict:
+    ratio = statistics.median(ta) / statistics.median(tb)
+    return {**extra, f"{key}_s": ta, "baseline_s": tb, "ratio": ratio, "target": target,
+            "met": ratio <= target}
+
+
+def bench_inspect(work: Path, big: Path, runs: int) -> dict:
+    tiny = work / "tiny.cloacina"
+    ctl = cloacinactl()
+    timed([*ctl, "package", str(EXAMPLE), "--format", "engine", "-o", str(tiny)])
+    ta, tb = alternate(runs, lambda: timed([*ctl, "inspect", "--json", str(big)]),
+                       lambda: timed([*ctl, "inspect", "--json", str(tiny)]))
+    return ratio_of("inspect", ta, tb, TARGET_INSPECT, archive_bytes=big.stat().st_size,
+                    tiny_bytes=tiny.stat().st_size)
+
+
+def bench_validate(big: Path, runs: int) -> dict:
+    ctl = cloacinactl()
+    ta, tb = alternate(runs, lambda: timed([*ctl, "validate", str(big)]),
+                       lambda: timed([sys.executable, "-c", _BZ2_SHA256, str(big)]))
+    return ratio_of("validate", ta, tb, TARGET_VALIDATE, archive_bytes=big.stat().st_size)
+
+
+def _line(title: str, r: dict, what: str, base: str) -> str:
+    figure = statistics.median(r[f"{what}_s"])
+    return (f"{title}: {figure:.2f} s, {base}: {statistics.median(r['baseline_s']):.2f} s, "
+            f"ratio {r['ratio']:.2f} (target <= {r['target']}: "
+            f"{'met' if r['met'] else 'MISSED'})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="an 8 MB payload, 3 runs a side")
@@ -107,6 +152,11 @@ def main() -> int:
         log(f"package --format engine vs tarfile w:bz2, {payload // MiB} MB vendored source")
         result = {"package": bench_package(Path(tmp), payload, args.runs),
                   "example": str(EXAMPLE), "cpus": os.cpu_count()}
+        big = Path(tmp) / "ours.cloacina"
+        log("inspect --json: that archive vs the tiny example's")
+        result["inspect"] = bench_inspect(Path(tmp), big, args.runs)
+        log("validate: that archive vs bz2 + sha256 over the same file")
+        result["validate"] = bench_validate(big, args.runs)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -116,7 +166,12 @@ def main() -> int:
               f"(target <= {p['target']}: {'met' if p['met'] else 'MISSED'}); "
               f"{p['payload_bytes'] / MiB:.0f} MB of source -> "
               f"{p['archive_bytes'] / MiB:.1f} MB ({p['tarfile_bytes'] / MiB:.1f} MB by tarfile)")
-    return 1 if args.strict and not result["package"]["met"] else 0
+        print(_line("inspect --json (that archive)", result["inspect"], "inspect",
+                    "tiny archive"))
+        print(_line("validate (that archive)", result["validate"], "validate",
+                    "bz2 + sha256"))
+    missed = [k for k in ("package", "inspect", "validate") if not result[k]["met"]]
+    return 1 if args.strict and missed else 0
 
 
 if __name__ == "__main__":

@@ -306,6 +306,22 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          "engine.md#signing-engine-archives"),
         ("engine-refused", E, "package --format engine refused an archive the engine would "
          "refuse (nothing was written)", "engine.md"),
+        ("convert-invalid", E, "convert: the input does not validate (nothing was "
+         "written)", "engine.md#converting-cloacinactl-convert"),
+        ("convert-native", E, "convert: a native (Rust) payload has no source to put in an "
+         "engine archive", "engine.md#converting-cloacinactl-convert"),
+        ("convert-compiled", E, "convert: the wheel is not pure Python (compiled files or "
+         "Root-Is-Purelib false)", "engine.md#converting-cloacinactl-convert"),
+        ("convert-wheel-data", E, "convert: the wheel installs .data scripts, headers or "
+         "data", "engine.md#converting-cloacinactl-convert"),
+        ("convert-stdlib-shadow", E, "convert: a top-level name of the wheel is on the "
+         "engine's stdlib deny list", "engine.md#converting-cloacinactl-convert"),
+        ("convert-no-workflow", E, "convert: the engine archive holds no Python workflow",
+         "engine.md#converting-cloacinactl-convert"),
+        ("convert-lossy", E, "convert: files or package.toml keys the other format would "
+         "not carry", "engine.md#converting-cloacinactl-convert"),
+        ("convert-drift", E, "convert: the converted workflow's tasks or fingerprints "
+         "differ from the original's", "engine.md#converting-cloacinactl-convert"),
         ("manifest-refused", E, "the builder refused the manifest it made: it would not "
          "validate (nothing was written)", _FORMAT),
         ("backend-unavailable", E, "the project's build backend is not installed", _FORMAT),

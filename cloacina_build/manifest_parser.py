@@ -192,11 +192,27 @@ def _payload_path(r: Reader, value: Any, path: str) -> str:
 
 
 def _member(r: Reader, value: Any, path: str) -> Member:
+    quick = _plain_member(value)
+    if quick is not None:
+        return quick
     v = r.obj(value, path, ("path", "size", "sha256"))
     mpath, size, sha = r.each(lambda: r.text(v["path"], f"{path}.path", 255, min_len=1),
                               lambda: r.integer(v["size"], f"{path}.size", 0, MAX_SIZE),
                               lambda: _sha(r, v["sha256"], f"{path}.sha256"))
     return Member(mpath, size, sha)
+
+
+def _plain_member(value: Any) -> Member | None:
+    """A member every check below accepts, read without building its messages (a manifest
+    lists one per file: tens of thousands); anything else takes the checked path."""
+    if type(value) is not dict or len(value) != 3:
+        return None
+    mpath, size, sha = value.get("path"), value.get("size"), value.get("sha256")
+    if type(mpath) is str and 1 <= len(mpath) <= 255 and mpath.isascii() \
+            and type(size) is int and 0 <= size <= MAX_SIZE \
+            and type(sha) is str and rb.SHA256_RE.fullmatch(sha):
+        return Member(mpath, size, sha)
+    return None
 
 
 def _members(r: Reader, value: Any) -> tuple[Member, ...]:

@@ -307,6 +307,39 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
                   f"{result.signatures} signature(s) in the package")
 
 
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--to", "to", type=click.Choice(["engine", "cloacina"]), required=True,
+              help="engine: the bzip2 source archive the Cloacina engine loads; cloacina: "
+                   "this tool's zstd package (a wheel payload).")
+@click.option("-o", "--output", type=click.Path(),
+              help="Output file (.cloacina) or directory. Default: NAME-VERSION.cloacina "
+                   "beside FILE (never FILE itself).")
+@click.option("--force", is_flag=True,
+              help="Replace a signed package already at the output path.")
+@json_option
+@handle_errors
+def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) -> None:
+    """Convert the package FILE to the other format, where nothing is lost.
+
+    The workflow (tasks and fingerprints) is rediscovered from the converted source and
+    must be identical; native payloads, compiled wheels and engine archives without a
+    Python workflow are refused."""
+    from ..build.convert import convert_package
+    from .render import shown_path
+
+    result = convert_package(file, to, output, force=force)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    wf = result.manifest.workflow
+    click.echo(f"converted {shown_path(result.source)} -> {shown_path(result.path)} ({to})\n"
+               f"  workflow {wf.name} with {len(wf.tasks)} task(s), fingerprint "
+               f"{wf.fingerprint[:16]} (unchanged)")
+    if result.replaced is not None:
+        click.echo(f"  replaced {result.replaced}")
+
+
 cli.add_command(key)
 
 

@@ -131,6 +131,10 @@ def engine_inspect_text(info: EngineInspection) -> str:
                      f"stream ({a.trailing.kind}; the engine ignores it)")
     if a.build_manifest is not None:
         lines.append(f"  {'build manifest:':17}.cloacina-build/manifest.json")
+    if info.note is not None:
+        lines.append(f"  {'tasks from:':17}the build manifest, read from the archive's "
+                     "first members")
+        lines.append(f"  {'':17}('cloacinactl validate' checks them against the source)")
     lines += [""] + _workflow_lines(info.workflow, info.levels) + [""]
     lines += _declaration_lines(info.workflow) + [""]
     if info.signatures:

@@ -1,7 +1,9 @@
 """``inspect`` and ``validate`` for the engine's own archives (a bzip2 tar of source).
 
-:func:`inspect_engine` opens the archive (one bounded pass, nothing written) and discovers
-its workflow statically from the source; :func:`validate_engine` runs every engine rule
+:func:`inspect_engine` reads only the first two members of an archive this tool wrote
+(``package.toml`` and ``.cloacina-build/manifest.json``) and shows the workflow from that
+build manifest; any other archive it opens (one bounded pass, nothing written) and
+discovers its workflow statically from the source; :func:`validate_engine` runs every engine rule
 (``format/engine``), the layout rules, discovery and the graph checks, and, when the
 archive carries ``NAME-VERSION/.cloacina-build/manifest.json``, compares the discovered
 workflow with that manifest (drift is an error).
@@ -12,10 +14,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import PackageError
-from ..findings import Finding, error
+from ..findings import Finding, error, warning
 from ..format.engine.archive import (
     BUILD_MANIFEST,
     EngineArchive,
@@ -24,7 +27,16 @@ from ..format.engine.archive import (
     shown_name,
 )
 from ..format.engine.discover import discover_engine, layout_findings
-from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, FILE, EngineLimits
+from ..format.engine.head import EngineHead, read_head
+from ..format.engine.manifest import read_manifest
+from ..format.engine.rules import (
+    DEFAULT_ENGINE_LIMITS,
+    FILE,
+    EngineLimits,
+    clean,
+    name_version_findings,
+)
+from ..format.engine.trailer import empty_trailer
 from ..format.manifest import source_listing
 from ..model import Manifest, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
@@ -37,6 +49,11 @@ from .checks.workflow import workflow_findings
 
 FORMAT = "engine"
 BUILD_DIR = ".cloacina-build/"
+FROM_SOURCE = "source"                # inspect discovered the tasks from the source
+FROM_MANIFEST = "build-manifest"      # inspect read them from .cloacina-build/manifest.json
+MANIFEST_NOTE = (f"the tasks come from the build manifest ({BUILD_MANIFEST}), read from the "
+                 "archive's first members; 'cloacinactl validate' checks them against the "
+                 "source")
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class EngineInspection:
     levels: list[list[str]]
     findings: list[Finding] = field(default_factory=list)  # every finding, for the record
     signatures: list[SignatureVerdict] = field(default_factory=list)
+    tasks_from: str = FROM_SOURCE         # or FROM_MANIFEST: only the head was read
 
     @property
     def package(self) -> dict[str, Any]:
@@ -82,14 +100,26 @@ class EngineInspection:
             "loader_ok": a.manifest.loader_ok if a.manifest else False,
             "findings": [f.to_dict() for f in self.findings],
             "signatures": [s.to_dict() for s in self.signatures],
+            "tasks_from": self.tasks_from,
+            "read": "head" if self.tasks_from == FROM_MANIFEST else "whole",
+            "note": self.note,
         }
+
+    @property
+    def note(self) -> str | None:
+        return MANIFEST_NOTE if self.tasks_from == FROM_MANIFEST else None
 
 
 def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineInspection:
     """The engine archive at ``path`` with its workflow; :class:`PackageError` (with the
     findings) when it cannot be read far enough to discover one.  Its signatures (embedded,
     and a ``FILE.sig`` beside it) are listed, each judged in full (the archive is read
-    whole anyway), against ``trust`` when given."""
+    whole anyway), against ``trust`` when given.  An unsigned archive that starts with this
+    tool's two members is read no further (:func:`inspect_head`)."""
+    head = read_head(path)
+    quick = inspect_head(head, shown=str(path)) if head is not None else None
+    if quick is not None and not has_signatures(path, quick):
+        return quick
     archive = open_engine(path)
     found = discover_engine(archive)
     findings = list(archive.findings) + layout_findings(archive) + found.findings
@@ -104,6 +134,49 @@ def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineI
         if needs_judging(archive, policy) else []
     return EngineInspection(str(path), archive, found.workflow,
                             execution_levels(found.workflow.tasks), findings, verdicts)
+
+
+def has_signatures(path: Path | str, quick: EngineInspection) -> bool:
+    """Whether the archive may carry signatures, cheaply: a ``FILE.sig`` beside it, or a
+    file that does not end in the unsigned trailer stream ``package --format engine``
+    writes (a fixed 42 bytes).  Then ``inspect`` reads the archive whole to list them."""
+    if sidecar(path) is not None:
+        return True
+    empty = empty_trailer()
+    with open(path, "rb") as fh:
+        fh.seek(max(0, quick.archive.file_size - len(empty)))
+        return fh.read() != empty
+
+
+def inspect_head(head: EngineHead, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
+                 shown: str | None = None) -> EngineInspection | None:
+    """The workflow from the build manifest in the archive's head, the members it lists,
+    and ``package.toml`` resolved against them; ``None`` when the head does not agree with
+    itself (the caller then reads the whole archive)."""
+    manifest, _ = Manifest.parse(head.build_manifest)
+    if manifest is None or manifest.payload.kind is not PayloadKind.SOURCE:
+        return None
+    pkg = manifest.package
+    listed = [m for m in manifest.members if m.path != "package.toml"]
+    files = {m.path for m in listed} | {"package.toml", BUILD_MANIFEST}
+    dirs = {f.split("/", 1)[0] for f in files if "/" in f}  # what language inference reads
+    em, findings = read_manifest(head.package_toml, files, dirs)
+    if em is None or em.resolved is None or head.root != f"{pkg.name}-{pkg.version}" \
+            or (em.name, em.version) != (pkg.name, pkg.version) \
+            or em.workflow_name not in (None, manifest.workflow.name):
+        return None
+    findings += name_version_findings(head.root, em.name, em.version)
+    if head.file_size > limits.max_upload:
+        findings.append(warning("engine-limit-upload", f"the file is {head.file_size} bytes: "
+                                f"over the server's {limits.max_upload}-byte upload body "
+                                "limit (§2.5)"))
+    # the members listed are the two read; the manifest's members list the rest
+    archive = EngineArchive(head.path, head.file_size, False, head.root, head.package_toml,
+                            em, head.members, MappingProxyType({}), frozenset(),
+                            head.build_manifest, None, tuple(clean(findings)))
+    wf = manifest.workflow
+    return EngineInspection(shown or str(head.path), archive, wf, execution_levels(wf.tasks),
+                            list(archive.findings), tasks_from=FROM_MANIFEST)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from .trailer import SignatureStream, read_signature_stream
 BUILD_MANIFEST = ".cloacina-build/manifest.json"   # our manifest inside an engine archive
 _KEEP_SUFFIXES = (".py", ".rs")
 _KEEP_NAMES = ("package.toml", "Cargo.toml", BUILD_MANIFEST)
+_SKIP_DIRS = ("vendor/", "target/")  # read by no check: discovery reads workflow/ and src/
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ class _Reader:
 
     def _wanted(self, name: str) -> bool:
         rel = name.split("/", 1)[-1]
+        if rel.startswith(_SKIP_DIRS):
+            return False
         return rel.endswith(_KEEP_SUFFIXES) or rel in _KEEP_NAMES or name == "package.toml"
 
     def _add(self, name: str, kind: str, header: tar.TarHeader, digest: str,

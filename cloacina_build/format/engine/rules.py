@@ -65,6 +65,8 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 def shown_name(name: str) -> str:
     """A member name as text and JSON can carry it: bytes that are not UTF-8 (read with
     surrogateescape) become ``\\xNN`` escapes."""
+    if name.isascii():
+        return name
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 

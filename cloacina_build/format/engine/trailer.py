@@ -60,6 +60,11 @@ def encode_signature_stream(root: str, members: list[tuple[str, bytes]], mtime: 
     return bz2.compress(data + END_OF_ARCHIVE, BZIP2_LEVEL)
 
 
+def empty_trailer() -> bytes:
+    """The second stream of an unsigned archive: only the tar's two end blocks."""
+    return encode_signature_stream("", [], 0)
+
+
 def decompress_bound(limits: Limits) -> int:
     """The most a signature stream may decompress to: every record with a header and a
     PAX record, then the end blocks."""
