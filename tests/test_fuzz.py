@@ -17,7 +17,7 @@ from .fuzz import seeds, targets
 
 ROOT = Path(__file__).resolve().parent.parent
 REGRESSIONS = Path(__file__).resolve().parent / "fuzz" / "regressions"
-SECONDS = int(os.environ.get("CLOACINA_FUZZ_SECONDS", "12"))  # the whole short run
+SECONDS = int(os.environ.get("CLOACINA_FUZZ_SECONDS", "6"))  # the whole short run
 
 
 @pytest.fixture(scope="module")

@@ -336,9 +336,11 @@ def test_the_examples_own_test_suites_pass(example):
     import subprocess
     import sys
 
+    # -o addopts=: the example sits inside this checkout, whose pytest options (parallel
+    # workers) it would otherwise inherit; its own suite is two tests
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(EXAMPLES / example / "tests")], capture_output=True, text=True,
-                          cwd=EXAMPLES / example)
+                           "-o", "addopts=", str(EXAMPLES / example / "tests")],
+                          capture_output=True, text=True, cwd=EXAMPLES / example)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout
 
