@@ -249,3 +249,29 @@ def test_new_projects_carry_the_setting(tmp_path, template):
                                                                   'format = "engine"'))
         out = build_package(project, tmp_path / f"{template}.cloacina").path
         assert out.read_bytes()[:3] == b"BZh"
+
+
+def test_what_the_writer_describes_is_what_the_reader_reads(tmp_path):
+    """package --format engine judges its archive from what it wrote (describe_written)
+    instead of decompressing it again; on every archive it writes, that description must
+    be the full reader's, member for member, finding for finding."""
+    from cloacina_build.format.engine.archive import describe_written, open_engine
+    from cloacina_build.ops.engine import validate_engine_archive
+
+    project = create_project("agree-demo", template="python", path=tmp_path / "p")
+    (project / "vendor" / "helper").mkdir(parents=True)
+    (project / "vendor" / "helper" / "__init__.py").write_text("X = 1\n")
+    (project / "workflow" / "Notes.TXT").write_text("not python\n")
+    for source in (EXAMPLES / "data-pipeline", project):
+        out = build_package(source, tmp_path / f"{source.name}.cloacina", format="engine").path
+        data = out.read_bytes()
+        end = len(data) - len(bz2.compress(b"\0" * 1024, 9))  # the unsigned trailer
+        files = members(out)
+        listing = [(name, len(body), hashlib.sha256(body).hexdigest(), lambda b=body: b)
+                   for name, body in files.items()]
+        described, read = describe_written(out, listing, end), open_engine(out)
+        assert described.members == read.members and described.root == read.root
+        assert dict(described.sources) == dict(read.sources)
+        assert described.findings == read.findings and described.trailing == read.trailing
+        assert validate_engine_archive(described).findings == \
+            validate_engine_archive(read).findings

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -93,23 +94,50 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
         manifest_bytes = checked_manifest(manifest, package_toml, graph_checked=True)
         out = output_path(project, project.version, output)
         replaced = signed_output(out, force)
-        with atomic_output(out, check=engine_accepts) as fh:
-            write_engine_archive(fh, f"{project.name}-{project.version}", package_toml,
-                                 manifest_bytes, files, epoch)
+        root = f"{project.name}-{project.version}"
+        written: dict[str, int] = {}
+        listing = written_members(root, package_toml, manifest_bytes, files)
+        with atomic_output(out, check=lambda tmp: engine_accepts(tmp, listing,
+                                                                 written["end"])) as fh:
+            written["end"] = write_engine_archive(fh, root, package_toml, manifest_bytes,
+                                                  files, epoch)
     return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size,
                        replaced=replaced)
 
 
-def engine_accepts(path: Path) -> None:
-    """The archive just written, read back with every engine rule before it is put in
-    place (``validate`` on an engine archive runs the same checks): the engine's unpack
-    limits and upload limit, one root, no links, the stdlib deny list, ``entry_module``
-    resolving under ``workflow/``, at least one task, stray ``.py`` files, name and version
-    lengths, both views of ``package.toml``, and this tool's manifest against the source.
-    An error refuses the archive (``engine-refused``) and nothing is written."""
-    from ..ops.engine import validate_engine
+Written = list[tuple[str, int, str, Callable[[], bytes]]]
 
-    problems = [f for f in validate_engine(path).findings if f.severity is Severity.ERROR]
+
+def written_members(root: str, package_toml: bytes, manifest_bytes: bytes,
+                    files: list[SourceFile]) -> Written:
+    """What :func:`write_engine_archive` writes, member by member: the name, the size, the
+    sha256 and a way to read the bytes again."""
+    def fixed(data: bytes) -> Callable[[], bytes]:
+        return lambda: data
+
+    return [(f"{root}/{mf.PACKAGE_TOML}", len(package_toml),
+             hashlib.sha256(package_toml).hexdigest(), fixed(package_toml)),
+            (f"{root}/{ENGINE_MANIFEST}", len(manifest_bytes),
+             hashlib.sha256(manifest_bytes).hexdigest(), fixed(manifest_bytes)),
+            *((f"{root}/{f.path}", f.size, f.sha256, f.file.read_bytes) for f in files)]
+
+
+def engine_accepts(path: Path, written: Written, first_stream_end: int) -> None:
+    """The archive just written, judged with every engine rule before it is put in place
+    (``validate`` on an engine archive runs the same checks): the engine's unpack limits
+    and upload limit, one root, no links, the stdlib deny list, ``entry_module`` resolving
+    under ``workflow/``, at least one task, stray ``.py`` files, name and version lengths,
+    both views of ``package.toml``, and this tool's manifest against the source.  The
+    members are described from what was written rather than decompressed again (the
+    tests read every archive the writer makes back with the full reader); the file's size
+    and its second stream are read from disk.  An error refuses the archive
+    (``engine-refused``) and nothing is written."""
+    from ..format.engine.archive import describe_written
+    from ..ops.engine import validate_engine_archive
+
+    archive = describe_written(path, written, first_stream_end)
+    problems = [f for f in validate_engine_archive(archive).findings
+                if f.severity is Severity.ERROR]
     if problems:
         raise BuildError(f"the engine would refuse this archive, so nothing was written: "
                          f"{problems[0].message}", code="engine-refused", findings=problems,
@@ -167,8 +195,10 @@ def _manifest(project: Project, found: Discovery, package_toml: bytes,
 
 
 def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
-                         manifest_bytes: bytes, files: list[SourceFile], epoch: int) -> None:
-    """Stream one: every member, no end-of-archive blocks; stream two: the end blocks."""
+                         manifest_bytes: bytes, files: list[SourceFile], epoch: int) -> int:
+    """Stream one: every member, no end-of-archive blocks; stream two: the end blocks.
+    Returns where stream one ends (the offset of stream two)."""
+    start = fh.tell()
     first = bz2.BZ2Compressor(BZIP2_LEVEL)
     fh.write(first.compress(archive.tar_member(f"{root}/{mf.PACKAGE_TOML}", package_toml,
                                                epoch)))
@@ -177,7 +207,9 @@ def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
     for source in files:
         _write_file(fh, first, f"{root}/{source.path}", source, epoch)
     fh.write(first.flush())
+    end = fh.tell() - start
     fh.write(encode_signature_stream(root, [], epoch))  # the unsigned trailer
+    return end
 
 
 def _write_file(fh: BinaryIO, compressor, name: str, source: SourceFile, epoch: int) -> None:

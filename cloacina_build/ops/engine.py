@@ -194,7 +194,13 @@ def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMI
     """Every engine rule over the archive at ``path``, then its signatures (embedded in the
     second stream, and ``trust.detached``) judged by ``trust`` when there are any or one
     is required."""
-    archive = open_engine(path, limits)
+    return validate_engine_archive(open_engine(path, limits), trust)
+
+
+def validate_engine_archive(archive: EngineArchive, trust: TrustPolicy | None = None
+                            ) -> EngineValidation:
+    """:func:`validate_engine` over an archive already read (or described by the writer
+    that has just written it: :func:`~cloacina_build.format.engine.archive.describe_written`)."""
     out = EngineValidation(list(archive.findings), archive=archive)
     if archive.manifest is not None:
         out.name, out.version = archive.manifest.name, archive.manifest.version

@@ -11,6 +11,7 @@ engine's unpacker stops (a symlink, ``..``, a limit) or the stream cannot be rea
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -94,12 +95,12 @@ class EngineArchive:
         return out
 
 
-class _Reader:
-    """One pass over the members, with the unpacker's running checks."""
+class _Members:
+    """The unpacker's running checks over members, whoever supplies them: the reader of
+    an archive's bytes (:class:`_Reader`), or the writer describing what it has just
+    written (:func:`describe_written`), so that both meet the same rules."""
 
-    def __init__(self, fh: BinaryIO, file_size: int, limits: rules.EngineLimits) -> None:
-        self.stream = FirstStream(fh, limits.max_stream)
-        self.tar = tar.TarReader(self.stream.read, limits.max_record)
+    def __init__(self, file_size: int, limits: rules.EngineLimits) -> None:
         self.file_size, self.limits = file_size, limits
         self.members: dict[str, EngineMember] = {}
         self.kept: dict[str, bytes] = {}
@@ -107,6 +108,67 @@ class _Reader:
         self.findings: list[Finding] = []
         self.kept_total = self.count = self.declared = 0
         self.folded: dict[str, str] = {}
+
+    def count_entry(self, size: int) -> None:
+        """Before an entry's data is read: the running limits (raises rules.Refused)."""
+        self.count += 1
+        self.declared += size
+        rules.limit_check(self.count, self.declared, self.file_size, self.limits)
+
+    def add_file(self, name: str, size: int, digest: str, load: Callable[[], bytes]) -> None:
+        """A regular file the writer wrote (mode 0644); ``load`` gives its bytes, read
+        only when a check needs them."""
+        self.count_entry(size)
+        self._add(name, rules.FILE, 0o644, size, digest,
+                  load() if self._wanted(name) else None)
+
+    def _wanted(self, name: str) -> bool:
+        rel = name.split("/", 1)[-1]
+        if rel.startswith(_SKIP_DIRS):
+            return False
+        return rel.endswith(_KEEP_SUFFIXES) or rel in _KEEP_NAMES or name == "package.toml"
+
+    def _add(self, name: str, kind: str, mode: int, size: int, digest: str,
+             data: bytes | None) -> None:
+        self.findings += rules.name_findings(name) + rules.kind_findings(name, kind, mode)
+        if kind == rules.GLOBAL or not name:
+            return
+        if name in self.members:
+            self.findings.append(error("engine-member-duplicate", "the member appears more "
+                                       "than once: the engine's unpacker overwrites, so the "
+                                       "last copy wins (§2.1); cloacina-build refuses it",
+                                       name))
+        folded = name.casefold()
+        if self.folded.setdefault(folded, name) != name:
+            self.findings.append(warning("engine-member-case", f"differs from "
+                                         f"'{self.folded[folded]}' only by case: one "
+                                         "overwrites the other on a case-insensitive disk",
+                                         name))
+        is_data = kind not in (rules.DIR,)
+        self.members[name] = EngineMember(name, size, kind, mode,
+                                          digest if is_data else None)
+        if data is not None:
+            self._keep(name, data)
+
+    def _keep(self, name: str, data: bytes) -> None:
+        limit = self.limits.max_manifest if name.endswith(BUILD_MANIFEST) else \
+            self.limits.max_package_toml if name.endswith("package.toml") else \
+            self.limits.max_kept_file
+        if len(data) > limit or self.kept_total + len(data) > self.limits.max_kept_total:
+            self.too_large.add(name)
+            self.kept.pop(name, None)
+            return
+        self.kept[name] = data
+        self.kept_total += len(data)
+
+
+class _Reader(_Members):
+    """One pass over the members, with the unpacker's running checks."""
+
+    def __init__(self, fh: BinaryIO, file_size: int, limits: rules.EngineLimits) -> None:
+        super().__init__(file_size, limits)
+        self.stream = FirstStream(fh, limits.max_stream)
+        self.tar = tar.TarReader(self.stream.read, limits.max_record)
 
     def run(self) -> bool:
         """Read every member; False when reading stopped early (a finding says why)."""
@@ -126,9 +188,7 @@ class _Reader:
     def entry(self, header: tar.TarHeader) -> None:
         kind = rules.kind_of(header)
         name = rules.member_name(header.path)
-        self.count += 1
-        self.declared += header.size
-        rules.limit_check(self.count, self.declared, self.file_size, self.limits)
+        self.count_entry(header.size)
         digest = hashlib.sha256()
         keep = kind == rules.FILE and self._wanted(name)
         parts: list[bytes] = []
@@ -139,48 +199,8 @@ class _Reader:
                 parts.append(chunk)
 
         self.tar.data(sink if kind not in (rules.DIR, rules.GLOBAL) else None)
-        self._add(name, kind, header, digest.hexdigest(), b"".join(parts) if keep else None)
-
-    def _wanted(self, name: str) -> bool:
-        rel = name.split("/", 1)[-1]
-        if rel.startswith(_SKIP_DIRS):
-            return False
-        return rel.endswith(_KEEP_SUFFIXES) or rel in _KEEP_NAMES or name == "package.toml"
-
-    def _add(self, name: str, kind: str, header: tar.TarHeader, digest: str,
-             data: bytes | None) -> None:
-        self.findings += rules.name_findings(name) + rules.kind_findings(name, kind,
-                                                                          header.mode)
-        if kind == rules.GLOBAL or not name:
-            return
-        if name in self.members:
-            self.findings.append(error("engine-member-duplicate", "the member appears more "
-                                       "than once: the engine's unpacker overwrites, so the "
-                                       "last copy wins (§2.1); cloacina-build refuses it",
-                                       name))
-        folded = name.casefold()
-        if self.folded.setdefault(folded, name) != name:
-            self.findings.append(warning("engine-member-case", f"differs from "
-                                         f"'{self.folded[folded]}' only by case: one "
-                                         "overwrites the other on a case-insensitive disk",
-                                         name))
-        is_data = kind not in (rules.DIR,)
-        self.members[name] = EngineMember(name, header.size, kind, header.mode,
-                                          digest if is_data else None)
-        if data is not None:
-            self._keep(name, data)
-
-    def _keep(self, name: str, data: bytes) -> None:
-        limit = self.limits.max_manifest if name.endswith(BUILD_MANIFEST) else \
-            self.limits.max_package_toml if name.endswith("package.toml") else \
-            self.limits.max_kept_file
-        if len(data) > limit or self.kept_total + len(data) > self.limits.max_kept_total:
-            self.too_large.add(name)
-            self.kept.pop(name, None)
-            return
-        self.kept[name] = data
-        self.kept_total += len(data)
-
+        self._add(name, kind, header.mode, header.size, digest.hexdigest(),
+                  b"".join(parts) if keep else None)
 
 def _check_path(path: Path) -> int:
     if not path.exists():
@@ -206,7 +226,8 @@ def open_engine(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENG
         fh.seek(0)
         reader = _Reader(fh, size, limits)
         complete = reader.run()
-    return _finish(path, size, reader, complete, limits)
+    return _finish(path, size, reader, complete, limits,
+                   lambda root: _trailing(reader.stream, path, root))
 
 
 def _empty(path: Path, size: int, finding: Finding) -> EngineArchive:
@@ -230,8 +251,11 @@ def _trailing(stream: FirstStream, path: Path, root: str | None
         "(§2.1), but they count in the file's size and sha256")]
 
 
-def _finish(path: Path, size: int, reader: _Reader, complete: bool,
-            limits: rules.EngineLimits) -> EngineArchive:
+Tail = Callable[[str | None], tuple[Trailing | None, SignatureStream, list[Finding]]]
+
+
+def _finish(path: Path, size: int, reader: _Members, complete: bool,
+            limits: rules.EngineLimits, tail: Tail) -> EngineArchive:
     findings = reader.findings
     if size > limits.max_upload:
         findings.append(warning("engine-limit-upload", f"the file is {size} bytes: over the "
@@ -243,7 +267,7 @@ def _finish(path: Path, size: int, reader: _Reader, complete: bool,
         dirs = {m.name for m in members if m.type == rules.DIR}
         root, found = rules.root_of(files, dirs)
         findings += found
-    trailing, stream, more = _trailing(reader.stream, path, root)
+    trailing, stream, more = tail(root)
     findings += more
     sources: dict[str, bytes] = {}
     too_large: set[str] = set()
@@ -258,6 +282,32 @@ def _finish(path: Path, size: int, reader: _Reader, complete: bool,
     return EngineArchive(path, size, complete, root, package_toml, manifest, members,
                          MappingProxyType(sources), frozenset(too_large), build_manifest,
                          trailing, tuple(clean(findings)), stream.members, stream.problem)
+
+
+def describe_written(path: Path, files: Iterable[tuple[str, int, str, Callable[[], bytes]]],
+                     first_stream_end: int,
+                     limits: rules.EngineLimits = rules.DEFAULT_ENGINE_LIMITS
+                     ) -> EngineArchive:
+    """The archive a writer has just put at ``path``, from what it wrote — each member's
+    name, size, sha256 and a way to read its bytes — through the same member checks, root
+    rules, manifest views and trailer reading as :func:`open_engine`, without
+    decompressing the file again (the writer's tests check that both agree)."""
+    size = path.stat().st_size
+    members = _Members(size, limits)
+    complete = True
+    try:
+        for name, length, digest, load in files:
+            members.add_file(name, length, digest, load)
+    except rules.Refused as exc:
+        members.findings.append(exc.finding)
+        complete = False
+
+    def tail(root: str | None) -> tuple[Trailing | None, SignatureStream, list[Finding]]:
+        found = read_signature_stream(path, first_stream_end, size - first_stream_end, root)
+        kind = "cloacina-trailer" if found.ours else "bzip2-stream"
+        return Trailing(first_stream_end, size - first_stream_end, kind), found, []
+
+    return _finish(path, size, members, complete, limits, tail)
 
 
 def _manifest(root: str, data: bytes | None, members: tuple[EngineMember, ...]
