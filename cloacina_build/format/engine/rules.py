@@ -115,12 +115,16 @@ def member_name(raw: bytes) -> str:
     return "/".join(parts)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")   # bytes that were not UTF-8 (surrogateescape)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def name_findings(name: str) -> list[Finding]:
     """Names the engine would extract but cloacina-build refuses (§6.4.4: be stricter)."""
     why = None
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+    if _SURROGATE.search(name):
         why = "is not UTF-8"
-    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+    elif _CONTROL.search(name):
         why = "contains control characters"
     elif "\\" in name or _DRIVE.match(name):
         why = "contains a backslash or a drive letter (a Windows path)"
