@@ -275,3 +275,20 @@ def test_what_the_writer_describes_is_what_the_reader_reads(tmp_path):
         assert described.findings == read.findings and described.trailing == read.trailing
         assert validate_engine_archive(described).findings == \
             validate_engine_archive(read).findings
+
+
+def test_a_vendored_file_with_phantom_params_is_refused(pipeline_project, tmp_path):
+    """The engine's compiler reads declared params from every .py file (§2.7): a vendored
+    module mentioning workflow_params( would add params the workflow never declared."""
+    from cloacina_build.errors import BuildError
+
+    vendored = pipeline_project / "vendor" / "lib"
+    vendored.mkdir(parents=True)
+    (vendored / "__init__.py").write_text("def f():\n    return workflow_params(x=1)\n")
+    with pytest.raises(BuildError) as err:
+        build_package(pipeline_project, tmp_path / "x.cloacina", format="engine")
+    assert err.value.code == "engine-refused"
+    assert [f.code for f in err.value.findings] == ["engine-stray-python"]
+    assert not (tmp_path / "x.cloacina").exists()
+    (vendored / "__init__.py").write_text("X = 1\n")
+    assert build_package(pipeline_project, tmp_path / "x.cloacina", format="engine").path
