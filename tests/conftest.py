@@ -65,3 +65,24 @@ def _every_code_is_registered():
     unregistered = sorted(code for code in findings.SEEN_CODES if code not in codes.REGISTRY)
     assert not unregistered, (f"unregistered finding/error codes produced by this run: "
                               f"{unregistered} (add them to cloacina_build/codes.py)")
+
+
+@pytest.fixture(autouse=True)
+def _engine_archives_meet_the_independent_model(monkeypatch):
+    """Every engine archive the builder writes in any test (package --format engine,
+    convert, signing fixtures) is judged by tests/engine_conformance.py, an independent
+    model of the engine's unpack, manifest views and layout check, before it is put in
+    place: what the library accepts, the model must accept too."""
+    from cloacina_build.build import engine
+
+    from . import engine_conformance
+
+    accepts = engine.engine_accepts
+
+    def judged(path, written, first_stream_end):
+        accepts(path, written, first_stream_end)
+        verdict = engine_conformance.judge(path.read_bytes())
+        assert (verdict.unpack, verdict.resolver, verdict.loader, verdict.layout) == \
+            (None, None, None, None), verdict
+
+    monkeypatch.setattr(engine, "engine_accepts", judged)
