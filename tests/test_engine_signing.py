@@ -22,12 +22,10 @@ from cloacina_build.format.engine import open_engine
 from cloacina_build.model import SignatureStatus
 from cloacina_build.ops.signing import sign_detached, sign_package
 from cloacina_build.ops.validate import ValidationPolicy, validate_package, verify_package
-from cloacina_build.trust.keys import generate, load_signing_key
-from cloacina_build.trust.policy import TrustPolicy
 from cloacina_build.trust.signatures import encode_record
-from cloacina_build.trust.store import load_trust
 
 from . import engine_tools as et
+from .keyring import key, make_keyring, trusted
 from .conftest import EXAMPLES
 
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
@@ -37,26 +35,7 @@ RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
 
 @pytest.fixture(scope="module")
 def keyring(tmp_path_factory):
-    """alice and bob trusted (directory 'trusted'), mallory not."""
-    root = tmp_path_factory.mktemp("keys")
-    out = {}
-    for name in ("alice", "bob", "mallory"):
-        private, public, key_id = generate(name, root / "all")
-        out[name] = (load_signing_key(str(private)), public, key_id)
-        out[f"{name}.key"] = private
-    (root / "trusted").mkdir()
-    for name in ("alice", "bob"):
-        shutil.copy(out[name][1], root / "trusted")
-    out["trusted_dir"] = root / "trusted"
-    return out
-
-
-def key(keyring, name):
-    return keyring[name][0]
-
-
-def trusted(keyring, **kw) -> TrustPolicy:
-    return TrustPolicy(trust=load_trust(keyring["trusted_dir"]), **kw)
+    return make_keyring(tmp_path_factory.mktemp("keys"))
 
 
 def codes(report) -> list[str]:

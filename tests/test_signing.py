@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloacina_build.build.builder import build_package
 from cloacina_build.errors import PackageError, UsageError
-from cloacina_build.trust.keys import generate, load_signing_key
 from cloacina_build.format.package import open_package
 from cloacina_build.model import SignatureStatus
 from cloacina_build.ops.signing import sign_detached, sign_package
@@ -23,31 +22,13 @@ from cloacina_build.trust.store import load_trust
 from cloacina_build.ops.validate import ValidationPolicy, validate_package, verify_package
 from cloacina_build.trust.policy import TrustPolicy
 
+from .keyring import key, make_keyring, trusted
 from .hostile import read_members, replace, write_members  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def keyring(tmp_path_factory):
-    """Three keys: alice and bob trusted (directory 'trusted'), mallory not."""
-    root = tmp_path_factory.mktemp("keys")
-    out = {}
-    for name in ("alice", "bob", "mallory"):
-        private, public, key_id = generate(name, root / "all")
-        out[name] = (load_signing_key(str(private)), public, key_id)
-    (root / "trusted").mkdir()
-    for name in ("alice", "bob"):
-        shutil.copy(out[name][1], root / "trusted")
-    out["trusted_dir"] = root / "trusted"
-    out["root"] = root
-    return out
-
-
-def key(keyring, name):
-    return keyring[name][0]
-
-
-def trusted(keyring, **kw) -> TrustPolicy:
-    return TrustPolicy(trust=load_trust(keyring["trusted_dir"]), **kw)
+    return make_keyring(tmp_path_factory.mktemp("keys"))
 
 
 def codes(report) -> list[str]:

@@ -36,7 +36,7 @@ from ..errors import BuildError, ProjectError, UsageError
 from ..findings import Finding, error, has_errors
 from ..format import archive
 from ..format import manifest as mf
-from ..format.engine.rules import PARAM_CALLS
+from ..format.engine.rules import declared_params
 from ..format.engine.trailer import encode_signature_stream
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
@@ -121,8 +121,7 @@ def phantom_params(written: Written) -> list[Finding]:
     for name, _size, _digest, load in written:
         rel = name.split("/", 1)[-1]
         if rel.startswith("vendor/") and rel.endswith(".py"):
-            data = load()
-            calls = [c.decode()[:-1] for c in PARAM_CALLS if c in data]
+            calls = declared_params(load())
             if calls:
                 out.append(error("engine-stray-python", f"{', '.join(calls)} in a vendored "
                                  "file: the engine's compiler scans every .py file for "

@@ -237,6 +237,12 @@ def entry_module_paths(entry_module: str) -> tuple[str, str]:
     return base + ".py", base + "/__init__.py"
 
 
+def declared_params(source: bytes) -> list[str]:
+    """The declaration calls (``workflow_params`` ...) whose text the engine's compiler
+    finds in a ``.py`` file's bytes (§2.7: a text search, not a parse)."""
+    return [c.decode()[:-1] for c in PARAM_CALLS if c in source]
+
+
 def stray_python(sources: dict[str, bytes]) -> list[Finding]:
     """§2.7: the compiler reads params from *every* .py file under the root (but target/);
     outside workflow/ and vendor/ such declarations are phantom params or secrets."""
@@ -244,7 +250,7 @@ def stray_python(sources: dict[str, bytes]) -> list[Finding]:
     for rel, data in sorted(sources.items()):
         if not rel.endswith(".py") or rel.split("/", 1)[0] in ("workflow", "vendor", "target"):
             continue
-        calls = [c.decode()[:-1] for c in PARAM_CALLS if c in data]
+        calls = declared_params(data)
         if calls:
             out.append(warning("engine-stray-python", f"{', '.join(calls)} outside workflow/: "
                                "the engine's compiler scans every .py file for declared "
