@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.build.builder import build_package
-from cloacina_build.format.manifest import source_listing
+from cloacina_build.format.manifest import source_digest
 from cloacina_build.errors import ProjectError, UsageError
 from cloacina_build.model import Manifest, PayloadKind
 from cloacina_build.project.scaffold import create_project
@@ -111,7 +111,7 @@ def test_the_manifest_describes_every_file(engine_pipeline):
     assert manifest.payload.kind is PayloadKind.SOURCE
     assert {m.path: (m.size, m.sha256) for m in manifest.members} == {
         path: (len(data), hashlib.sha256(data).hexdigest()) for path, data in files.items()}
-    assert manifest.payload.sha256 == hashlib.sha256(source_listing(manifest.members)).hexdigest()
+    assert manifest.payload.sha256 == source_digest(manifest.members)  # no vendor/ here
     assert manifest.payload.size == sum(len(d) for p, d in files.items() if p != "package.toml")
     assert [t.id for t in manifest.workflow.tasks] == [
         "collect_data", "generate_report", "process_data"]
@@ -292,3 +292,29 @@ def test_a_vendored_file_with_phantom_params_is_refused(pipeline_project, tmp_pa
     assert not (tmp_path / "x.cloacina").exists()
     (vendored / "__init__.py").write_text("X = 1\n")
     assert build_package(pipeline_project, tmp_path / "x.cloacina", format="engine").path
+
+
+def test_vendored_files_are_covered_by_the_payload_digest_not_listed(pipeline_project,
+                                                                     tmp_path):
+    """The manifest lists the files outside vendor/; the payload digest covers every file:
+    a vendored file changed after the build is caught by validate all the same."""
+    from cloacina_build.ops.validate import validate_package
+
+    from . import engine_tools as et
+
+    vendored = pipeline_project / "vendor" / "helper"
+    vendored.mkdir(parents=True)
+    (vendored / "__init__.py").write_text("X = 1\n")
+    out = build_package(pipeline_project, tmp_path / "v.cloacina", format="engine").path
+    files = {n.split("/", 1)[1]: d for n, d in members(out).items()}
+    manifest = Manifest.from_json(files[".cloacina-build/manifest.json"])
+    assert "vendor/helper/__init__.py" not in {m.path for m in manifest.members}
+    assert validate_package(out).ok
+    files["vendor/helper/__init__.py"] = b"X = 2\n"
+    tampered = tmp_path / "t.cloacina"
+    tampered.write_bytes(et.fidius_like(files, "data-pipeline-1.0.0"))
+    report = validate_package(tampered)
+    assert "digest-mismatch" in [f.code for f in report.errors], report.findings
+    del files["vendor/helper/__init__.py"]
+    tampered.write_bytes(et.fidius_like(files, "data-pipeline-1.0.0"))
+    assert "digest-mismatch" in [f.code for f in validate_package(tampered).errors]

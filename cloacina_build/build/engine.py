@@ -12,9 +12,10 @@ without disturbing the engine:
   loader does not apply the defaults its upload path applies;
 * ``NAME-VERSION/.cloacina-build/manifest.json`` is the same typed, fingerprinted manifest
   a zstd package carries, second in the archive so a reader finds it in the first bytes.
-  Its payload is the source tree (kind ``source``): every file is a member with its size
-  and sha256, and the payload digest is the sha256 of the sorted listing
-  (:func:`source_listing`);
+  Its payload is the source tree (kind ``source``): every file outside ``vendor/`` is a
+  member with its size and sha256, and the payload digest is the sha256 of the sorted
+  listing of every file, vendored ones included (``format/manifest.source_digest``), so
+  the manifest ``inspect`` reads does not grow with the vendored code;
 * the archive is two bzip2 streams: the first holds every member (and no end-of-archive
   blocks), the second only the two zero blocks that end the tar.  The engine decodes the
   first stream only, so signatures embedded later, in the second stream, never reach it
@@ -201,14 +202,15 @@ def _hashed(rel: str, path: Path) -> SourceFile:
 
 def _manifest(project: Project, found: Discovery, package_toml: bytes,
               files: list[SourceFile], epoch: int) -> Manifest:
-    members = (Member(mf.PACKAGE_TOML, len(package_toml),
-                      hashlib.sha256(package_toml).hexdigest()),
-               *(Member(f.path, f.size, f.sha256) for f in files))
-    members = tuple(sorted(members, key=lambda m: m.path))
+    source = [Member(f.path, f.size, f.sha256) for f in files]
+    members = tuple(sorted((Member(mf.PACKAGE_TOML, len(package_toml),
+                                   hashlib.sha256(package_toml).hexdigest()),
+                            *(m for m in source if not m.path.startswith(mf.VENDOR_DIR))),
+                           key=lambda m: m.path))
     tags = ("rust-source",) if project.layout == CARGO else ("py3-none-any",)
     payload = Payload(kind=PayloadKind.SOURCE, path=SOURCE_PAYLOAD, filename="source",
-                      size=sum(f.size for f in files),
-                      sha256=hashlib.sha256(mf.source_listing(members)).hexdigest(), tags=tags)
+                      size=sum(f.size for f in files), sha256=mf.source_digest(source),
+                      tags=tags)
     assert project.version is not None
     return Manifest(package=package_info(project, project.version),
                     workflow=workflow_of(project, found), payload=payload, members=members,

@@ -34,7 +34,18 @@ def digest(data: bytes) -> str:
 
 def source_listing(members: Iterable[Member]) -> bytes:
     """The bytes a ``source`` payload's sha256 covers (an engine archive's source tree):
-    ``SHA256  SIZE  PATH`` lines, one per member but ``package.toml``, in the given order
-    (the manifest's)."""
+    ``SHA256  SIZE  PATH`` lines, one per file but ``package.toml``, in byte order of the
+    paths.  Every file of the tree is in it, vendored ones included, though the manifest's
+    members list only the files outside ``vendor/`` (so the manifest, which ``inspect``
+    reads, does not grow with the vendored code)."""
+    ordered = sorted((m for m in members if m.path != PACKAGE_TOML),
+                     key=lambda m: m.path.encode("utf-8", "surrogateescape"))
     return b"".join(f"{m.sha256}  {m.size}  {m.path}\n".encode("utf-8", "surrogateescape")
-                    for m in members if m.path != PACKAGE_TOML)
+                    for m in ordered)
+
+
+def source_digest(members: Iterable[Member]) -> str:
+    return hashlib.sha256(source_listing(members)).hexdigest()
+
+
+VENDOR_DIR = "vendor/"  # an engine archive's vendored code: in the payload digest only

@@ -11,7 +11,6 @@ workflow with that manifest (drift is an error).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -37,8 +36,8 @@ from ..format.engine.rules import (
     name_version_findings,
 )
 from ..format.engine.trailer import empty_trailer
-from ..format.manifest import source_listing
-from ..model import Manifest, PayloadKind, Severity, Workflow
+from ..format.manifest import VENDOR_DIR, source_digest
+from ..model import Manifest, Member, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
 from ..trust.policy import TrustPolicy, sidecar
 from ..trust.signatures import SignatureVerdict
@@ -251,8 +250,9 @@ def build_manifest_findings(archive: EngineArchive, discovered: Workflow,
 
 
 def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> list[Finding]:
-    """Every file under the root against the manifest's members (sizes and sha256 as they
-    streamed past), and the source payload's digest against the members' listing."""
+    """The manifest's members against the files under the root (sizes and sha256 as they
+    streamed past; every file outside ``vendor/`` must be listed), and the source payload's
+    digest against the listing of every file, vendored ones included."""
     if manifest.payload.kind is not PayloadKind.SOURCE:
         return [error("engine-build-manifest", f"{BUILD_MANIFEST} describes a "
                       f"{manifest.payload.kind} payload, not the archive's source", where)]
@@ -260,6 +260,7 @@ def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> l
     actual = {m.name[len(prefix):]: m for m in archive.members
               if m.name.startswith(prefix) and m.type == FILE
               and not m.name[len(prefix):].startswith(BUILD_DIR)}
+    source = [Member(rel, m.size, m.sha256 or "") for rel, m in actual.items()]
     out = []
     for listed in manifest.members:
         found = actual.pop(listed.path, None)
@@ -270,9 +271,10 @@ def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> l
             out.append(error("digest-mismatch", f"{listed.path} differs from the sha256 "
                              f"{BUILD_MANIFEST} records for it", where))
     out += [error("member-unlisted", f"{shown_name(name)} is in the archive but not in "
-                  f"{BUILD_MANIFEST}", where) for name in sorted(actual)[:20]]
-    listing = hashlib.sha256(source_listing(manifest.members)).hexdigest()
-    if listing != manifest.payload.sha256:
-        out.append(error("digest-mismatch", "the source payload's sha256 does not match the "
-                         f"members {BUILD_MANIFEST} lists", where))
+                  f"{BUILD_MANIFEST}", where)
+            for name in sorted(actual) if not name.startswith(VENDOR_DIR)][:20]
+    if source_digest(source) != manifest.payload.sha256:
+        out.append(error("digest-mismatch", "the source's sha256 (every file, vendor/ "
+                         f"included) does not match the payload digest {BUILD_MANIFEST} "
+                         "records: a file was changed, added or removed", where))
     return out
