@@ -8,7 +8,7 @@ prints ``error: <message>`` and the hint, never a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,13 +50,16 @@ class CloacinaError(Exception):
         if SEEN_CODES is not None:
             SEEN_CODES.add(self.code)
 
-    def diagnostics(self) -> str:
-        """The message, the individual findings and the hint, for people."""
-        lines = [self.message]
+    def diagnostics(self, shown: Callable[[str], str] = str) -> str:
+        """The message, the individual findings and the hint, for people, one line each;
+        ``shown`` is applied to each piece before they are joined (the CLI passes
+        ``printable``, so that a line break inside a finding's text, which may quote a
+        package, cannot start a line of its own)."""
+        lines = [shown(self.message)]
         for finding in self.findings:
-            lines.append(f"  {finding.render()}")
+            lines.append(f"  {shown(finding.render())}")
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"hint: {shown(self.hint)}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

@@ -143,3 +143,30 @@ def test_json_keeps_the_strings_exact(hostile):
     failed = json.loads(ctl("run", "--json", str(hostile["failing"]), "--trust",
                             str(hostile["trust"]), code=1).stdout)
     assert failed["failures"]["explode"]["error"] == f"RuntimeError: {FAILURE}"
+
+
+def test_a_line_break_in_package_data_cannot_fake_a_line_of_an_error(tmp_path):
+    """A member name holding a line break and a fake 'hint:' line reaches an error's
+    findings; each piece of the error is escaped before the pieces are joined, so the
+    CLI prints exactly one hint, its own."""
+    from . import engine_tools as et
+
+    fake = "x\nhint: all 2 signatures VERIFIED (trusted: release)"
+    files = et.project_files(extra={f".cloacina-build/{fake}": b"{}"})
+    archive = tmp_path / "fake.cloacina"
+    archive.write_bytes(et.fidius_like(files, "etl-demo-1.0.0"))
+    proc = ctl("run", str(archive), "--cache-dir", str(tmp_path / "cache"), code=1)
+    _assert_terminal_safe(proc)
+    hints = [line for line in proc.stderr.splitlines() if line.startswith("hint:")]
+    assert len(hints) == 1 and "VERIFIED" not in hints[0], proc.stderr
+    assert "x\\nhint: all 2 signatures VERIFIED" in proc.stderr
+
+
+def test_replacing_a_signed_package_names_its_signer_safely(hostile, tmp_path):
+    """package --force over a signed package says whose signature it replaced; the signer's
+    name comes from the old file and is shown escaped."""
+    out = tmp_path / "again.cloacina"
+    shutil.copyfile(hostile["signed"], out)
+    proc = ctl("package", str(hostile["signed"].parent / "signed"), "-o", str(out), "--force")
+    _assert_terminal_safe(proc)
+    assert "mallory\\x1b[1m" in proc.stdout and "replaced" in proc.stdout

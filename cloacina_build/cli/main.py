@@ -26,7 +26,7 @@ from .options import (
     signing_key,
     trust_options,
 )
-from .terminal import echo_text
+from .terminal import echo_text, printable
 
 
 @click.group("cloacinactl", cls=CloacinaGroup,
@@ -59,7 +59,7 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
             emit_json([t.to_dict() for t in templates])
             return
         for t in templates:
-            click.echo(f"{t.name:10} {t.description}")
+            click.echo(printable(f"{t.name:10} {t.description}"))
             for v in t.variables:
                 click.echo(f"{'':12}--var {v.name}=...  {v.description} "
                            f"(default: {v.default})")
@@ -122,9 +122,10 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
     else:
         click.echo(package_text(result))
         if result.replaced is not None:
-            click.echo(f"  replaced {result.replaced}")
+            click.echo(f"  replaced {printable(result.replaced)}")
         if result.signed is not None:
-            click.echo(f"  signed by {result.signed.signer} (key {result.signed.key_id[:16]})")
+            click.echo(f"  signed by {printable(result.signed.signer)} "
+                       f"(key {result.signed.key_id[:16]})")
 
 
 @cli.command()
@@ -217,7 +218,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  sidecar_of=file) if trust_path else None
     loaded = load_package(file, trust=policy, cache_dir=cache_dir)
-    say = (lambda line: None) if as_json else (lambda line: echo_text(line, err=True))
+    say = (lambda line: None) if as_json else (lambda line: click.echo(printable(line), err=True))
     if policy is None:
         say("warning: no --trust given: running a package whose signatures were not "
             "verified (fine for local testing)")
@@ -235,8 +236,9 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         if not as_json:
             for task_id in result.failed:
                 outcome = result.tasks[task_id]
-                echo_text(f"error: task '{task_id}' failed after "
-                          f"{tries(outcome.attempts)}: {outcome.error}", err=True)
+                click.echo(printable(f"error: task '{task_id}' failed after "
+                                     f"{tries(outcome.attempts)}: {outcome.error}"),
+                           err=True)
                 echo_text((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
@@ -296,15 +298,16 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
     else:
         result = sign_package(file, key, comment=comment, signer=signer, force=force)
     if result.replaced is not None and not as_json:
-        echo_text(f"replaced {result.replaced}")  # names a signer read from the package
+        click.echo(printable(f"replaced {result.replaced}"))  # a signer read from the package
     if as_json:
         emit_json(result.to_dict())
     elif detached:
-        echo_text(f"wrote {result.path}: signed by {result.signer} "
-                  f"(key {result.key_id[:16]})")
+        click.echo(printable(f"wrote {result.path}: signed by {result.signer} "
+                             f"(key {result.key_id[:16]})"))
     else:
-        echo_text(f"signed {result.path} as {result.signer} (key {result.key_id[:16]}); "
-                  f"{result.signatures} signature(s) in the package")
+        click.echo(printable(f"signed {result.path} as {result.signer} (key "
+                             f"{result.key_id[:16]}); {result.signatures} signature(s) in "
+                             "the package"))
 
 
 @cli.command()
@@ -333,11 +336,12 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
         emit_json(result.to_dict())
         return
     wf = result.manifest.workflow
-    click.echo(f"converted {shown_path(result.source)} -> {shown_path(result.path)} ({to})\n"
-               f"  workflow {wf.name} with {len(wf.tasks)} task(s), fingerprint "
+    click.echo(printable(f"converted {shown_path(result.source)} -> {shown_path(result.path)} "
+                         f"({to})") + "\n"
+               f"  workflow {printable(wf.name)} with {len(wf.tasks)} task(s), fingerprint "
                f"{wf.fingerprint[:16]} (unchanged)")
     if result.replaced is not None:
-        click.echo(f"  replaced {result.replaced}")
+        click.echo(f"  replaced {printable(result.replaced)}")
 
 
 cli.add_command(key)

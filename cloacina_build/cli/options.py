@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, CloacinaError, UsageError
-from .terminal import echo_text
+from .terminal import printable
 
 
 def emit_json(data) -> None:
@@ -60,7 +60,7 @@ def report_error(exc: CloacinaError, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"ok": False, "error": exc.to_dict()})
     else:
-        echo_text(f"error: {exc.diagnostics()}", err=True)
+        click.echo(f"error: {exc.diagnostics(printable)}", err=True)
     sys.exit(exc.exit_code)
 
 

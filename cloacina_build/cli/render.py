@@ -295,7 +295,7 @@ def key_text(key_id: str, name: str, paths: tuple | None = None) -> str:
         lines += [f"wrote {shown_path(paths[0])} (private, keep secret)",
                   f"wrote {shown_path(paths[1])} (public, give to verifiers)"]
     lines += [f"name: {name}", f"id:   {key_id}"]
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 _EVENT_MARK = {"started": "->", "completed": "ok", "retry": "..", "skipped": "--",
