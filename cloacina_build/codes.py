@@ -244,6 +244,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          "archive)", _ENGINE),
         ("engine-member-type", E, "a device, FIFO, sparse or unknown member the engine would "
          "write as a regular file", _ENGINE),
+        ("engine-member-conflict", E, "a member name that is a file and the directory of "
+         "another member: the unpacker cannot create both", _ENGINE),
         ("engine-member-duplicate", E, "a member that appears twice (the engine: last wins)",
          _ENGINE),
         ("engine-member-name", E, "a member name that is not UTF-8, has control characters "

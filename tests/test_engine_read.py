@@ -376,3 +376,12 @@ def test_mutated_tars_never_escape_as_anything_but_our_errors(tmp_path, edits, c
     verdict = conformance.judge(data)
     assert conformance.at_least_as_strict(verdict, errors) is None, \
         conformance.at_least_as_strict(verdict, errors)
+
+
+def test_a_name_that_is_a_file_and_a_directory_is_refused(tmp_path):
+    """workflow/m/data (a file) and workflow/m/data/y.txt: no unpacker can create both
+    (found by review: validate said 'valid' and convert leaked an internal path)."""
+    files = et.project_files(extra={"workflow/etl_demo/data": b"x",
+                                    "workflow/etl_demo/data/y.txt": b"y"})
+    errors, _ = codes_of(write(tmp_path, et.fidius_like(files, PREFIX), "c.cloacina"))
+    assert "engine-member-conflict" in errors

@@ -151,7 +151,11 @@ def _to_cloacina(path: Path, work: Path) -> tuple[Path, Manifest]:
     from ..ops.validate import validate_package
     from .builder import build_package
 
-    checked = validate_engine(path)
+    # validated and unpacked from one private copy: the bytes that passed the checks are
+    # the bytes the build sees, whatever happens to the user's file meanwhile
+    copy = work / "input.cloacina"
+    shutil.copyfile(path, copy)
+    checked = validate_engine(copy)
     _valid(checked.findings, path)
     archive = checked.archive
     assert archive is not None and archive.root is not None and archive.manifest is not None
@@ -162,7 +166,7 @@ def _to_cloacina(path: Path, work: Path) -> tuple[Path, Manifest]:
     names = archive.names()
     _carried(names, archive.package_toml or b"")
     project = work / "project"
-    extract_root(path, archive.root, project, skip=(BUILD_DIR,))
+    extract_root(copy, archive.root, project, skip=(BUILD_DIR,))
     result = build_package(project, work / "out" / "cloacina.cloacina")
     same_workflow(checked.workflow, result.manifest.workflow)
     wheel = work / "check.whl"

@@ -266,7 +266,7 @@ def _finish(path: Path, size: int, reader: _Members, complete: bool,
         files = {m.name for m in members if m.type != rules.DIR}
         dirs = {m.name for m in members if m.type == rules.DIR}
         root, found = rules.root_of(files, dirs)
-        findings += found
+        findings += found + rules.conflict_findings(files)
     trailing, stream, more = tail(root)
     findings += more
     sources: dict[str, bytes] = {}

@@ -57,7 +57,11 @@ def _wanted(header: tar.TarHeader, prefix: str, skip: tuple[str, ...]) -> str | 
 
 def _write(reader: tar.TarReader, dest: Path, rel: str) -> None:
     target = dest.joinpath(*rel.split("/"))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a file where a directory must go: the archive holds both names
+        raise PackageError(f"{rules.shown_name(rel)} lies under a path that is also a file "
+                           "in the archive", code="engine-member-conflict") from None
     if not target.resolve().is_relative_to(dest.resolve()):
         raise PackageError(f"{rules.shown_name(rel)} would be written outside the directory",
                            code="engine-path-parent")
@@ -66,6 +70,9 @@ def _write(reader: tar.TarReader, dest: Path, rel: str) -> None:
     except FileExistsError:
         raise PackageError(f"{rules.shown_name(rel)} appears twice in the archive",
                            code="engine-member-duplicate") from None
+    except OSError:  # e.g. a directory already made at this name for another member
+        raise PackageError(f"{rules.shown_name(rel)} is both a file and a directory in the "
+                           "archive", code="engine-member-conflict") from None
     with os.fdopen(fd, "wb") as out:
         def sink(chunk: bytes) -> None:
             out.write(chunk)

@@ -237,6 +237,24 @@ def entry_module_paths(entry_module: str) -> tuple[str, str]:
     return base + ".py", base + "/__init__.py"
 
 
+def conflict_findings(files: set[str]) -> list[Finding]:
+    """A name that is a file and also the directory of another member (``a/b`` and
+    ``a/b/c``): the unpacker cannot create both, so the engine's extraction fails (§2.1)."""
+    out = []
+    for name in sorted(files):
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in files:
+                out.append(error("engine-member-conflict", f"'{shown_name(parent)}' is a file "
+                                 f"and the directory of '{shown_name(name)}': {_UNPACK} "
+                                 "cannot create both", shown_name(name)))
+                break
+        if len(out) >= 20:
+            break
+    return out
+
+
 def declared_params(source: bytes) -> list[str]:
     """The declaration calls (``workflow_params`` ...) whose text the engine's compiler
     finds in a ``.py`` file's bytes (§2.7: a text search, not a parse)."""
