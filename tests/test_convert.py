@@ -246,3 +246,24 @@ def test_inspect_reads_the_head_only_for_our_archives(original, tmp_path):
             tar.addfile(info, io.BytesIO(blob))
     moved.write_bytes(buf.getvalue())
     assert inspect_engine(moved).tasks_from == "source"
+
+
+def test_only_the_distributions_own_data_directory_is_special(tmp_path):
+    """As for the installer: a top-level directory merely ending in '.data' installs as
+    itself (found by review: convert refused model.data/ and moved other-2.0.data/)."""
+    import zipfile
+
+    from cloacina_build.build.convert import unpack_wheel
+
+    wheel = tmp_path / "w-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("w/__init__.py", "X = 1\n")
+        zf.writestr("model.data/weights.bin", b"\0\1")
+        zf.writestr("other-2.0.data/purelib/x.py", "Y = 2\n")
+        zf.writestr("w-1.0.data/purelib/extra.py", "Z = 3\n")
+        zf.writestr("w-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
+        zf.writestr("w-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: w\nVersion: 1.0\n")
+        zf.writestr("w-1.0.dist-info/RECORD", "")
+    files = unpack_wheel(wheel, tmp_path / "out")
+    assert sorted(files) == ["extra.py", "model.data/weights.bin",
+                             "other-2.0.data/purelib/x.py", "w/__init__.py"]

@@ -385,3 +385,14 @@ def test_a_name_that_is_a_file_and_a_directory_is_refused(tmp_path):
                                     "workflow/etl_demo/data/y.txt": b"y"})
     errors, _ = codes_of(write(tmp_path, et.fidius_like(files, PREFIX), "c.cloacina"))
     assert "engine-member-conflict" in errors
+
+
+def test_a_vendored_file_declaring_params_is_reported_though_not_kept(tmp_path):
+    """The engine's compiler reads params from every .py file (§2.7): a vendored module's
+    text is searched as it streams past, across chunk boundaries too (found by review:
+    validate skipped vendor/ entirely)."""
+    padding = b"#" * 70_000  # the text lands past the reader's first chunks
+    files = et.project_files(extra={"vendor/lib/__init__.py": padding +
+                                    b"x = workflow_params(a=1)\n"})
+    _, warnings = codes_of(write(tmp_path, et.fidius_like(files, PREFIX), "v.cloacina"))
+    assert "engine-stray-python" in warnings

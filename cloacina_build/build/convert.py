@@ -212,14 +212,20 @@ def unpack_wheel(wheel: Path, dest: Path) -> dict[str, str]:
     try:
         with zipfile.ZipFile(wheel) as zf:
             _pure(zf)
-            out = {}
+            out, data_dir = {}, _data_dir(zf)
             for info in zf.infolist():
-                rel = _content_name(info.filename)
+                rel = _content_name(info.filename, data_dir)
                 if rel is not None and not info.is_dir():
                     out[rel] = _unpack_one(zf, info, rel, dest)
             return out
-    except ZIP_ERRORS as exc:
-        raise PackageError(f"cannot read the wheel: {exc}", code="convert-invalid",
+    except FileExistsError:  # two entries installing to one path
+        raise PackageError("the wheel installs two files to the same path",
+                           code="convert-invalid",
+                           hint="'cloacinactl validate' checks the wheel") from None
+    except ZIP_ERRORS as exc:  # never str(exc): an OSError names the private directory
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            type(exc).__name__
+        raise PackageError(f"cannot read the wheel: {why}", code="convert-invalid",
                            hint="'cloacinactl validate' checks the wheel") from None
 
 
@@ -232,12 +238,22 @@ def _pure(zf: zipfile.ZipFile) -> None:
                      "not true)", "the engine builds source only: keep the zstd package")
 
 
-def _content_name(name: str) -> str | None:
-    """The path a wheel entry installs to, relative to site-packages; None for metadata."""
+def _data_dir(zf: zipfile.ZipFile) -> str | None:
+    """This distribution's ``NAME-VERSION.data`` directory, named after its one
+    ``.dist-info`` (as the installer finds it; validate has checked there is one)."""
+    tops = {n.split("/", 1)[0] for n in zf.namelist() if "/" in n}
+    infos = sorted(t for t in tops if t.endswith(".dist-info"))
+    return infos[0][:-len(".dist-info")] + ".data" if len(infos) == 1 else None
+
+
+def _content_name(name: str, data_dir: str | None) -> str | None:
+    """The path a wheel entry installs to, relative to site-packages; None for metadata.
+    Only the distribution's own ``.data`` directory is special (as for the installer): a
+    top-level directory that merely ends in ``.data`` installs as itself."""
     top, _, rest = name.partition("/")
     if top.endswith(".dist-info"):
         return None
-    if top.endswith(".data"):
+    if top == data_dir:
         scheme, _, rel = rest.partition("/")
         if scheme not in ("purelib", "platlib"):
             raise refuse("convert-wheel-data", f"the wheel installs {scheme} files "

@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import BuildError, ProjectError, UsageError
-from ..findings import Finding, error, has_errors
+from ..findings import has_errors
 from ..format import archive
 from ..format import manifest as mf
-from ..format.engine.rules import declared_params
 from ..format.engine.trailer import encode_signature_stream
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
@@ -110,24 +109,9 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
 Written = list[tuple[str, int, str, Callable[[], bytes]]]
 # Warnings when reading any archive (the daemon takes files over the upload limit; the
 # engine's own archives may carry such files), but this writer does not make them: the
-# server refuses the first, and the engine's compiler would see phantom params in the second.
+# server refuses the first, and the engine's compiler would see phantom params in the
+# second (a .py file outside workflow/, vendored ones included, declaring params).
 REFUSED_WARNINGS = frozenset({"engine-limit-upload", "engine-stray-python"})
-
-
-def phantom_params(written: Written) -> list[Finding]:
-    """§2.7: the engine's compiler reads ``workflow_params(``, ``workflow_secrets(`` and
-    ``boundary_schema(`` from every ``.py`` file under the root; in ``vendor/`` (which the
-    reader does not keep) such a text would add params the workflow never declared."""
-    out = []
-    for name, _size, _digest, load in written:
-        rel = name.split("/", 1)[-1]
-        if rel.startswith("vendor/") and rel.endswith(".py"):
-            calls = declared_params(load())
-            if calls:
-                out.append(error("engine-stray-python", f"{', '.join(calls)} in a vendored "
-                                 "file: the engine's compiler scans every .py file for "
-                                 "declared params and would add these (§2.7)", rel))
-    return out
 
 
 def written_members(root: str, package_toml: bytes, manifest_bytes: bytes,
@@ -160,7 +144,6 @@ def engine_accepts(path: Path, written: Written, first_stream_end: int) -> None:
     archive = describe_written(path, written, first_stream_end)
     problems = [f for f in validate_engine_archive(archive).findings
                 if f.severity is Severity.ERROR or f.code in REFUSED_WARNINGS]
-    problems += phantom_params(written)
     if problems:
         raise BuildError(f"the engine would refuse this archive, so nothing was written: "
                          f"{problems[0].message}", code="engine-refused", findings=problems,

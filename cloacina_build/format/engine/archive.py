@@ -119,8 +119,24 @@ class _Members:
         """A regular file the writer wrote (mode 0644); ``load`` gives its bytes, read
         only when a check needs them."""
         self.count_entry(size)
-        self._add(name, rules.FILE, 0o644, size, digest,
-                  load() if self._wanted(name) else None)
+        wanted, scan = self._wanted(name), self._param_scan(name)
+        data = load() if wanted or scan is not None else None
+        if scan is not None and data is not None:
+            scan.feed(data)
+            self._scanned(name, scan)
+        self._add(name, rules.FILE, 0o644, size, digest, data if wanted else None)
+
+    def _param_scan(self, name: str) -> rules.ParamScan | None:
+        """A vendored ``.py`` file is not kept, but its text is searched as it passes: the
+        engine's compiler reads declared params from every ``.py`` file (§2.7)."""
+        rel = name.split("/", 1)[-1]
+        return rules.ParamScan() if rel.startswith("vendor/") and rel.endswith(".py") \
+            else None
+
+    def _scanned(self, name: str, scan: rules.ParamScan) -> None:
+        if scan.found:
+            self.findings.append(rules.stray_params_finding(name.split("/", 1)[-1],
+                                                            sorted(scan.found)))
 
     def _wanted(self, name: str) -> bool:
         rel = name.split("/", 1)[-1]
@@ -191,14 +207,19 @@ class _Reader(_Members):
         self.count_entry(header.size)
         digest = hashlib.sha256()
         keep = kind == rules.FILE and self._wanted(name)
+        scan = self._param_scan(name) if kind == rules.FILE else None
         parts: list[bytes] = []
 
         def sink(chunk: bytes) -> None:
             digest.update(chunk)
             if keep:
                 parts.append(chunk)
+            if scan is not None:
+                scan.feed(chunk)
 
         self.tar.data(sink if kind not in (rules.DIR, rules.GLOBAL) else None)
+        if scan is not None:
+            self._scanned(name, scan)
         self._add(name, kind, header.mode, header.size, digest.hexdigest(),
                   b"".join(parts) if keep else None)
 

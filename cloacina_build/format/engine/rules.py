@@ -255,6 +255,28 @@ def conflict_findings(files: set[str]) -> list[Finding]:
     return out
 
 
+class ParamScan:
+    """:func:`declared_params` over a file that streams past in chunks (a text may span
+    two chunks: the last bytes of one are kept for the next)."""
+
+    KEEP = max(len(c) for c in PARAM_CALLS) - 1
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        window = self._tail + chunk
+        self.found.update(declared_params(window))
+        self._tail = window[-self.KEEP:]
+
+
+def stray_params_finding(rel: str, calls: list[str]) -> Finding:
+    return warning("engine-stray-python", f"{', '.join(calls)} outside workflow/: the "
+                   "engine's compiler scans every .py file for declared params and would "
+                   "add these (§2.7)", rel)
+
+
 def declared_params(source: bytes) -> list[str]:
     """The declaration calls (``workflow_params`` ...) whose text the engine's compiler
     finds in a ``.py`` file's bytes (§2.7: a text search, not a parse)."""
@@ -270,9 +292,7 @@ def stray_python(sources: dict[str, bytes]) -> list[Finding]:
             continue
         calls = declared_params(data)
         if calls:
-            out.append(warning("engine-stray-python", f"{', '.join(calls)} outside workflow/: "
-                               "the engine's compiler scans every .py file for declared "
-                               "params and would add these (§2.7)", rel))
+            out.append(stray_params_finding(rel, calls))
     return out
 
 
