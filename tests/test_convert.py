@@ -96,6 +96,10 @@ def test_the_input_is_never_replaced_and_a_signed_output_needs_force(original, t
     assert info.value.code == "exists" and out.read_bytes() == before
     again = convert_package(engine, "cloacina", out, force=True)
     assert again.replaced and validate_package(out).ok
+    assert again.signatures_dropped == 0
+    sign_package(out, load_signing_key(str(private)))  # converting a signed package says
+    back = convert_package(out, "engine", tmp_path / "back.cloacina")  # what it dropped
+    assert back.signatures_dropped == 1 and back.to_dict()["signatures_dropped"] == 1
 
 
 def refused(code: str, *args, **kw) -> CloacinaError:

@@ -159,7 +159,10 @@ def test_detached_signature_last_and_any_change_voids_it(engine_pkg, keyring):
     report = verify_package(engine_pkg, trusted(keyring, threshold=2, detached=sig))
     assert report.ok and report.verified_by == ["alice", "bob"]
     assert any(s.detached and s.status is SignatureStatus.VERIFIED for s in report.signatures)
-    sign_package(engine_pkg, key(keyring, "bob"))  # a new embedded signature: new bytes
+    with pytest.raises(UsageError) as err:  # it would void the detached signature
+        sign_package(engine_pkg, key(keyring, "bob"))
+    assert err.value.code == "exists" and sig.name in err.value.message
+    sign_package(engine_pkg, key(keyring, "bob"), force=True)  # new bytes all the same
     report = verify_package(engine_pkg, trusted(keyring, detached=sig))
     assert "signature-wrong-package" in codes(report)
 
@@ -303,3 +306,18 @@ def test_flipped_bytes_across_the_signed_archive_are_all_refused(signed, keyring
         if verify_package(signed, policy).ok:
             missed.append(at)
     assert missed == []
+
+
+def test_a_signed_engine_archive_is_not_rebuilt_over_without_force(tmp_path, keyring):
+    """package (and convert) refuse to replace a signed engine archive, as they do a signed
+    zstd package (found by a new user: the signatures were lost without a word)."""
+    from cloacina_build.errors import UsageError
+
+    out = tmp_path / "x.cloacina"
+    build_package(EXAMPLES / "data-pipeline", out, format="engine")
+    sign_package(out, key(keyring, "alice"))
+    with pytest.raises(UsageError) as err:
+        build_package(EXAMPLES / "data-pipeline", out, format="engine")
+    assert err.value.code == "exists" and "alice" in err.value.message
+    result = build_package(EXAMPLES / "data-pipeline", out, format="engine", force=True)
+    assert result.replaced and "alice" in result.replaced

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError, PackageError, UsageError
+from ..errors import BuildError, CloacinaError, PackageError, UsageError
 from ..format.engine.bzip import CLOACINA, ENGINE, detect_format
 from ..format.engine.extract import extract_root
 from ..format.engine.manifest import parse_toml
@@ -61,6 +61,7 @@ class ConvertResult:
     manifest: Manifest
     size: int
     replaced: str | None = None
+    signatures_dropped: int = 0  # the input's signatures (embedded and FILE.sig): not carried
 
     def to_dict(self) -> dict[str, Any]:
         wf = self.manifest.workflow
@@ -68,7 +69,7 @@ class ConvertResult:
                 "size": self.size, "package": self.manifest.package.to_dict(),
                 "workflow": {"name": wf.name, "fingerprint": wf.fingerprint,
                              "tasks": [t.id for t in wf.tasks]},
-                "replaced": self.replaced}
+                "replaced": self.replaced, "signatures_dropped": self.signatures_dropped}
 
 
 def convert_package(path: Path | str, to: str, output: Path | str | None = None, *,
@@ -85,7 +86,20 @@ def convert_package(path: Path | str, to: str, output: Path | str | None = None,
         replaced = signed_output(out, force)
         with atomic_output(out) as fh, open(built, "rb") as src:
             shutil.copyfileobj(src, fh, CHUNK)
-    return ConvertResult(out, path, to, manifest, out.stat().st_size, replaced)
+    return ConvertResult(out, path, to, manifest, out.stat().st_size, replaced,
+                         _signatures_of(path))
+
+
+def _signatures_of(path: Path) -> int:
+    """How many signatures the input carries (a signature covers its bytes, so none
+    survives a conversion: the result must be signed again)."""
+    from .identity import embedded_records
+
+    try:
+        count = len(embedded_records(path))
+    except CloacinaError:
+        count = 0
+    return count + path.with_name(path.name + ".sig").is_file()
 
 
 def _source_format(path: Path, to: str) -> str:

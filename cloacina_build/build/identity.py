@@ -89,18 +89,26 @@ def git_provenance(root: Path) -> tuple[str | None, bool | None]:
         else None
 
 
+def embedded_records(path: Path) -> list[tuple[str, bytes]]:
+    """The embedded signature records of the package at ``path``, either format."""
+    from ..format.engine import detect_format, open_engine
+    from ..format.package import open_package
+
+    if detect_format(path) == "engine":
+        return list(open_engine(path).signatures)
+    return open_package(path).signature_members
+
+
 def signed_output(out: Path, force: bool) -> str | None:
     """What signed package a build would replace at ``out`` (``None``: nothing signed);
     refused (``exists``) unless ``force``."""
     from ..errors import CloacinaError
-    from ..format.package import open_package
     from ..ops.signing import detached_description, embedded_description
 
     if not out.is_file():
         return None
     try:
-        found = [embedded_description(data, name)
-                 for name, data in open_package(out).signature_members]
+        found = [embedded_description(data, name) for name, data in embedded_records(out)]
     except CloacinaError:  # not a package we can read: nothing signed to lose
         found = []
     sidecar = out.with_name(out.name + ".sig")

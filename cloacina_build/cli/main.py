@@ -342,6 +342,9 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
                f"{wf.fingerprint[:16]} (unchanged)")
     if result.replaced is not None:
         click.echo(f"  replaced {printable(result.replaced)}")
+    if result.signatures_dropped:
+        click.echo(f"  {result.signatures_dropped} signature(s) of the input not carried over "
+                   "(a signature covers the bytes it signed): sign the result")
 
 
 cli.add_command(key)

@@ -101,10 +101,23 @@ def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"the comment is longer than {MAX_COMMENT} characters",
                          hint="shorten the comment")
+    _keep_detached(path, force)
     with _validated_copy(path) as copy:
         if detect_format(copy) == ENGINE:
             return sign_engine_copy(path, copy, key, comment, signer, when, force)
         return _sign_copy(path, copy, key, comment, signer, when, force)
+
+
+def _keep_detached(path: Path, force: bool) -> None:
+    """An embedded signature changes the file's bytes, so a detached ``FILE.sig`` beside it
+    would stop matching: refused without ``force`` (sign embedded first, detached last)."""
+    sig = path.with_name(path.name + ".sig")
+    if sig.exists() and not force:
+        raise UsageError(f"{path} has a detached signature beside it ({sig.name}); an embedded "
+                         "signature changes the file's bytes, and the detached one would no "
+                         "longer match", code="exists",
+                         hint="add embedded signatures first and the detached one last; "
+                              "--force signs anyway (then sign --detached --force again)")
 
 
 def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: str | None,
