@@ -133,3 +133,30 @@ def test_generated_files_respect_the_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("template", ["python", "pyproject", "rust"])
+def test_var_values_cannot_break_the_files_they_land_in(tmp_path, template):
+    """Quotes, backslashes and control characters in --var values are written as TOML
+    strings, so the project still reads (found by a new user: `description=has "quotes"`
+    made package.toml invalid)."""
+    import tomllib
+
+    text = 'has "quotes", a \\ backslash and a\ttab'
+    project = create_project("var-demo", template=template, path=tmp_path / template,
+                             variables={"description": text, "author": 'O"Brien'})
+    config = {"python": "package.toml", "pyproject": "pyproject.toml",
+              "rust": "Cargo.toml"}[template]
+    doc = tomllib.loads((project / config).read_text())
+    table = {"python": "metadata", "pyproject": "project", "rust": "package"}[template]
+    assert doc[table]["description"] == text
+    from cloacina_build.ops.validate import validate_project
+
+    report = validate_project(project)  # the sources too: a docstring, a Rust attribute
+    assert report.ok, [f.render() for f in report.findings]
+
+
+def test_a_version_var_must_be_a_version(tmp_path):
+    with pytest.raises(UsageError) as err:
+        create_project("v-demo", path=tmp_path / "v", variables={"version": "banana"})
+    assert "banana" in err.value.message and not (tmp_path / "v").exists()

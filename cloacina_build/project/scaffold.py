@@ -127,7 +127,20 @@ def _values(template: Template, derived: dict[str, str], given: dict[str, str]
         else:
             raise UsageError(f"template '{template.name}' needs --var {var.name}=... "
                              f"({var.description})")
+    _check_version(values.get("version"))
     return values
+
+
+def _check_version(version: str | None) -> None:
+    from packaging.version import InvalidVersion, Version
+
+    if version is None:
+        return
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise UsageError(f"--var version={version!r} is not a version (PEP 440)",
+                         hint="use a version such as 0.1.0") from None
 
 
 def create_project(name: str, *, template: str = "python", path: Path | str | None = None,
@@ -159,11 +172,39 @@ def create_project(name: str, *, template: str = "python", path: Path | str | No
     return target
 
 
+def toml_string(value: object) -> str:
+    """A TOML basic string holding ``value`` exactly (quotes, backslashes and control
+    characters escaped): templates write ``description = {{ description | toml }}``, so a
+    --var value can never break the file it lands in."""
+    import json
+
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def rust_string(value: object) -> str:
+    """A Rust string literal holding ``value`` exactly."""
+    out = []
+    for ch in str(value):
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(f"\\u{{{ord(ch):x}}}")
+    return '"' + "".join(out) + '"'
+
+
+def one_line(value: object) -> str:
+    """``value`` on one line, control characters as spaces (for comments)."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))
+
+
 def _render_tree(source: Path, dest: Path, values: dict[str, Any]) -> None:
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
+    env.filters.update(toml=toml_string, py=repr, rust=rust_string, line=one_line)
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "target"))
         rel_dir = Path(dirpath).relative_to(source)
