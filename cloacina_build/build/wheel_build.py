@@ -151,22 +151,28 @@ def _run_backend(srcdir: Path, outdir: Path, runner: _Runner, *, isolated: bool)
             builder.build("wheel", outdir)
         return _backend_name(srcdir)
     except build.BuildBackendException as exc:
-        tail = "".join(output).strip().splitlines()[-15:]
         missing = "BackendUnavailable" in type(exc.exception).__name__
-        if missing:
+        if missing:  # its text goes on with the import's traceback: the first line says it
+            first = str(exc.exception).strip().splitlines()[:1] or ["(no message)"]
             raise UsageError(
-                f"the build backend is not importable here: {exc.exception}",
+                f"the build backend is not importable here: {first[0]}",
                 hint="install the project's build requirements in this environment, or "
                      "pass --isolated to build in a fresh environment (needs network)",
                 code="backend-unavailable") from None
-        raise BuildError("the wheel build failed:\n" + "\n".join("  | " + t for t in tail),
-                         hint="fix the build error above; 'python -m build --wheel' shows "
-                              "the same") from None
+        raise BuildError(f"the wheel build failed: {last_line(output)}",
+                         hint="'python -m build --wheel' in the project shows the backend's "
+                              "whole output") from None
     except build.BuildException as exc:
         raise BuildError(f"cannot build the wheel: {exc}") from None
     except subprocess.CalledProcessError as exc:
         raise BuildError(f"installing build requirements failed: {exc}",
                          hint="--isolated needs access to a package index") from None
+
+
+def last_line(output: list[str]) -> str:
+    """What a failed backend said last (its exception, usually): one line for the error."""
+    lines = [t.strip() for t in "".join(output).splitlines() if t.strip()]
+    return lines[-1][:300] if lines else "the backend printed nothing"
 
 
 def _backend_name(srcdir: Path) -> str:
