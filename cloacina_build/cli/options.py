@@ -129,7 +129,7 @@ def usage_error(exc: click.ClickException, group: click.Group,
         path, command = _command_of(group, argv)
     what = "the commands" if isinstance(command, click.Group) \
         else "its arguments and options"
-    message = (exc.format_message() or "bad usage").rstrip(".")
+    message = " ".join((exc.format_message() or "bad usage").split()).rstrip(".")  # one line
     return UsageError(message[:1].lower() + message[1:],
                       hint=f"run '{path} --help' to see {what}")
 

@@ -72,8 +72,8 @@ def _check_file(path: Path) -> int:
         magic = fh.read(4)
     refuse_engine(path, None, magic)
     if magic != ZSTD_MAGIC:
-        raise PackageError(f"{path} is not a .cloacina package (it does not start with a "
-                           "zstd frame)", code="archive-not-zstd")
+        raise PackageError(f"{path} is not a .cloacina package (it starts neither with a "
+                           "zstd frame nor with a bzip2 stream)", code="archive-not-zstd")
     return path.stat().st_size
 
 
