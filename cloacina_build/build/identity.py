@@ -92,10 +92,11 @@ def git_provenance(root: Path) -> tuple[str | None, bool | None]:
 def embedded_records(path: Path) -> list[tuple[str, bytes]]:
     """The embedded signature records of the package at ``path``, either format."""
     from ..format.engine import detect_format, open_engine
+    from ..format.engine.trailer import ends_unsigned
     from ..format.package import open_package
 
-    if detect_format(path) == "engine":
-        return list(open_engine(path).signatures)
+    if detect_format(path) == "engine":  # an unsigned one is known from its last bytes
+        return [] if ends_unsigned(path) else list(open_engine(path).signatures)
     return open_package(path).signature_members
 
 

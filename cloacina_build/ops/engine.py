@@ -35,7 +35,7 @@ from ..format.engine.rules import (
     clean,
     name_version_findings,
 )
-from ..format.engine.trailer import empty_trailer
+from ..format.engine.trailer import ends_unsigned
 from ..format.manifest import VENDOR_DIR, source_digest
 from ..model import Manifest, Member, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
@@ -139,12 +139,7 @@ def has_signatures(path: Path | str, quick: EngineInspection) -> bool:
     """Whether the archive may carry signatures, cheaply: a ``FILE.sig`` beside it, or a
     file that does not end in the unsigned trailer stream ``package --format engine``
     writes (a fixed 42 bytes).  Then ``inspect`` reads the archive whole to list them."""
-    if sidecar(path) is not None:
-        return True
-    empty = empty_trailer()
-    with open(path, "rb") as fh:
-        fh.seek(max(0, quick.archive.file_size - len(empty)))
-        return fh.read() != empty
+    return sidecar(path) is not None or not ends_unsigned(Path(path))
 
 
 def inspect_head(head: EngineHead, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,

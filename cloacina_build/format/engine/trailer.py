@@ -65,6 +65,17 @@ def empty_trailer() -> bytes:
     return encode_signature_stream("", [], 0)
 
 
+def ends_unsigned(path: Path) -> bool:
+    """Whether the file ends in the unsigned trailer stream (42 bytes) this tool writes:
+    then it carries no embedded signature, known without decompressing the first stream
+    (any other ending takes a full read to find out)."""
+    empty = empty_trailer()
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - len(empty)))
+        return fh.read() == empty
+
+
 def decompress_bound(limits: Limits) -> int:
     """The most a signature stream may decompress to: every record with a header and a
     PAX record, then the end blocks."""
