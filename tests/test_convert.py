@@ -271,3 +271,15 @@ def test_only_the_distributions_own_data_directory_is_special(tmp_path):
     files = unpack_wheel(wheel, tmp_path / "out")
     assert sorted(files) == ["extra.py", "model.data/weights.bin",
                              "other-2.0.data/purelib/x.py", "w/__init__.py"]
+
+
+def test_head_only_inspect_text_says_what_it_read(original, tmp_path):
+    """The text of a head-only inspection says its member count is of what it read, and
+    where the tasks came from (found by a new user: '2 member(s)' for a 4-file archive)."""
+    from click.testing import CliRunner
+
+    from cloacina_build.cli.main import cli
+
+    engine = convert_package(original, "engine", tmp_path / "e.cloacina").path
+    text = CliRunner().invoke(cli, ["inspect", str(engine)]).output
+    assert "(only its first 2 members read)" in text and "tasks from:" in text

@@ -124,7 +124,11 @@ def engine_inspect_text(info: EngineInspection) -> str:
     for label in ("description", "author", "requires_python"):
         if pkg.get(label):
             lines.append(f"  {label.replace('_', '-') + ':':17}{pkg[label]}")
-    lines.append(f"  {'root:':17}{a.root}/ ({len(a.members)} member(s))")
+    if info.note is None:
+        lines.append(f"  {'root:':17}{a.root}/ ({len(a.members)} member(s))")
+    else:  # only the head was read: the archive's other members were not counted
+        lines.append(f"  {'root:':17}{a.root}/ (only its first {len(a.members)} members "
+                     "read)")
     lines.append(f"  {'package size:':17}{human_size(a.file_size)} on disk")
     if a.trailing is not None:
         lines.append(f"  {'trailing:':17}{human_size(a.trailing.size)} after the first "

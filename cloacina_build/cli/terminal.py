@@ -14,7 +14,10 @@ import re
 
 import click
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, the line and paragraph separators, and every bidirectional
+# control (embeddings, overrides, isolates, and the marks ALM, LRM, RLM)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
