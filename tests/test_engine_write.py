@@ -230,7 +230,7 @@ def test_the_project_settings_choose_the_default_format(pipeline_project, tmp_pa
     settings.write_text('[package]\nformat = "egnine"\n')
     with pytest.raises(ProjectError) as err:
         build_package(pipeline_project, tmp_path / "c.cloacina")
-    assert err.value.code == "config-settings" and "egnine" in str(err.value)
+    assert err.value.code == "config-settings" and "egnine" in err.value.diagnostics()
     settings.write_text('[pakage]\nformat = "engine"\n')
     with pytest.raises(ProjectError):
         build_package(pipeline_project, tmp_path / "d.cloacina")

@@ -37,7 +37,8 @@ def load_settings(root: Path) -> Settings:
     doc = read_toml(path, SETTINGS_FILE)
     findings = _problems(doc)
     if findings:
-        raise ProjectError(f"{SETTINGS_FILE}: {findings[0].message}", code="config-settings",
+        raise ProjectError(f"{SETTINGS_FILE} has {len(findings)} problem(s)",
+                           code="config-settings",
                            findings=findings,
                            hint=f"{SETTINGS_FILE} takes [package] format = "
                                 f"{' or '.join(repr(f) for f in FORMATS)}")
