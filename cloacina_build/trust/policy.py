@@ -219,8 +219,9 @@ def _threshold(check, policy: TrustPolicy, out: Outcome, tally: _Tally) -> None:
     if not short:
         return
     if not out.signatures:
-        out.findings.append(error("signature-missing", f"{check.package} {check.version} is "
-                                  "unsigned, and a signature is required"))
+        what = f"{check.package} {check.version}".strip() or "the package"
+        out.findings.append(error("signature-missing", f"{what} is unsigned, and a signature "
+                                  "is required"))
     elif policy.threshold > 1 or not (tally.not_counted or any(
             f.is_error and f.code.startswith("signature-") for f in out.findings)):
         out.findings.append(error("signature-threshold", f"{len(tally.counted)} distinct "
