@@ -36,20 +36,20 @@ from ..format.engine.bzip import CLOACINA, ENGINE, detect_format
 from ..format.engine.extract import extract_root
 from ..format.engine.manifest import parse_toml
 from ..format.engine.rules import STDLIB_DENY, shown_name
+from ..format.engine.trailer import BUILD_DIR
 from ..format.package import open_package
 from ..format.wheel import ZIP_ERRORS
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
 from ..model import Manifest, PayloadKind, Severity, Workflow
+from ..project.config import METADATA_KEYS
+from ..trust.policy import sidecar
 from .identity import signed_output
 
 TARGETS = (ENGINE, CLOACINA)
-BUILD_DIR = ".cloacina-build/"
 SOURCE_DIRS = ("workflow/", "vendor/")
 COMPILED = (".so", ".pyd", ".dylib", ".dll", ".a", ".lib", ".o")
 PACKAGE_KEYS = {"name", "version", "interface", "interface_version", "extension"}
-METADATA_KEYS = {"language", "workflow_name", "entry_module", "description", "author",
-                 "requires_python"}
 CHUNK = 1 << 20
 
 
@@ -99,7 +99,7 @@ def _signatures_of(path: Path) -> int:
         count = len(embedded_records(path))
     except CloacinaError:
         count = 0
-    return count + path.with_name(path.name + ".sig").is_file()
+    return count + (sidecar(path) is not None)
 
 
 def _source_format(path: Path, to: str) -> str:
@@ -213,7 +213,7 @@ def _carried(names: set[str], package_toml: bytes) -> None:
     raw, _ = parse_toml(package_toml)
     raw = raw or {}
     keys = [f"[package].{k}" for k in sorted(set(raw.get("package") or {}) - PACKAGE_KEYS)]
-    keys += [f"[metadata].{k}" for k in sorted(set(raw.get("metadata") or {}) - METADATA_KEYS)]
+    keys += [f"[metadata].{k}" for k in sorted(set(raw.get("metadata") or {}) - set(METADATA_KEYS))]
     keys += [f"[{k}]" for k in sorted(set(raw) - {"package", "metadata"})]
     if keys:
         raise refuse("convert-lossy", f"package.toml sets {', '.join(keys[:5])}, which a "

@@ -37,6 +37,7 @@ from ..errors import BuildError, ProjectError, UsageError
 from ..findings import has_errors
 from ..format import archive
 from ..format import manifest as mf
+from ..format.engine.archive import BUILD_MANIFEST
 from ..format.engine.trailer import encode_signature_stream
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
@@ -54,8 +55,6 @@ from .identity import (
 )
 from .tree import project_files
 
-BUILD_DIR = ".cloacina-build"
-ENGINE_MANIFEST = f"{BUILD_DIR}/manifest.json"
 SOURCE_PAYLOAD = mf.PAYLOAD_DIR + "source"
 BZIP2_LEVEL = 9
 CHUNK = 1 << 20
@@ -90,7 +89,7 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
                                hint="fix the places named above and package again")
         epoch = archive.source_date_epoch()
         files = source_files(project)
-        package_toml = _package_toml(project)
+        package_toml = render_package_toml(project, project.version)
         manifest = _manifest(project, found, package_toml, files, epoch)
         manifest_bytes = checked_manifest(manifest, package_toml, graph_checked=True)
         out = output_path(project, project.version, output)
@@ -123,7 +122,7 @@ def written_members(root: str, package_toml: bytes, manifest_bytes: bytes,
 
     return [(f"{root}/{mf.PACKAGE_TOML}", len(package_toml),
              hashlib.sha256(package_toml).hexdigest(), fixed(package_toml)),
-            (f"{root}/{ENGINE_MANIFEST}", len(manifest_bytes),
+            (f"{root}/{BUILD_MANIFEST}", len(manifest_bytes),
              hashlib.sha256(manifest_bytes).hexdigest(), fixed(manifest_bytes)),
             *((f"{root}/{f.path}", f.size, f.sha256, f.file.read_bytes) for f in files)]
 
@@ -149,11 +148,6 @@ def engine_accepts(path: Path, written: Written, first_stream_end: int) -> None:
                          f"{problems[0].message}", code="engine-refused", findings=problems,
                          hint="fix what is named above (docs/engine.md lists the engine's "
                          "rules)")
-
-
-def _package_toml(project: Project) -> bytes:
-    assert project.version is not None
-    return render_package_toml(project, project.version)
 
 
 def source_files(project: Project) -> list[SourceFile]:
@@ -209,7 +203,7 @@ def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
     first = bz2.BZ2Compressor(BZIP2_LEVEL)
     fh.write(first.compress(archive.tar_member(f"{root}/{mf.PACKAGE_TOML}", package_toml,
                                                epoch)))
-    fh.write(first.compress(archive.tar_member(f"{root}/{ENGINE_MANIFEST}", manifest_bytes,
+    fh.write(first.compress(archive.tar_member(f"{root}/{BUILD_MANIFEST}", manifest_bytes,
                                                epoch)))
     for source in files:
         _write_file(fh, first, f"{root}/{source.path}", source, epoch)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..model import Manifest
-from ..project.config import Project
+from ..project.config import METADATA_KEYS, Project
+from ..trust.policy import sidecar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ops.signing import SignResult
@@ -65,8 +66,7 @@ def render_package_toml(project: Project, version: str) -> bytes:
     pkg.add("extension", "cloacina")
     doc.add("package", pkg)
     meta = tomlkit.table()
-    for key in ("language", "workflow_name", "entry_module", "description", "author",
-                "requires_python"):
+    for key in METADATA_KEYS:
         if project.metadata.get(key) is not None:
             meta.add(key, project.metadata[key])
     doc.add("metadata", meta)
@@ -112,9 +112,9 @@ def signed_output(out: Path, force: bool) -> str | None:
         found = [embedded_description(data, name) for name, data in embedded_records(out)]
     except CloacinaError:  # not a package we can read: nothing signed to lose
         found = []
-    sidecar = out.with_name(out.name + ".sig")
-    if sidecar.exists():
-        found.append(detached_description(sidecar) + " beside it")
+    sig = sidecar(out)
+    if sig is not None:
+        found.append(detached_description(sig) + " beside it")
     if not found:
         return None
     what = "; ".join(found)
@@ -122,6 +122,6 @@ def signed_output(out: Path, force: bool) -> str | None:
         raise UsageError(f"{out} is already a signed package ({what}); refusing to replace "
                          "it", code="exists", hint="pass --force to replace it (its "
                          "signatures are lost), or build to another path with -o")
-    stale = f" ({sidecar.name} is left in place and no longer matches)" \
-        if sidecar.exists() else ""
+    stale = f" ({sig.name} is left in place and no longer matches)" if sig is not None \
+        else ""
     return f"the signed package {out.name} ({what}){stale}"

@@ -17,16 +17,15 @@ IGNORED = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".mypy_c
 BYTECODE = (".pyc", ".pyo")
 
 
-def project_files(top: Path, root: Path, *, hidden: bool = False) -> list[tuple[str, Path]]:
+def project_files(top: Path, root: Path) -> list[tuple[str, Path]]:
     """``(path relative to top, file)`` for every file under ``top`` (a file or a
-    directory), checked against ``root`` (the project).  ``hidden``: keep dotfiles."""
+    directory), checked against ``root`` (the project); dotfiles are left out."""
     out: list[tuple[str, Path]] = []
-    _walk(top, top.name if top.is_file() else "", root.resolve(), hidden, out)
+    _walk(top, top.name if top.is_file() else "", root.resolve(), out)
     return sorted(out, key=lambda item: item[0].encode("utf-8", "surrogateescape"))
 
 
-def _walk(path: Path, rel: str, real_root: Path, hidden: bool,
-          out: list[tuple[str, Path]]) -> None:
+def _walk(path: Path, rel: str, real_root: Path, out: list[tuple[str, Path]]) -> None:
     if path.is_symlink() and not path.resolve().is_relative_to(real_root):
         raise ProjectError(f"{path} is a link to a place outside the project; it would "
                            "leak that file into the package",
@@ -34,9 +33,8 @@ def _walk(path: Path, rel: str, real_root: Path, hidden: bool,
     if path.is_dir():
         for child in path.iterdir():
             if child.name in IGNORED or child.suffix in BYTECODE or \
-                    (child.name.startswith(".") and not hidden):
+                    child.name.startswith("."):
                 continue
-            _walk(child, f"{rel}/{child.name}" if rel else child.name, real_root, hidden,
-                  out)
+            _walk(child, f"{rel}/{child.name}" if rel else child.name, real_root, out)
     elif path.is_file():
         out.append((rel, path))

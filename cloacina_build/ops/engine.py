@@ -35,7 +35,7 @@ from ..format.engine.rules import (
     clean,
     name_version_findings,
 )
-from ..format.engine.trailer import ends_unsigned
+from ..format.engine.trailer import BUILD_DIR, ends_unsigned
 from ..format.manifest import VENDOR_DIR, source_digest
 from ..model import Manifest, Member, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
@@ -47,7 +47,6 @@ from .checks.wheel import drift_findings
 from .checks.workflow import workflow_findings
 
 FORMAT = "engine"
-BUILD_DIR = ".cloacina-build/"
 FROM_SOURCE = "source"                # inspect discovered the tasks from the source
 FROM_MANIFEST = "build-manifest"      # inspect read them from .cloacina-build/manifest.json
 MANIFEST_NOTE = (f"the tasks come from the build manifest ({BUILD_MANIFEST}), read from the "
@@ -117,7 +116,7 @@ def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineI
     tool's two members is read no further (:func:`inspect_head`)."""
     head = read_head(path)
     quick = inspect_head(head, shown=str(path)) if head is not None else None
-    if quick is not None and not has_signatures(path, quick):
+    if quick is not None and not has_signatures(path):
         return quick
     archive = open_engine(path)
     found = discover_engine(archive)
@@ -135,7 +134,7 @@ def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineI
                             execution_levels(found.workflow.tasks), findings, verdicts)
 
 
-def has_signatures(path: Path | str, quick: EngineInspection) -> bool:
+def has_signatures(path: Path | str) -> bool:
     """Whether the archive may carry signatures, cheaply: a ``FILE.sig`` beside it, or a
     file that does not end in the unsigned trailer stream ``package --format engine``
     writes (a fixed 42 bytes).  Then ``inspect`` reads the archive whole to list them."""

@@ -28,7 +28,7 @@ from ..format.engine.bzip import ENGINE, detect_format
 from ..format.package import _check_file, open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
-from ..trust.policy import read_detached_file
+from ..trust.policy import read_detached_file, sidecar
 from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,
@@ -111,8 +111,8 @@ def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
 def _keep_detached(path: Path, force: bool) -> None:
     """An embedded signature changes the file's bytes, so a detached ``FILE.sig`` beside it
     would stop matching: refused without ``force`` (sign embedded first, detached last)."""
-    sig = path.with_name(path.name + ".sig")
-    if sig.exists() and not force:
+    sig = sidecar(path)
+    if sig is not None and not force:
         raise UsageError(f"{path} has a detached signature beside it ({sig.name}); an embedded "
                          "signature changes the file's bytes, and the detached one would no "
                          "longer match", code="exists",

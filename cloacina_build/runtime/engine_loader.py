@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import PackageError
 from ..findings import Finding, has_errors
@@ -27,6 +28,9 @@ from ..project.sources import DiskTree
 from ..trust.policy import TrustPolicy
 from . import cache as cache_mod
 from .engine_unpack import engine_key, key_matches, unpack_source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.engine import EngineValidation
 
 
 @dataclass
@@ -50,8 +54,10 @@ def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
     """The entry for the engine archive at ``path``: warm, or validated and unpacked."""
     identity = cache_mod.file_identity(path)  # before anything is read from the file
     verified_by: list[str] = []
+    checked = None
     if trust is not None:  # with a trust policy, always cold: signatures are judged there
-        verified_by = _verify(path, trust, limits)
+        checked = _verify(path, trust, limits)
+        verified_by = checked.signatures.outcome.verified if checked.signatures else []
     key = engine_key(path, limits)
     with cache_mod.locked(cache_dir, key):
         entry, why = cache_mod.check_entry(cache_dir, key)
@@ -59,21 +65,22 @@ def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
             served = _warm(entry)
             if served is not None:
                 return served
-        prepared = _cold(path, key, cache_dir, entry, identity, limits)
+        prepared = _cold(path, key, cache_dir, entry, identity, limits, checked)
     prepared.rebuilt, prepared.verified_by = why is not None, verified_by
     return prepared
 
 
-def _verify(path: Path, trust: TrustPolicy, limits: EngineLimits) -> list[str]:
-    """Signatures, as ``verify`` judges them: records in the second stream, ``FILE.sig``."""
-    from ..ops.validate import ValidationPolicy, validate_package
+def _verify(path: Path, trust: TrustPolicy, limits: EngineLimits) -> EngineValidation:
+    """Every engine rule and the signatures, as ``verify`` judges them (records in the
+    second stream, ``FILE.sig``), in one pass that the cold load then uses too."""
+    from ..ops.engine import validate_engine
     from ..trust.policy import require
 
-    report = validate_package(path, ValidationPolicy(trust=require(trust),
-                                                     engine_limits=limits))
-    if not report.ok:
-        raise _failed(path, report.errors, "verification")
-    return report.verified_by
+    found = validate_engine(path, limits, trust=require(trust))
+    errors = [f for f in found.findings if f.severity is Severity.ERROR]
+    if errors:
+        raise _failed(path, errors, "verification")
+    return found
 
 
 def _failed(path: Path, errors: list[Finding], what: str) -> PackageError:
@@ -104,10 +111,12 @@ def _manifest(entry: cache_mod.Entry) -> Manifest | None:
 
 
 def _cold(path: Path, key: str, cache_dir: Path, old: cache_mod.Entry | None,
-          identity: dict[str, int] | None, limits: EngineLimits) -> Prepared:
+          identity: dict[str, int] | None, limits: EngineLimits,
+          checked: EngineValidation | None) -> Prepared:
+    """``checked``: the archive already validated (and verified) by this load."""
     from ..ops.engine import validate_engine
 
-    found = validate_engine(path, limits)
+    found = checked if checked is not None else validate_engine(path, limits)
     errors = [f for f in found.findings if f.severity is Severity.ERROR]
     if errors:
         raise _failed(path, errors, "validation")

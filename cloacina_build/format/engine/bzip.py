@@ -68,10 +68,6 @@ class FirstStream:
         self.tail_size = 0
         self.tail_head = b""
 
-    @property
-    def eof(self) -> bool:
-        return self._d.eof and not self._pending
-
     def read(self, n: int) -> bytes:
         while not self._pending and not self._d.eof:
             self._step(n)

@@ -33,7 +33,6 @@ class EngineHead:
     package_toml: bytes
     build_manifest: bytes
     members: tuple[EngineMember, EngineMember]
-    decompressed: int              # bytes of the first bzip2 stream read to get here
 
 
 def head_bound(limits: rules.EngineLimits) -> int:
@@ -66,8 +65,7 @@ def read_head(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENGIN
                 return None
     except (OSError, PackageError, rules.Refused):
         return None
-    return EngineHead(path, size, root, first[1], second[1], (first[0], second[0]),
-                      stream.produced)
+    return EngineHead(path, size, root, first[1], second[1], (first[0], second[0]))
 
 
 def _member(reader: tar.TarReader, expected: str | None, bound: int

@@ -24,8 +24,7 @@ BLOCK = 512
 ZERO_BLOCK = b"\0" * BLOCK
 # Type flags, as tar-rs's EntryType names them.
 REGULAR = ("0", "\0")
-HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIRECTORY, FIFO, CONTIGUOUS = "1", "2", "3", "4", "5", \
-    "6", "7"
+HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIRECTORY, FIFO = "1", "2", "3", "4", "5", "6"
 GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE, PAX_LOCAL, PAX_GLOBAL = "L", "K", "S", "x", "g"
 _FOLDED = (GNU_LONGNAME, GNU_LONGLINK, PAX_LOCAL)
 
@@ -38,7 +37,6 @@ class TarHeader:
     typeflag: str        # one character
     size: int            # declared data size (PAX ``size`` wins)
     mode: int            # as written: may carry file-type bits (0o100644)
-    style: str           # "ustar", "gnu" or "v7"
 
 
 def _cut(field: bytes) -> bytes:
@@ -200,7 +198,7 @@ class TarReader:
         mode = parse_number(block[100:108], "mode")
         self._left = size + (-size % BLOCK)
         self._size = size
-        return TarHeader(path, flag, size, mode, style)
+        return TarHeader(path, flag, size, mode)
 
     def data(self, sink: Callable[[bytes], None] | None) -> None:
         """The current entry's data, in chunks, to ``sink`` (or skipped), then padding."""
