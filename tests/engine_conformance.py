@@ -73,7 +73,10 @@ def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_decla
                 v.unpack = "link"
                 return files
             parts = member.name.split("/")
-            if member.name.startswith("/"):
+            # tarfile turns a member named "/" into a directory named "": the raw header
+            # still says "/", which the engine's unpacker refuses as absolute (RootDir)
+            if member.name.startswith("/") or (
+                    not member.name and raw[member.offset:member.offset + 1] == b"/"):
                 v.unpack = "absolute"
                 return files
             if ".." in parts:

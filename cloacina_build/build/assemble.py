@@ -19,41 +19,16 @@ from ..format import manifest as mf
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..model import (
     BuildInfo,
-    Language,
     Manifest,
     Member,
-    PackageInfo,
     Payload,
     Workflow,
 )
 from ..project.config import Project
-from ..project.discovery import Discovery
-from ..project.fingerprint import ALGORITHM, workflow_fingerprint
+from ..project.fingerprint import workflow_fingerprint
 from ..project.graph import graph_findings
+from ..project.workflow import package_info, workflow_of
 from .payload import Payload as Built
-
-
-def workflow_of(project: Project, found: Discovery) -> Workflow:
-    meta = project.metadata
-    name = meta["workflow_name"]
-    algorithm = ALGORITHM
-    if meta["language"] == "rust":
-        from ..project.rust_lexer import ALGORITHM as algorithm
-    tasks = tuple(sorted(found.tasks, key=lambda t: t.id))
-    return Workflow(
-        name=name, entry_module=meta["entry_module"],
-        fingerprint=workflow_fingerprint(name, tasks, algorithm),
-        fingerprint_algorithm=algorithm, tasks=tasks,
-        triggers=tuple(sorted(found.triggers, key=lambda t: t.name)),
-        params=tuple(sorted(found.params, key=lambda p: p.name)),
-        secrets=tuple(sorted(found.secrets)))
-
-
-def package_info(project: Project, version: str) -> PackageInfo:
-    meta = project.metadata
-    return PackageInfo(name=project.name, version=version, language=Language(meta["language"]),
-                       description=meta.get("description"), author=meta.get("author"),
-                       requires_python=meta.get("requires_python"))
 
 
 def assemble(project: Project, built: Built, *, package_toml: bytes, size: int,

@@ -45,7 +45,8 @@ from ..model import Manifest, Member, Payload, PayloadKind, Severity
 from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery
-from .assemble import build_info, checked_manifest, package_info, workflow_of
+from ..project.workflow import package_info, workflow_of
+from .assemble import build_info, checked_manifest
 from .identity import (
     BuildResult,
     git_provenance,

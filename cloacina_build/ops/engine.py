@@ -21,6 +21,7 @@ from ..findings import Finding, error, warning
 from ..format.engine.archive import (
     BUILD_MANIFEST,
     EngineArchive,
+    EngineMember,
     describe,
     open_engine,
     shown_name,
@@ -37,7 +38,7 @@ from ..format.engine.rules import (
 )
 from ..format.engine.trailer import BUILD_DIR, ends_unsigned
 from ..format.manifest import VENDOR_DIR, source_digest
-from ..model import Manifest, Member, PayloadKind, Severity, Workflow
+from ..model import Manifest, Member, Payload, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
 from ..trust.policy import TrustPolicy, sidecar
 from ..trust.signatures import SignatureVerdict
@@ -243,6 +244,23 @@ def build_manifest_findings(archive: EngineArchive, discovered: Workflow,
     return out + drift_findings(manifest.workflow, discovery, where)
 
 
+def source_files(archive: EngineArchive) -> dict[str, EngineMember]:
+    """The archive's source: every file under the root but this tool's build directory,
+    by root-relative path."""
+    prefix = f"{archive.root}/"
+    return {m.name[len(prefix):]: m for m in archive.members
+            if m.name.startswith(prefix) and m.type == FILE
+            and not m.name[len(prefix):].startswith(BUILD_DIR)}
+
+
+def source_payload(archive: EngineArchive) -> Payload:
+    """The source as one payload, with the digest ``package --format engine`` records (an
+    archive this tool did not write has no build manifest to read it from)."""
+    source = [Member(rel, m.size, m.sha256 or "") for rel, m in source_files(archive).items()]
+    return Payload(kind=PayloadKind.SOURCE, path="", filename="source",
+                   size=sum(m.size for m in source), sha256=source_digest(source), tags=())
+
+
 def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> list[Finding]:
     """The manifest's members against the files under the root (sizes and sha256 as they
     streamed past; every file outside ``vendor/`` must be listed), and the source payload's
@@ -250,10 +268,7 @@ def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> l
     if manifest.payload.kind is not PayloadKind.SOURCE:
         return [error("engine-build-manifest", f"{BUILD_MANIFEST} describes a "
                       f"{manifest.payload.kind} payload, not the archive's source", where)]
-    prefix = f"{archive.root}/"
-    actual = {m.name[len(prefix):]: m for m in archive.members
-              if m.name.startswith(prefix) and m.type == FILE
-              and not m.name[len(prefix):].startswith(BUILD_DIR)}
+    actual = source_files(archive)
     source = [Member(rel, m.size, m.sha256 or "") for rel, m in actual.items()]
     out = []
     for listed in manifest.members:
