@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .options import (
+    CloacinaSubgroup,
     emit_json,
     handle_errors,
     json_option,
@@ -13,7 +14,7 @@ from .options import (
 )
 
 
-@click.group()
+@click.group(cls=CloacinaSubgroup)
 def key() -> None:
     """Create and identify Ed25519 signing keys."""
 

@@ -91,11 +91,52 @@ def handle_errors(func):
     return wrapper
 
 
+QUIET, NORMAL, VERBOSE = -1, 0, 1
+
+
+class CloacinaCommand(click.Command):
+    """Every command: ``-q/--quiet`` and ``-v/--verbose`` are added here, so no command
+    can lack them, and taken out of the arguments before the command's function is called
+    (it reads the level with :func:`verbosity`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["-v", "--verbose"], is_flag=True,
+                                        help="Say more: each phase, and every finding."))
+        self.params.append(click.Option(["-q", "--quiet"], is_flag=True,
+                                        help="Print only results and errors: no progress, "
+                                             "no warnings."))
+
+    def invoke(self, ctx: click.Context):
+        quiet, verbose = ctx.params.pop("quiet", False), ctx.params.pop("verbose", False)
+        if quiet and verbose:
+            raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together",
+                                   ctx=ctx)
+        ctx.meta["cloacina.verbosity"] = QUIET if quiet else VERBOSE if verbose else NORMAL
+        return super().invoke(ctx)
+
+
+class CloacinaSubgroup(click.Group):
+    """A group of commands under ``cloacinactl`` (``key``): its commands get ``-q``/``-v``."""
+
+    command_class = CloacinaCommand
+
+
+def verbosity() -> int:
+    """The running command's level: :data:`QUIET`, :data:`NORMAL` or :data:`VERBOSE`."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("cloacina.verbosity", NORMAL) if ctx is not None else NORMAL
+
+
 class CloacinaGroup(click.Group):
     """The command group: click's own usage errors (an unknown option or command, a
     missing argument, a bad value) come out like every other error: ``error:`` and
     ``hint:`` on standard error, or one JSON object when ``--json`` is among the
-    arguments; exit 2.  Ctrl-C while click parses is ``interrupted`` (exit 130)."""
+    arguments; exit 2.  Ctrl-C while click parses is ``interrupted`` (exit 130).  Its
+    commands are :class:`CloacinaCommand` (``-q``/``-v``), its sub-groups the same."""
+
+    command_class = CloacinaCommand
+    group_class = CloacinaSubgroup
 
     def main(self, args=None, prog_name=None, complete_var=None,
              standalone_mode: bool = True, **extra):
