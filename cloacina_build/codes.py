@@ -360,13 +360,20 @@ def info(code: str) -> CodeInfo | None:
     return REGISTRY.get(code)
 
 
+def anchor(code: str) -> str:
+    """The HTML anchor of ``code``'s row in docs/format.md's table (SARIF links to it)."""
+    return f"code-{code}"
+
+
 def markdown_table() -> str:
-    """The table docs/format.md carries between its ``codes:begin``/``codes:end`` marks."""
+    """The table docs/format.md carries between its ``codes:begin``/``codes:end`` marks;
+    each row starts with an anchor, ``format.md#code-CODE``."""
     lines = ["| code | group | severity | meaning |", "|------|-------|----------|---------|"]
     for group, rows in _TABLE:
         for code, severity, summary, doc in rows:
             link = "" if doc == _FORMAT else f" ([{doc.split('#')[0]}]({doc}))"
-            lines.append(f"| `{code}` | {group} | {severity.value} | {summary}{link} |")
+            lines.append(f'| <a id="{anchor(code)}"></a>`{code}` | {group} | '
+                         f"{severity.value} | {summary}{link} |")
     return "\n".join(lines) + "\n"
 
 
