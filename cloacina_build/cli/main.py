@@ -27,6 +27,7 @@ from .options import (
     trust_options,
 )
 from .terminal import echo_text, printable
+from .validate_output import output_options
 
 
 @click.group("cloacinactl", cls=CloacinaGroup,
@@ -155,21 +156,22 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
 @trust_options
 @click.option("--require-signature", is_flag=True,
               help="Fail unless enough trusted signers verify (needs --trust).")
+@output_options
 @json_option
 @handle_errors
 def validate(path: str, trust_path: str | None, threshold: int, detached: str | None,
-             require_signature: bool, as_json: bool) -> None:
+             require_signature: bool, fmt: str, output: str | None, as_json: bool) -> None:
     """Check a .cloacina package or a project directory; exit 1 when invalid.
 
     A package is ours (zstd) or an engine archive (bzip2 source): each gets its rules."""
-    from ..ops.validate import ValidationPolicy, validate_path
+    from ..ops.validate import ValidationPolicy
     from ..trust.policy import policy_from_options
-    from .render import validate_text
+    from .validate_output import emit_validation, validated
 
     policy = ValidationPolicy(trust=policy_from_options(trust_path, threshold=threshold,
                                                         detached=detached,
                                                         require=require_signature))
-    finish(validate_path(path, policy), validate_text, as_json)
+    emit_validation(validated(path, policy, fmt), fmt, output, path)
 
 
 @cli.command()

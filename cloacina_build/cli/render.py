@@ -251,14 +251,18 @@ def validate_text(report) -> str:
     if report.signatures:
         lines.append("signatures:")
         lines += signature_lines(report.signatures)
+    lines.append(validate_summary(report))
+    return _lines(lines)
+
+
+def validate_summary(report) -> str:
+    """The last line of ``validate``: ``valid: NAME VERSION (KIND)`` or ``invalid: ...``."""
     what = f"{report.name} {report.version}" if report.name else report.path
     if report.ok:
         extra = f" with {len(report.warnings)} warning(s)" if report.warnings else ""
-        lines.append(f"valid: {what} ({report.kind}){extra}")
-    else:
-        lines.append(f"invalid: {what} ({report.kind}): {len(report.errors)} error(s), "
-                     f"{len(report.warnings)} warning(s)")
-    return _lines(lines)
+        return f"valid: {what} ({report.kind}){extra}"
+    return (f"invalid: {what} ({report.kind}): {len(report.errors)} error(s), "
+            f"{len(report.warnings)} warning(s)")
 
 
 def shown_path(path) -> str:

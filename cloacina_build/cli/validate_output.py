@@ -1,0 +1,107 @@
+"""``validate``'s outputs: ``--format text|json|sarif`` (``--json`` is ``--format json``) and
+``-o/--output FILE``, written atomically, with the one-line summary left on the terminal."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import EXIT_FAILED, CloacinaError, UsageError
+from .options import emit_json
+from .terminal import printable
+
+FORMATS = ("text", "json", "sarif")
+
+
+def output_options(func):
+    """``--format`` and ``-o/--output``; put above ``@json_option``.  The command gets
+    ``fmt`` (one of :data:`FORMATS`) and ``output``, and ``as_json`` is true exactly when
+    the format is JSON, so errors come as JSON objects for ``--format json`` as they do
+    for ``--json``.  ``--json`` with another ``--format`` is a usage error (exit 2)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        fmt, as_json = kwargs.get("fmt"), kwargs.get("as_json", False)
+        if as_json and fmt not in (None, "json"):
+            raise click.UsageError(f"--json and --format {fmt} disagree: --json is "
+                                   "--format json; give one of them",
+                                   ctx=click.get_current_context(silent=True))
+        kwargs["fmt"] = "json" if as_json else fmt or "text"
+        kwargs["as_json"] = kwargs["fmt"] == "json"
+        return func(*args, **kwargs)
+
+    wrapper = click.option(
+        "-o", "--output", type=click.Path(dir_okay=False),
+        help="Write the report (in the chosen format) to FILE, atomically; the terminal "
+             "gets the one-line summary.")(wrapper)
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS),
+        help="text (default), json (the same as --json) or sarif (SARIF 2.1.0 for code "
+             "scanning, e.g. GitHub's upload-sarif).")(wrapper)
+
+
+def validated(path: str, policy, fmt: str):
+    """The report of ``validate_path``.  For SARIF, a project or package too broken to
+    validate at all (exit 1: invalid TOML, say) becomes a report of that one error, so
+    the SARIF file still says what is wrong; the error is printed as usual too."""
+    from ..ops.validate import validate_path
+
+    try:
+        return validate_path(path, policy)
+    except CloacinaError as exc:
+        if fmt != "sarif" or exc.exit_code != EXIT_FAILED:
+            raise
+        from ..ops.sarif import failed_report
+
+        click.echo(f"error: {exc.diagnostics(printable)}", err=True)
+        return failed_report(path, exc)
+
+
+def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
+    """Print (or with ``output`` write) ``report`` in ``fmt``; exit 1 when it failed."""
+    from .render import shown_path, validate_summary, validate_text
+
+    if output is None:
+        if fmt == "text":
+            click.echo(validate_text(report))
+        else:
+            emit_json(_document(report, fmt))
+    else:
+        _write(Path(output), Path(source), _file_text(report, fmt))
+        click.echo(printable(f"{validate_summary(report)}; wrote {shown_path(output)}"))
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _document(report, fmt: str) -> dict[str, Any]:
+    if fmt == "sarif":
+        from ..ops.sarif import sarif_report
+
+        return sarif_report(report)
+    return report.to_dict()
+
+
+def _file_text(report, fmt: str) -> str:
+    import json  # here: most runs never write a file
+
+    if fmt == "text":
+        from .render import validate_text
+
+        return validate_text(report) + "\n"
+    return json.dumps(_document(report, fmt), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str) + "\n"
+
+
+def _write(output: Path, source: Path, text: str) -> None:
+    from ..fsutil import atomic_output
+
+    if output.exists() and source.exists() and os.path.samefile(output, source):
+        raise UsageError(f"-o {output} is the file being validated; it would be replaced",
+                         hint="write the report to another file")
+    with atomic_output(output) as fh:
+        fh.write(text.encode("utf-8", "backslashreplace"))  # lone surrogates as \\udcXX
