@@ -37,7 +37,7 @@ from ..format.engine.rules import (
     name_version_findings,
 )
 from ..format.engine.trailer import BUILD_DIR, ends_unsigned
-from ..format.manifest import VENDOR_DIR, source_digest
+from ..format.manifest import PACKAGE_TOML, VENDOR_DIR, source_digest
 from ..model import Manifest, Member, Payload, PayloadKind, Severity, Workflow
 from ..project.graph import execution_levels
 from ..trust.policy import TrustPolicy, sidecar
@@ -256,7 +256,8 @@ def source_files(archive: EngineArchive) -> dict[str, EngineMember]:
 def source_payload(archive: EngineArchive) -> Payload:
     """The source as one payload, with the digest ``package --format engine`` records (an
     archive this tool did not write has no build manifest to read it from)."""
-    source = [Member(rel, m.size, m.sha256 or "") for rel, m in source_files(archive).items()]
+    source = [Member(rel, m.size, m.sha256 or "") for rel, m in source_files(archive).items()
+              if rel != PACKAGE_TOML]  # as the builder records it: the digest leaves it out
     return Payload(kind=PayloadKind.SOURCE, path="", filename="source",
                    size=sum(m.size for m in source), sha256=source_digest(source), tags=())
 
