@@ -148,6 +148,7 @@ class WheelIndex:
     record_path: str | None = None
     rows: tuple[RecordRow, ...] = ()
     findings: tuple[Finding, ...] = field(default=())
+    complete: bool = False     # the directory and RECORD were both read
 
 
 def read_index(window: Window, limits: Limits, where: str) -> WheelIndex | Needed:
@@ -180,7 +181,7 @@ def read_index(window: Window, limits: Limits, where: str) -> WheelIndex | Neede
             return data if isinstance(data, Needed) else \
                 WheelIndex(entries, record_path, (), tuple(findings) + (data,))
     rows, problems = parse_record(data, where)
-    return WheelIndex(entries, record_path, rows, tuple(findings + problems))
+    return WheelIndex(entries, record_path, rows, tuple(findings + problems), True)
 
 
 def _entry_count_problem(window: Window, limits: Limits, where: str) -> Finding | None:

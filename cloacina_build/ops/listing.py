@@ -24,7 +24,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import PackageError
-from ..findings import Finding, error, has_errors
+from ..findings import Finding, error
 from ..format import manifest as mf
 from ..format.archive import Member
 from ..format.limits import DEFAULT_LIMITS, Limits
@@ -134,7 +134,7 @@ def _list_cloacina(path: Path, limits: Limits) -> Listing:
             state.stop(exc)
     findings = state.digest_findings()
     files: tuple[PayloadFile, ...] = ()
-    record = None
+    record, complete = None, state.complete and state.payload is not None
     if manifest.payload.kind is PayloadKind.NATIVE and state.payload is not None:
         files = (PayloadFile(manifest.payload.filename, state.payload.size,
                              state.payload.sha256),)
@@ -142,7 +142,9 @@ def _list_cloacina(path: Path, limits: Limits) -> Listing:
         index = _wheel_index(path, state, limits)
         files, record = wheel_files(index), index.record_path
         findings += index.findings
-    complete = state.complete and not has_errors(findings)
+        if index.record_path is not None:
+            findings += disagreement(files, manifest.payload.path)
+        complete = complete and index.complete
     return Listing(str(path), CLOACINA, tuple(state.members), files, manifest.payload,
                    manifest.native, None, record, complete,
                    tuple(state.findings + findings))
@@ -194,6 +196,15 @@ def wheel_files(index: WheelIndex) -> tuple[PayloadFile, ...]:
             out.append(PayloadFile(name, row.size, row.sha256, _note(row, zip_size),
                                    zip_size))
     return tuple(out)
+
+
+def disagreement(files: tuple[PayloadFile, ...], where: str) -> list[Finding]:
+    """One finding when RECORD and the zip's directory disagree (the notes say where)."""
+    odd = [f for f in files if f.note in (NOT_IN_RECORD, NOT_IN_WHEEL, SIZE_DIFFERS)]
+    if not odd:
+        return []
+    return [error("wheel-record", f"RECORD and the wheel's directory disagree on "
+                  f"{len(odd)} file(s), first {odd[0].path!r} ({odd[0].note})", where)]
 
 
 def _note(row: RecordRow, zip_size: int | None) -> str | None:
