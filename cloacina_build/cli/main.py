@@ -14,6 +14,7 @@ import click
 from ..__about__ import __version__
 from ..errors import EXIT_FAILED
 from .keys import key
+from .ls import ls
 from .options import (
     CloacinaGroup,
     emit_json,
@@ -350,6 +351,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 
 cli.add_command(key)
+cli.add_command(ls)
 
 
 def main() -> None:
