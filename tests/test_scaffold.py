@@ -330,3 +330,13 @@ def test_trust_holds_public_keys_and_git_keeps_private_keys_out(tmp_path, templa
     ignored = subprocess.run(["git", "check-ignore", "trust/ci.key", "trust/ci.pub",
                               "trust/README.md"], cwd=project, capture_output=True, text=True)
     assert ignored.stdout.split() == ["trust/ci.key"]
+
+
+@given(st.text())
+@settings(max_examples=500, deadline=None)
+def test_the_yaml_filter_holds_any_text_exactly(text):
+    import yaml
+
+    from cloacina_build.project.scaffold import yaml_string
+
+    assert yaml.safe_load(f"key: {yaml_string(text)}\n") == {"key": text}

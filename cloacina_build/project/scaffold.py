@@ -211,11 +211,26 @@ def create_project(name: str, *, template: str = "python", path: Path | str | No
 def toml_string(value: object) -> str:
     """A TOML basic string holding ``value`` exactly (quotes, backslashes and control
     characters escaped): templates write ``description = {{ description | toml }}``, so a
-    --var value can never break the file it lands in.  The same JSON string is a YAML
-    double-quoted scalar (the ``yaml`` filter)."""
+    --var value can never break the file it lands in."""
     import json
 
     return json.dumps(str(value), ensure_ascii=False)
+
+
+def yaml_string(value: object) -> str:
+    """A YAML double-quoted scalar holding ``value`` exactly: every character outside
+    YAML's printable set, and the line and paragraph separators, escaped."""
+    out = []
+    for ch in str(value):
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)
+              or 0xE000 <= code <= 0xFFFD or code >= 0x10000):
+            out.append(ch)
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
 
 
 def rust_string(value: object) -> str:
@@ -242,7 +257,7 @@ def _render_tree(source: Path, dest: Path, values: dict[str, Any]) -> None:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     env.filters.update(toml=toml_string, py=repr, rust=rust_string, line=one_line,
-                       yaml=toml_string, sh=shlex.quote)
+                       yaml=yaml_string, sh=shlex.quote)
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "target"))
         rel_dir = Path(dirpath).relative_to(source)
