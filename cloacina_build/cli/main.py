@@ -78,13 +78,17 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     if as_json:
         emit_json({"ok": True, "path": str(path), "template": template, "name": name})
     else:
-        from ..project.scaffold import load_template
+        from ..project.scaffold import REQUIREMENT, load_template
         from .render import shown_path
 
-        test = "cargo test --offline" if load_template(template).language == "rust" \
-            else "pytest"
+        tpl = load_template(template)
+        test = "cargo test --offline" if tpl.language == "rust" else "pytest"
         click.echo(f"created {shown_path(path)} from template '{template}'\n"
                    f"next: cd {shown_path(path)} && {test} && cloacinactl package .")
+        requirement = values.get(REQUIREMENT, tpl.default_of(REQUIREMENT))
+        if requirement:
+            click.echo(printable(f"CI installs cloacinactl with: {requirement} (to change "
+                                 "it: README.md, 'Install cloacinactl')"))
 
 
 @cli.command()

@@ -3,7 +3,9 @@
 A template is a directory holding ``template.toml`` (a description and its variables, each
 with a description and an optional default) and ``files/``: every file is rendered with
 jinja2 when its name ends in ``.j2`` (the suffix is dropped) and copied as it is otherwise;
-path components are rendered too, and a component ``dot-x`` becomes ``.x``.  Built-in
+path components are rendered too, and a component ``dot-x`` becomes ``.x``.  A default
+may use ``{{ cloacina_build_version }}`` and ``{{ cloacina_build_pin }}`` (see
+``requirement``).  Built-in
 templates live in ``templates/`` (shipped in the wheel); ``--template PATH`` takes a
 user's own directory with the same conventions.  Generation happens in a temporary
 directory beside the target and is renamed into place: a failure leaves nothing behind.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -25,10 +28,13 @@ from ..errors import ProjectError, UsageError, did_you_mean
 from ..fsutil import unwritable
 from ..schema_subset import data_dir
 from .config import snake_case
+from .requirement import VARIABLE as REQUIREMENT
+from .requirement import check_requirement, installed_requirement
 
 _PACKAGE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _CRATE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-DERIVED = ("name", "module", "crate", "lib_name", "workflow", "cloacina_build_version")
+DERIVED = ("name", "module", "crate", "lib_name", "workflow", "cloacina_build_version",
+           "cloacina_build_pin")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,10 @@ class Template:
     description: str
     language: str
     variables: list[Variable] = field(default_factory=list)
+
+    def default_of(self, name: str) -> str | None:
+        """The default of variable ``name``; None when it has none or is not declared."""
+        return next((v.default for v in self.variables if v.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "language": self.language,
@@ -81,9 +91,33 @@ def load_template(spec: str) -> Template:
             raise UsageError(f"{path / 'template.toml'}: variable '{name}' must be a table")
         default = spec_.get("default")
         variables.append(Variable(name, str(spec_.get("description", "")),
-                                  None if default is None else str(default)))
+                                  None if default is None else _default(path, name, default)))
     return Template(path.name, path, str(doc.get("description", "")),
                     str(doc.get("language", "python")), variables)
+
+
+def tool_facts() -> dict[str, str]:
+    """The derived names that do not depend on the project: a default may use them."""
+    return {"cloacina_build_version": __version__,
+            "cloacina_build_pin": installed_requirement()}
+
+
+def _default(path: Path, name: str, default: object) -> str:
+    """A variable's default; ``{{ cloacina_build_version }}`` and ``{{ cloacina_build_pin }}``
+    in it are rendered (so ``--list`` shows the value a project would get)."""
+    import jinja2
+
+    text = str(default)
+    if "{{" not in text and "{%" not in text:
+        return text
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        return env.from_string(text).render(tool_facts())
+    except jinja2.TemplateError as exc:
+        raise UsageError(f"{path / 'template.toml'}: the default of variable '{name}' does "
+                         f"not render: {exc}",
+                         hint="a default may use cloacina_build_version and "
+                              "cloacina_build_pin, not the project's names") from None
 
 
 def list_templates() -> list[Template]:
@@ -105,7 +139,7 @@ def derive(name: str, language: str) -> dict[str, str]:
     if language == "rust" and not _CRATE.match(crate):
         raise UsageError(f"'{name}' gives the crate name '{crate}', which Cargo refuses")
     return {"name": name, "module": module, "crate": crate, "lib_name": module,
-            "workflow": module, "cloacina_build_version": __version__}
+            "workflow": module, **tool_facts()}
 
 
 def _values(template: Template, derived: dict[str, str], given: dict[str, str]
@@ -128,6 +162,8 @@ def _values(template: Template, derived: dict[str, str], given: dict[str, str]
             raise UsageError(f"template '{template.name}' needs --var {var.name}=... "
                              f"({var.description})")
     _check_version(values.get("version"))
+    if REQUIREMENT in values:
+        check_requirement(values[REQUIREMENT])
     return values
 
 
@@ -181,6 +217,22 @@ def toml_string(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def yaml_string(value: object) -> str:
+    """A YAML double-quoted scalar holding ``value`` exactly: every character outside
+    YAML's printable set, and the line and paragraph separators, escaped."""
+    out = []
+    for ch in str(value):
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)
+              or 0xE000 <= code <= 0xFFFD or code >= 0x10000):
+            out.append(ch)
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
+
+
 def rust_string(value: object) -> str:
     """A Rust string literal holding ``value`` exactly."""
     out = []
@@ -204,7 +256,8 @@ def _render_tree(source: Path, dest: Path, values: dict[str, Any]) -> None:
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
-    env.filters.update(toml=toml_string, py=repr, rust=rust_string, line=one_line)
+    env.filters.update(toml=toml_string, py=repr, rust=rust_string, line=one_line,
+                       yaml=yaml_string, sh=shlex.quote)
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "target"))
         rel_dir = Path(dirpath).relative_to(source)
