@@ -250,6 +250,7 @@ def _task_mutations():
     return st.tuples(task, edits)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # slow when loaded
 @given(st.lists(_task_mutations(), min_size=1, max_size=8))
 def test_the_fast_task_reader_agrees_with_the_full_one(cases):
     """The fast path takes only tasks the full reader accepts, and reads them the same,
