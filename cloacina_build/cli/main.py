@@ -13,6 +13,7 @@ import click
 
 from ..__about__ import __version__
 from ..errors import EXIT_FAILED
+from .diff import diff
 from .keys import key
 from .options import (
     CloacinaGroup,
@@ -348,6 +349,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 
 cli.add_command(key)
+cli.add_command(diff)
 
 
 def main() -> None:

@@ -1,0 +1,125 @@
+"""``diff`` between real packages built by the real tool: both formats, a package against
+an engine archive of the same project, a package against a project directory, build facts,
+signatures, and the promise that only the heads are read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cloacina_build.build.builder import build_package
+from cloacina_build.format.frames import walk_frames
+from cloacina_build.ops.diff import diff_paths
+from cloacina_build.ops.signing import sign_package
+from cloacina_build.ops.validate import validate_package
+
+from .keyring import key, make_keyring
+from .test_diff import DP_TASKS, copy, edit
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """data-pipeline 1.0.0 and an edited 1.1.0 (a body changed, a task added), each as a
+    package and as an engine archive, built outside any git checkout."""
+    root = tmp_path_factory.mktemp("diffpkg")
+    old, new = copy("data-pipeline", root / "old"), copy("data-pipeline", root / "new")
+    edit(new, "package.toml", 'version = "1.0.0"', 'version = "1.1.0"')
+    edit(new, DP_TASKS, '"records": 1000', '"records": 2000')
+    (new / DP_TASKS).write_text((new / DP_TASKS).read_text() + ARCHIVE)
+    out = {"old-dir": old, "new-dir": new}
+    for name, project in (("old", old), ("new", new)):
+        out[name] = build_package(project, root / f"{name}.cloacina").path
+        out[f"{name}-engine"] = build_package(project, root / f"{name}-engine.cloacina",
+                                              format="engine").path
+    return out
+
+
+ARCHIVE = '''
+
+@cloaca.task(id="archive", dependencies=["generate_report"])
+def archive(context):
+    """Keep the report."""
+    return context
+'''
+
+
+def test_package_against_package(built):
+    d = diff_paths(built["old"], built["new"])
+    assert [t.id for t in d.tasks.added] == ["archive"]
+    assert [c.id for c in d.tasks.changed] == ["collect_data"]
+    assert d.edges.added == (("generate_report", "archive"),)
+    assert [(c.field, c.new) for c in d.package] == [("version", "1.1.0")]
+    assert {c.field for c in d.payload.changes} >= {"filename", "sha256"}
+    assert d.differs_in == ["tasks", "edges", "workflow", "package", "payload"]
+    assert d.summary().endswith("metadata: version; payload differs (build facts differ: "
+                                "digest, file_size)")
+
+
+def test_engine_archive_against_engine_archive(built):
+    d = diff_paths(built["old-engine"], built["new-engine"])
+    assert (d.old.kind, d.new.kind) == ("engine", "engine")
+    assert [t.id for t in d.tasks.added] == ["archive"]
+    assert d.payload.compared and "sha256" in {c.field for c in d.payload.changes}
+    assert "payload" in d.differs_in
+
+
+def test_a_package_and_an_engine_archive_of_the_same_project(built):
+    d = diff_paths(built["old"], built["old-engine"])
+    assert not d.differs, d.to_dict()
+    assert d.payload.compared is False
+    assert any("wheel payload and a source payload" in n for n in d.notes)
+    assert {c.field: c.new for c in d.build}["format"] == "engine"
+    mixed = diff_paths(built["old"], built["new-engine"])
+    assert mixed.differs_in == ["tasks", "edges", "workflow", "package"]
+
+
+def test_a_package_against_its_project_and_another(built):
+    assert not diff_paths(built["old"], built["old-dir"]).differs
+    assert not diff_paths(built["new-dir"], built["new-engine"]).differs
+    d = diff_paths(built["old"], built["new-dir"])
+    assert [t.id for t in d.tasks.added] == ["archive"]
+    assert d.signatures is None and d.build == ()
+
+
+def test_build_facts_are_shown_but_do_not_count(built, built_pipeline):
+    """The same project built from a git checkout and from a copy outside it: the wheel
+    is the same, only the provenance and hence the digest differ."""
+    d = diff_paths(built_pipeline, built["old"])
+    assert not d.differs
+    fields = [c.field for c in d.build]
+    assert "source_revision" in fields and "digest" in fields
+    assert d.summary().startswith("no differences (build facts differ: source_revision")
+
+
+def test_signatures_added_and_removed(built, tmp_path):
+    ring = make_keyring(tmp_path / "keys")
+    alice, bob = tmp_path / "alice.cloacina", tmp_path / "bob.cloacina"
+    shutil.copyfile(built["old"], alice)
+    shutil.copyfile(built["old"], bob)
+    sign_package(alice, key(ring, "alice"))
+    sign_package(bob, key(ring, "bob"))
+    d = diff_paths(built["old"], alice)
+    assert d.differs_in == ["signatures"]
+    assert [(s["signer"], s["key_id"]) for s in d.signatures.added] == \
+        [("alice", ring["alice"][2])]
+    d = diff_paths(alice, bob)
+    assert [s["signer"] for s in d.signatures.added] == ["bob"]
+    assert [s["signer"] for s in d.signatures.removed] == ["alice"]
+    assert d.summary().startswith("1 signature added, 1 removed")
+
+
+def test_only_the_heads_are_read(built, tmp_path):
+    """A package whose payload frame is damaged (its head intact) fails validation, yet
+    diffs like the intact one: diff never reads past the head."""
+    damaged = tmp_path / "damaged.cloacina"
+    data = bytearray(built["new"].read_bytes())
+    with open(built["new"], "rb") as fh:
+        payload = walk_frames(fh, len(data))[1]
+    middle = payload.offset + payload.length // 2
+    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    damaged.write_bytes(bytes(data))
+    assert not validate_package(damaged).ok
+    assert diff_paths(built["old"], damaged).to_dict()["tasks"] == \
+        diff_paths(built["old"], built["new"]).to_dict()["tasks"]
