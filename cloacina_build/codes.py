@@ -138,6 +138,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("wheel-limit-size", E, "the wheel's declared size exceeds the limit", _FORMAT),
         ("wheel-limit-ratio", E, "a wheel entry's compression ratio exceeds the limit",
          _FORMAT),
+        ("wheel-limit-index", E, "the wheel's central directory is larger than the part "
+         "of the wheel 'ls' keeps", _FORMAT),
         ("native-not-elf", E, "a native payload that is not an ELF file", _NATIVE),
         ("native-not-shared", E, "a native payload that is not a shared library", _NATIVE),
         ("native-corrupt", E, "a native payload whose ELF structures are damaged", _NATIVE),

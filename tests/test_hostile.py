@@ -1251,3 +1251,50 @@ def test_plain_files_named_dot_data_are_not_data_directories(built_pipeline, san
     misspelt = _add("Data_Pipeline-1.0.0.data/purelib/x.py", b"x = 1\n")
     report = validate_package(_make(misspelt, built_pipeline, sandbox))
     assert "wheel-data-dir" in [f.code for f in report.errors]
+
+
+# ================================================================= ls
+
+# What 'ls' itself notices of each defect (it reads every member and the wheel's
+# directory and RECORD, and checks the manifest's digests); a code in no family here is
+# validate's alone, and 'ls' lists such a package as it is.
+LS_REPORTS = ("archive-", "member-type", "member-name-", "member-order", "member-missing",
+              "limit-member-", "limit-total-", "limit-compression-", "limit-metadata-",
+              "manifest-syntax", "digest-", "wheel-member-", "wheel-limit-", "wheel-dist-info",
+              "wheel-record")
+LS_CODE = {"wheel-record-dangling": "wheel-record", "digest-size-mismatch": "digest-mismatch"}
+LS_LISTS = {"signature-before-payload"}  # where a signature sits is validate's check
+LS_IGNORES = ("tasks-", "graph-", "workflow-", "metadata-", "payload-", "signature-",
+              "limit-signature", "package-toml-", "schema-package-toml", "wheel-version-",
+              "wheel-metadata-", "wheel-entry-point", "wheel-install-", "wheel-data-")
+
+
+@pytest.mark.parametrize("defect, make, code, limits", INSPECT_CASES)
+def test_ls_lists_or_fails_cleanly(defect, make, code, limits, built_pipeline, sandbox):
+    """Every hostile package through ``ls``: a listing (incomplete, with findings, where
+    reading stopped) or one CloacinaError; never a traceback, and nothing written, not even
+    in TMPDIR (the payload is never extracted)."""
+    from cloacina_build.ops.listing import list_package
+
+    path = _make(make, built_pipeline, sandbox)
+    before = _tree(sandbox)
+    try:
+        listing = list_package(path, limits or DEFAULT_LIMITS)
+    except CloacinaError as exc:
+        assert exc.code and exc.message and "\n" not in exc.message
+        reported, ok = {exc.code}, False
+    else:
+        json.dumps(listing.to_dict(), ensure_ascii=False).encode("utf-8")
+        reported, ok = {f.code for f in listing.findings}, listing.ok
+        assert listing.ok == (listing.complete and not reported)
+    if code.startswith(LS_REPORTS) and defect not in LS_LISTS:
+        assert LS_CODE.get(code, code) in reported, (code, reported)
+    elif code.startswith(LS_IGNORES) or defect in LS_LISTS:
+        assert ok, reported
+    if limits is None:  # the command uses the default limits
+        result = _click("ls", str(path))
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            repr(result.exception)
+        assert "Traceback" not in result.stderr
+        assert result.exit_code == (0 if ok else 1), (result.exit_code, result.stderr)
+    _assert_nothing_written(sandbox, before)

@@ -15,6 +15,7 @@ from ..__about__ import __version__
 from ..errors import EXIT_FAILED
 from .diff import diff
 from .keys import key
+from .ls import ls
 from .options import (
     CloacinaGroup,
     emit_json,
@@ -350,6 +351,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 cli.add_command(key)
 cli.add_command(diff)
+cli.add_command(ls)
 
 
 def main() -> None:

@@ -30,6 +30,8 @@ class Limits:
     max_wheel_entries: int = 50_000     # files inside the wheel
     max_wheel_size: int = 4 * GiB       # declared uncompressed size of the wheel's files
     max_wheel_ratio: float = 200.0      # per wheel entry, declared size / compressed size
+    max_wheel_index: int = 16 * MiB     # the end of a wheel 'ls' keeps (central directory,
+                                        # RECORD), and the most RECORD it reads
 
 
 DEFAULT_LIMITS = Limits()

@@ -98,10 +98,13 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
 
 
 @contextlib.contextmanager
-def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[TarStream]:
+def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *,
+                   hash_raw: bool = True) -> Iterator[TarStream]:
+    """``hash_raw=False``: a reader that needs no signature digests skips hashing the
+    raw file bytes."""
     _check_file(path)
     with open(path, "rb") as fh:
-        yield TarStream(fh, limits)
+        yield TarStream(fh, limits, hash_raw=hash_raw)
 
 
 def parse_package_toml(data: bytes) -> dict[str, Any]:
