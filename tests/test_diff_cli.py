@@ -15,7 +15,7 @@ from cloacina_build.cli.main import cli
 
 from .hostile import edit_manifest, read_members, write_members
 from .test_cli import check_golden
-from .test_diff import DP_TASKS, ETL, SUMMARIZE, copy, edit
+from .test_diff import DP_TASKS, ETL, NOTIFY, SUMMARIZE, copy, edit
 
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
 
@@ -160,7 +160,50 @@ def test_strings_from_projects_are_escaped(tmp_path):
     assert "banner" in result.output and "\\x1b]0;pwned\\x07" in result.output
 
 
+def test_text_of_declarations(tmp_path, monkeypatch):
+    old, new = copy("order-etl", tmp_path / "old"), copy("order-etl", tmp_path / "new")
+    edit(new, NOTIFY, 'dependencies=["load_orders"]', 'dependencies=["validate_orders"]')
+    edit(new, NOTIFY, "async def notify", "def notify")
+    edit(new, ETL, "retry_attempts=5,", "retry_attempts=6,")
+    edit(new, ETL, 'cron="0 2 * * *"', 'cron="0 3 * * *"')
+    edit(new, ETL, "batch_size=(int, 500), region=str",
+         "batch_size=(int, 1000), region=str, dry_run=(bool, False)")
+    edit(new, ETL, '@cloaca.workflow_secrets("warehouse_dsn")',
+         '@cloaca.workflow_secrets("warehouse_url")')
+    text = run(old, new).output
+    for line in ["      dependencies +validate_orders -load_orders",
+                 "      is async true -> false",
+                 "      retry attempts=5 condition=transient -> attempts=6 condition=transient",
+                 "  ~ nightly  schedule 0 2 * * * -> 0 3 * * *",
+                 "  + dry_run  bool, default false",
+                 "  ~ batch_size  default 500 -> 1000",
+                 "  + warehouse_url", "  - warehouse_dsn",
+                 "  + validate_orders -> notify", "  - load_orders -> notify"]:
+        assert f"\n{line}\n" in text, (line, text)
+    # extract_orders too: the params and secrets decorators sit on it (its fingerprint)
+    assert text.splitlines()[2] == ("3 tasks changed; 1 edge added, 1 removed; 1 trigger "
+                                    "changed; 1 param added, 1 changed; 1 secret added, 1 "
+                                    "removed")
+
+
+def test_text_of_a_renamed_dependency(tmp_path):
+    old, new = copy("data-pipeline", tmp_path / "old"), copy("data-pipeline", tmp_path / "new")
+    edit(new, DP_TASKS, 'id="process_data"', 'id="clean_data"')
+    edit(new, DP_TASKS, 'dependencies=["process_data"]', 'dependencies=["clean_data"]')
+    text = run(old, new).output
+    assert "\n  ~ process_data -> clean_data  renamed (same function)\n      code " in text
+    assert "\n  ~ generate_report\n" in text
+    assert "\n      dependencies process_data -> clean_data (renamed)\n" in text
+    assert "edges:" not in text
+
+
+def test_payload_text(built_pipeline):
+    result = run("--payload", built_pipeline, built_pipeline)
+    assert result.exit_code == 0
+    assert "payload files:\n  = 5 file(s) the same (compared by paths)\n" in result.output
+
+
 def test_help_names_the_contract():
     result = CliRunner().invoke(cli, ["diff", "--help"])
     assert result.exit_code == 0
-    assert "--exit-zero" in result.output and "--json" in result.output
+    assert all(o in result.output for o in ("--exit-zero", "--json", "--payload"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.build.builder import build_package
+from cloacina_build.errors import UsageError
 from cloacina_build.format.frames import walk_frames
 from cloacina_build.ops.diff import diff_paths
 from cloacina_build.ops.signing import sign_package
@@ -110,16 +111,79 @@ def test_signatures_added_and_removed(built, tmp_path):
     assert d.summary().startswith("1 signature added, 1 removed")
 
 
-def test_only_the_heads_are_read(built, tmp_path):
-    """A package whose payload frame is damaged (its head intact) fails validation, yet
-    diffs like the intact one: diff never reads past the head."""
-    damaged = tmp_path / "damaged.cloacina"
-    data = bytearray(built["new"].read_bytes())
-    with open(built["new"], "rb") as fh:
+def damage_payload(package: Path, out: Path) -> Path:
+    """A copy of ``package`` with 16 bytes inside its payload frame flipped, its head
+    and the frame headers intact."""
+    data = bytearray(package.read_bytes())
+    with open(package, "rb") as fh:
         payload = walk_frames(fh, len(data))[1]
     middle = payload.offset + payload.length // 2
     data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
-    damaged.write_bytes(bytes(data))
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_only_the_heads_are_read(built, tmp_path):
+    """A package whose payload frame is damaged (its head intact) fails validation, yet
+    diffs like the intact one: diff never reads past the head."""
+    damaged = damage_payload(built["new"], tmp_path / "damaged.cloacina")
     assert not validate_package(damaged).ok
     assert diff_paths(built["old"], damaged).to_dict()["tasks"] == \
         diff_paths(built["old"], built["new"]).to_dict()["tasks"]
+
+
+# ------------------------------------------------------------------ --payload
+
+
+def test_payload_files_of_two_packages(built):
+    d = diff_paths(built["old"], built["new"], payload=True)
+    files = d.files
+    assert files is not None and files.basis == "paths"
+    assert [new.path for _, new in files.changed] == ["data_pipeline/tasks.py"]
+    old, new = files.changed[0]
+    assert old.sha256 != new.sha256 and new.shown_size > old.shown_size
+    # the version is in the .dist-info directory's name: its files went and came
+    assert {f.path.split("/")[0] for f in files.added} == {"data_pipeline-1.1.0.dist-info"}
+    assert {f.path.split("/")[0] for f in files.removed} == {"data_pipeline-1.0.0.dist-info"}
+    assert "files" in d.differs_in
+    assert "1 payload file changed, 3 added, 3 removed" in d.summary()
+    assert diff_paths(built["old"], built["new"]).files is None
+
+
+def test_payload_files_across_formats(built):
+    same = diff_paths(built["old"], built["old-engine"], payload=True)
+    assert same.files is not None and not same.files and not same.differs
+    assert same.files.basis == "importable files" and same.files.unchanged == 2
+    d = diff_paths(built["old"], built["new-engine"], payload=True)
+    assert [(a.path, b.path) for a, b in d.files.changed] == \
+        [("data_pipeline/tasks.py", "workflow/data_pipeline/tasks.py")]
+    assert not (d.files.added or d.files.removed)
+
+
+def test_payload_files_of_engine_archives(built):
+    d = diff_paths(built["old-engine"], built["new-engine"], payload=True)
+    assert [b.path for _, b in d.files.changed] == ["workflow/data_pipeline/tasks.py"]
+
+
+def test_a_rebuilt_wheel_differs_but_not_its_files(built, tmp_path, monkeypatch):
+    """Another SOURCE_DATE_EPOCH changes the wheel's bytes (zip timestamps), not a file
+    in it: --payload tells the two apart."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    again = build_package(built["old-dir"], tmp_path / "again.cloacina").path
+    d = diff_paths(built["old"], again, payload=True)
+    assert d.differs_in == ["payload"]
+    assert [c.field for c in d.payload.changes] == ["sha256"]
+    assert not d.files and d.files.unchanged == 5
+
+
+def test_payload_with_a_project_directory_is_a_note(built):
+    d = diff_paths(built["old"], built["old-dir"], payload=True)
+    assert d.files is None and not d.differs
+    assert any("--payload" in n for n in d.notes)
+
+
+def test_a_damaged_payload_cannot_be_listed(built, tmp_path):
+    damaged = damage_payload(built["new"], tmp_path / "damaged.cloacina")
+    with pytest.raises(UsageError, match="cannot list NEW's payload") as info:
+        diff_paths(built["old"], damaged, payload=True)
+    assert info.value.exit_code == 2 and info.value.hint

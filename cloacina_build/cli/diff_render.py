@@ -9,6 +9,7 @@ from typing import Any
 
 from ..ops.diff import Side, WorkflowDiff
 from ..ops.diff_fields import Change, NamedDiff
+from ..ops.diff_files import FilesDiff
 from ..ops.diff_tasks import TaskChange
 from .render import shown_path
 from .terminal import printable
@@ -25,7 +26,7 @@ def value_text(field: str, value: Any) -> str:
     if field in _HEX and isinstance(value, str):
         return value[:12]
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "true" if value else "false"
     if isinstance(value, str | int | float):
         return f"{value} bytes" if field in ("size", "file_size") else str(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -36,10 +37,10 @@ def value_text(field: str, value: Any) -> str:
 
 
 def change_text(c: Change) -> str:
-    if c.field == "dependencies":
-        parts = [f"+{d}" for d in c.detail.get("added", ())]
-        parts += [f"-{d}" for d in c.detail.get("removed", ())]
-        parts += [f"{a} -> {b} (renamed)" for a, b in c.detail.get("renamed", ())]
+    if c.field == "dependencies" and c.detail:
+        parts = [f"+{d}" for d in c.detail["added"]]
+        parts += [f"-{d}" for d in c.detail["removed"]]
+        parts += [f"{a} -> {b} (renamed)" for a, b in c.detail["renamed"]]
         return f"dependencies {' '.join(parts)}"
     return f"{c.field.replace('_', ' ')} {value_text(c.field, c.old)} -> " \
            f"{value_text(c.field, c.new)}"
@@ -92,15 +93,24 @@ def _signer(s: dict[str, Any]) -> str:
     return f"{s['signer'] or '?'} key {(s['key_id'] or '')[:16]}{kind}"
 
 
-def _file_lines(files: Any) -> list[str]:
-    lines = [f"  + {f.path}  ({f.size} bytes, {f.sha256[:12]})" for f in files.added]
+def _file_lines(files: FilesDiff) -> list[str]:
+    lines = [f"  + {f.path}  ({_size(f.shown_size)}, {_short(f.sha256)})" for f in files.added]
     lines += [f"  - {f.path}" for f in files.removed]
     for old, new in files.changed:
-        parts = [f"sha256 {old.sha256[:12]} -> {new.sha256[:12]}"]
-        if old.size != new.size:
-            parts.insert(0, f"size {old.size} -> {new.size} bytes")
+        parts = [f"sha256 {_short(old.sha256)} -> {_short(new.sha256)}"]
+        if old.shown_size != new.shown_size:
+            parts.insert(0, f"size {_size(old.shown_size)} -> {_size(new.shown_size)}")
         lines.append(f"  ~ {new.path}  {', '.join(parts)}")
+    lines.append(f"  = {files.unchanged} file(s) the same (compared by {files.basis})")
     return lines
+
+
+def _short(sha256: str | None) -> str:
+    return sha256[:12] if sha256 else "-"
+
+
+def _size(n: int | None) -> str:
+    return "? bytes" if n is None else f"{n} bytes"
 
 
 def _sections(diff: WorkflowDiff) -> list[tuple[str, list[str]]]:
@@ -119,7 +129,7 @@ def _sections(diff: WorkflowDiff) -> list[tuple[str, list[str]]]:
         ("native", [f"  ~ {change_text(c)}" for c in diff.native]),
         ("signatures", [f"  + {_signer(s)}" for s in sig.added]
          + [f"  - {_signer(s)}" for s in sig.removed] if sig else []),
-        ("payload files", _file_lines(diff.files) if diff.files else []),
+        ("payload files", _file_lines(diff.files) if diff.files is not None else []),
         ("build (informational)", [f"  ~ {change_text(c)}" for c in diff.build]),
         ("notes", [f"  {n}" for n in diff.notes]),
     ]

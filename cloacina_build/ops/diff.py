@@ -13,7 +13,7 @@ same workflow twice differs only there.  Linear in the number of tasks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .diff_fields import (
     diff_set,
     field_changes,
 )
+from .diff_files import FilesDiff
 from .diff_package import (
     PayloadDiff,
     build_changes,
@@ -81,7 +82,7 @@ class WorkflowDiff:
     signatures: SetDiff | None          # None: a side is a project (nothing to compare)
     build: tuple[Change, ...]           # informational: never counts as a difference
     notes: tuple[str, ...] = ()
-    files: Any = None                   # with --payload: the payloads' files, compared
+    files: FilesDiff | None = None      # with --payload: the payloads' files, compared
 
     @property
     def differs_in(self) -> list[str]:
@@ -166,13 +167,30 @@ def _workflow(d: Description) -> dict[str, Any]:
             "fingerprint_algorithm": w.fingerprint_algorithm}
 
 
-def diff_paths(old: Path | str, new: Path | str) -> WorkflowDiff:
+def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False) -> WorkflowDiff:
     """Compare the workflows at ``old`` and ``new`` (packages of either format, or project
-    directories).  Only the packages' heads are read.  Any input that cannot be read
-    raises :class:`UsageError` (exit 2, as diff(1) does for trouble), keeping the
-    underlying error's code and hint and naming the side."""
+    directories).  Only the packages' heads are read, unless ``payload`` asks for their
+    payloads compared file by file (:mod:`.diff_files`: both packages read once, whole).
+    Any input that cannot be read raises :class:`UsageError` (exit 2, as diff(1) does for
+    trouble), keeping the underlying error's code and hint and naming the side."""
     a, b = _described(old, "OLD"), _described(new, "NEW")
-    return diff_descriptions(a, b)
+    result = diff_descriptions(a, b)
+    if not payload:
+        return result
+    if PROJECT in (a.kind, b.kind):
+        return replace(result, notes=(*result.notes, "--payload: no payload files to "
+                                      "compare with a project directory"))
+    from .diff_files import diff_files, listed
+
+    across = a.payload is not None and b.payload is not None and \
+        a.payload.kind != b.payload.kind
+    files = diff_files(listed(str(old), "OLD"), listed(str(new), "NEW"),
+                       across_formats=across)
+    notes = result.notes
+    if across:
+        notes += ("payload files compared as importable files: the wheel's without its "
+                  ".dist-info, the source's workflow/ and vendor/ without the prefix",)
+    return replace(result, files=files, notes=notes)
 
 
 def _described(path: Path | str, side: str) -> Description:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from dataclasses import field as _field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -23,10 +22,10 @@ class Change:
     field: str
     old: Any
     new: Any
-    detail: Mapping[str, Any] = _field(default_factory=dict)
+    detail: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"old": self.old, "new": self.new, **self.detail}
+        return {"old": self.old, "new": self.new, **(self.detail or {})}
 
 
 def changes_dict(items: Iterable[Change]) -> dict[str, Any]:

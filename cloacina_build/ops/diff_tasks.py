@@ -169,7 +169,7 @@ def task_changes(a: Task, b: Task, renames: Mapping[str, str],
         out.append(Change("function", a.function, b.function))
     if compare_code and a.fingerprint != b.fingerprint:
         out.append(Change("code", a.fingerprint, b.fingerprint))
-    if set(a.dependencies) != set(b.dependencies):
+    if a.dependencies != b.dependencies and set(a.dependencies) != set(b.dependencies):
         out.append(_dependencies(a, b, renames))
     if a.retry != b.retry:
         out.append(Change("retry", a.retry.to_dict(), b.retry.to_dict()))
