@@ -4,10 +4,12 @@ them, an engine archive's source files, a native payload's library), read withou
 extracting anything.  This reads both packages whole, once; without ``--payload`` diff
 reads only their heads.
 
-Files are matched by path.  Between a wheel and an engine archive's source (a package and
-an engine archive of the same project) the paths are made comparable first: the wheel's
-importable files (its ``.dist-info`` left out) against the source's ``workflow/`` and
-``vendor/`` with that prefix taken off, which is where the builder puts them in the wheel.
+Files are matched by path, a wheel's ``NAME-VERSION.dist-info/`` directory taken as one
+whatever its version; a file listed without a sha256 (RECORD itself) is compared by its
+size alone.  Between a wheel and an engine archive's source (a package and an engine
+archive of the same project) the paths are made comparable first: the wheel's importable
+files (its ``.dist-info`` left out) against the source's ``workflow/`` and ``vendor/``
+with that prefix taken off, which is where the builder puts them in the wheel.
 """
 
 from __future__ import annotations
@@ -73,13 +75,24 @@ def _importable(listing: Listing) -> Iterable[tuple[str, PayloadFile]]:
             yield f.path, f
 
 
+def _versionless(path: str) -> str:
+    """A wheel's ``NAME-VERSION.dist-info/`` (and ``.data/``) without its name and
+    version, so that a new version's METADATA is the same file changed, not one removed
+    and one added."""
+    top, sep, rest = path.partition("/")
+    for suffix in (".dist-info", ".data"):
+        if sep and top.endswith(suffix):
+            return f"*{suffix}/{rest}"
+    return path
+
+
 def diff_files(old: Listing, new: Listing, *, across_formats: bool = False) -> FilesDiff:
     """The payload files of two listings: added, removed and changed (size or sha256)."""
     if across_formats:
         before, after = dict(_importable(old)), dict(_importable(new))
     else:
-        before = {f.path: f for f in old.payload_files}
-        after = {f.path: f for f in new.payload_files}
+        before = {_versionless(f.path): f for f in old.payload_files}
+        after = {_versionless(f.path): f for f in new.payload_files}
     changed, unchanged = [], 0
     for key in sorted(before.keys() & after.keys()):
         a, b = before[key], after[key]
