@@ -337,6 +337,7 @@ def test_signed_packages_list_their_signature_records(built_pipeline, tmp_path):
     assert [(m.path, m.sha256) for m in listing.members] == \
         [(n, _sha(d)) for n, d in members]
     assert listing.members[-1].path.startswith("signatures/")
+    assert [m.type for m in listing.members] == ["file"] * 3 + ["signature"]
     engine = list_package(engine_pkg)
     assert engine.ok and engine.members[-1].type == "signature"
     assert engine.members[-1].path.startswith("signatures/")

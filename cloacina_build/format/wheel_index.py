@@ -169,7 +169,7 @@ def read_index(window: Window, limits: Limits, where: str) -> WheelIndex | Neede
     with zf:
         findings = structure_findings(zf, limits, where)
         entries = tuple(ZipEntry(i.filename, i.file_size, i.compress_size)
-                        for i in zf.infolist() if not i.is_dir())
+                        for i in zf.infolist() if not i.filename.endswith("/"))
         if any(f.code == "wheel-limit-entries" for f in findings):
             return WheelIndex(findings=tuple(findings))
         record_path, missing = _record_path(zf, where)

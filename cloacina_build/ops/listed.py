@@ -10,6 +10,7 @@ from ..findings import Finding, has_errors
 from ..model import NativeFacts, Payload
 
 CLOACINA, ENGINE = "cloacina", "engine"
+SIGNATURE_MEMBER = "signature"   # a member's type: an embedded signature record
 
 # A payload file's note: why its line is not a plain RECORD line.
 NO_HASH = "no-hash"              # RECORD lists it without a hash (RECORD itself)
@@ -26,7 +27,7 @@ class ListedMember:
     path: str
     size: int
     sha256: str | None      # None for a directory
-    type: str = "file"      # "file"; engine archives: "dir", "device", "fifo", ...
+    type: str = "file"      # "file", SIGNATURE_MEMBER; engine archives also "dir", ...
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size, "sha256": self.sha256,

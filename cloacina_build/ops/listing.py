@@ -46,6 +46,7 @@ from .listed import (
     NOT_IN_RECORD,
     NOT_IN_WHEEL,
     SIGNATURE,
+    SIGNATURE_MEMBER,
     SIZE_DIFFERS,
     ListedMember,
     Listing,
@@ -94,7 +95,8 @@ class _Pass:
             size += len(chunk)
             if feed is not None:
                 feed(chunk)
-        listed = ListedMember(member.name, size, h.hexdigest())
+        kind = SIGNATURE_MEMBER if member.name.startswith(mf.SIGNATURE_DIR) else "file"
+        listed = ListedMember(member.name, size, h.hexdigest(), kind)
         self.members.append(listed)
         if is_payload:
             self.payload = listed
@@ -216,5 +218,5 @@ def _note(row: RecordRow, zip_size: int | None) -> str | None:
 
 
 __all__ = ["CLOACINA", "ENGINE", "NOT_IN_RECORD", "NOT_IN_WHEEL", "NO_HASH", "SIGNATURE",
-           "SIZE_DIFFERS", "ListedMember", "Listing", "PayloadFile", "list_package",
-           "wheel_files"]
+           "SIGNATURE_MEMBER", "SIZE_DIFFERS", "ListedMember", "Listing", "PayloadFile",
+           "list_package", "wheel_files"]

@@ -15,9 +15,7 @@ from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
 from ..format.manifest import PACKAGE_TOML
 from ..model import Manifest, Payload
 from .engine import source_files, source_payload
-from .listed import ENGINE, ListedMember, Listing, PayloadFile
-
-SIGNATURE_TYPE = "signature"  # a record in the archive's second stream (this tool's trailer)
+from .listed import ENGINE, SIGNATURE_MEMBER, ListedMember, Listing, PayloadFile
 
 
 def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS) -> Listing:
@@ -55,7 +53,7 @@ def members(archive: EngineArchive) -> tuple[ListedMember, ...]:
         elif prefix is not None and name.startswith(prefix):
             name = name[len(prefix):]
         out.append(ListedMember(name, m.size, m.sha256, m.type))
-    out += [ListedMember(name, len(data), hashlib.sha256(data).hexdigest(), SIGNATURE_TYPE)
+    out += [ListedMember(name, len(data), hashlib.sha256(data).hexdigest(), SIGNATURE_MEMBER)
             for name, data in archive.signatures]
     return tuple(out)
 

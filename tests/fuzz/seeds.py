@@ -40,6 +40,8 @@ def prepare(work: Path) -> dict[str, list[bytes]]:
         "tar_stream": [hostile.decompress(p) for p in pkgs.values()],
         "engine_tar": _engine_tars(work),
         "wheel": [hostile.get(members, targets._BASE["payload"])],  # type: ignore[arg-type]
+        "wheel_index": [hostile.get(m, hostile.payload_name(m))
+                        for m in map(hostile.read_members, pkgs.values())],
         "signature": [data for name, data in hostile.read_members(signed)
                       if name.startswith("signatures/")],
         "detached_signature": [(work / (signed.name + ".sig")).read_bytes()],

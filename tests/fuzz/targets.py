@@ -41,10 +41,19 @@ def _check_findings(findings) -> None:
 
 
 def _read_package(path: Path) -> None:
-    """validate, then inspect: both must end in a result or our own error."""
+    """validate, inspect and ls: each must end in a result or our own error."""
+    from cloacina_build.ops.listing import list_package
+
     report = validate_package(path)
     _check_findings(report.findings)
     json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
+    try:
+        listing = list_package(path)
+    except CloacinaError:
+        pass
+    else:
+        _check_findings(listing.findings)
+        json.dumps(listing.to_dict(), ensure_ascii=False).encode("utf-8")
     try:
         info = inspect_package(path)
     except CloacinaError:
@@ -105,6 +114,28 @@ def wheel(data: bytes) -> None:
     members = hostile.replace(list(_BASE["members"]), _BASE["payload"], data)  # type: ignore[call-overload]
     path = hostile.write_members(_WORK / "wheel.cloacina", hostile.fix_manifest(members))
     _read_package(path)
+
+
+@_guarded
+def wheel_index(data: bytes) -> None:
+    """``ls``'s reader of a wheel's central directory and RECORD, through windows of three
+    sizes over any bytes (the range RECORD needs fetched as ``ls`` does)."""
+    from cloacina_build.format.limits import Limits
+    from cloacina_build.format.wheel_index import Needed, Tail, read_index
+    from cloacina_build.ops.listing import wheel_files
+
+    for keep in (64, 1024, 1 << 20):
+        tail = Tail(keep)
+        tail.feed(data)
+        limits = Limits(max_wheel_index=keep)
+        found = read_index(tail.window("fuzz.whl"), limits, "payload")
+        if isinstance(found, Needed):
+            piece = data[found.start:found.end]
+            found = read_index(tail.window().with_piece(found.start, piece), limits,
+                               "payload")
+        if not isinstance(found, Needed):
+            _check_findings(found.findings)
+            json.dumps([f.to_dict() for f in wheel_files(found)], ensure_ascii=False)
 
 
 @_guarded
@@ -172,8 +203,8 @@ def package_toml(data: bytes) -> None:
 
 
 TARGETS: dict[str, Target] = {t.__name__: t for t in (
-    manifest, package_bytes, tar_stream, engine_tar, wheel, signature, detached_signature, elf,
-    source, package_toml)}
+    manifest, package_bytes, tar_stream, engine_tar, wheel, wheel_index, signature,
+    detached_signature, elf, source, package_toml)}
 ORDER = sorted(TARGETS)
 ALL = "all"  # every target in one fuzzer (see all_targets)
 
