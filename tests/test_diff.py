@@ -288,3 +288,22 @@ def test_the_diff_accounts_for_every_task_and_edge(case):
         moved - edges_of(new)
     assert d.differs == bool(d.tasks or d.edges)
     assert not diff_descriptions(described(new), described(new)).differs
+
+
+def test_native_facts_and_payloads_of_one_kind_are_compared():
+    from cloacina_build.model import NativeFacts, Payload, PayloadKind
+    from cloacina_build.ops.describe import CLOACINA
+
+    def native(glibc: str, sha: str) -> Description:
+        facts = NativeFacts(target="x86_64-unknown-linux-gnu", os="linux", arch="x86_64",
+                            elf_class=64, machine="x86-64", endianness="little",
+                            glibc_floor=glibc, needed=("libc.so.6",),
+                            exported_symbols=("cloacina_register",))
+        payload = Payload(PayloadKind.NATIVE, "payload/lib.so", "lib.so", 10, sha, ("linux",))
+        return replace(described([task("a")]), kind=CLOACINA, payload=payload, native=facts)
+
+    d = diff_descriptions(native("2.17", "aa"), native("2.28", "bb"))
+    assert [(c.field, c.old, c.new) for c in d.native] == [("glibc_floor", "2.17", "2.28")]
+    assert [c.field for c in d.payload.changes] == ["sha256"]
+    assert d.differs_in == ["payload", "native"] and d.signatures is not None
+    assert d.summary() == "payload differs; native facts differ"
