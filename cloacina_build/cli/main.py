@@ -13,6 +13,7 @@ import click
 
 from ..__about__ import __version__
 from ..errors import EXIT_FAILED
+from .diff import diff
 from .keys import key
 from .ls import ls
 from .options import (
@@ -355,6 +356,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 
 cli.add_command(key)
+cli.add_command(diff)
 cli.add_command(ls)
 
 
