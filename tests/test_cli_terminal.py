@@ -180,3 +180,15 @@ def test_quiet_validate_leaves_out_warnings_but_counts_them(tmp_path):
         0, "valid: data-pipeline 1.0.0 (engine) with 1 warning(s)\n")
     as_json = CliRunner().invoke(cli, ["validate", "-q", "--json", str(archive)]).output
     assert json.loads(as_json)["warnings"] == 1  # --json is whole whatever -q says
+
+
+def test_verbose_marks_the_step_that_did_not_finish(pipeline_project):
+    tasks = pipeline_project / "workflow" / "data_pipeline" / "tasks.py"
+    tasks.write_text(tasks.read_text().replace('dependencies=["collect_data"]',
+                                               'dependencies=["nope"]'))
+    ran = run(["package", "-v", str(pipeline_project)], out_tty=False, err_tty=False)
+    assert ran.code == 1
+    lines = ran.err.splitlines()
+    assert re.fullmatch(r"phase: reading the project \([0-9.]+ m?s\)", lines[0])
+    assert re.fullmatch(r"phase: discovering tasks \([0-9.]+ m?s, did not finish\)", lines[1])
+    assert lines[2].startswith("error: workflow 'data_pipeline' has problems")

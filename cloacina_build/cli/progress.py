@@ -72,8 +72,10 @@ def command_progress() -> Iterator[Progress]:
     shown.start()
     try:
         yield shown
-    finally:
-        shown.stop()
+    except BaseException:
+        shown.stop(finished=False)
+        raise
+    shown.stop()
 
 
 def size(n: float) -> str:
@@ -151,12 +153,13 @@ class Shown(Progress):
                                            daemon=True)
             self.thread.start()
 
-    def stop(self) -> None:
+    def stop(self, finished: bool = True) -> None:
+        """The line erased; ``-v``: the last step, marked when the work did not finish."""
         self.stopped.set()
         if self.thread is not None:
             self.thread.join()
         with self.lock:
-            self._end_step()
+            self._end_step("" if finished else ", did not finish")
             self._erase()
 
     def _tick(self) -> None:
@@ -190,14 +193,14 @@ class Shown(Progress):
             self._write(CLEAR)
             self.drawn = ""
 
-    def _end_step(self) -> None:
+    def _end_step(self, note: str = "") -> None:
         """``-v``: the step that ends, with its duration, on a line of its own."""
         if not self.steps or self.name is None:
             return
         took = duration(time.monotonic() - self.since)
         streamed = f", {size(self.done)}" if self.done else ""
         self._erase()
-        self._write(f"phase: {self.name} ({took}{streamed})\n")
+        self._write(f"phase: {self.name} ({took}{streamed}{note})\n")
         self.name = None
 
     def _write(self, text: str) -> None:
