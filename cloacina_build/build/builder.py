@@ -34,6 +34,7 @@ from ..format.wheel import ZIP_ERRORS, comparable, parse_name, same_name
 from ..fsutil import file_sha256
 from ..gcpause import gc_paused
 from ..model import PayloadKind
+from ..progress import NO_PROGRESS, Progress
 from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery, discover
@@ -65,13 +66,16 @@ FORMATS = ("cloacina", "engine")
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
                   sign_key: SigningKey | None = None, comment: str = "",
-                  format: str | None = None, force: bool = False) -> BuildResult:
+                  format: str | None = None, force: bool = False,
+                  progress: Progress = NO_PROGRESS) -> BuildResult:
     """Build the project into one package; with ``sign_key``, sign it once it is written
     (embedded: in an engine archive, in its second bzip2 stream).
     ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
     bzip2 source archive the Cloacina engine loads, see :mod:`.engine`); by default the
     project's ``cloacina-build.toml`` says which, else ``cloacina``.  A signed package at
-    the output path is replaced only with ``force``."""
+    the output path is replaced only with ``force``.  ``progress`` hears each step (reading
+    the project, discovery, the wheel or cargo build, writing, signing) and the bytes
+    written."""
     if format is None:
         format = _default_format(Path(project_dir))
     if format not in FORMATS:
@@ -82,14 +86,15 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
             raise UsageError("--native-lib and --isolated are not available with "
                              "--format engine: the engine builds from source",
                              hint="package without them")
-        result = build_engine_package(project_dir, output, force=force)
+        result = build_engine_package(project_dir, output, force=force, progress=progress)
     else:
         with gc_paused():
-            result = _build(Path(project_dir), output, isolated, native_lib, force)
+            result = _build(Path(project_dir), output, isolated, native_lib, force, progress)
     if sign_key is None:
         return result
     from ..ops.signing import sign_package
 
+    progress.phase("signing")
     signed = sign_package(result.path, sign_key, comment=comment)
     return replace(result, size=result.path.stat().st_size, signed=signed)
 
@@ -103,7 +108,8 @@ def _default_format(project_dir: Path) -> str:
 
 
 def _build(project_dir: Path, output: Path | str | None, isolated: bool,
-           native_lib: Path | str | None, force: bool) -> BuildResult:
+           native_lib: Path | str | None, force: bool, progress: Progress) -> BuildResult:
+    progress.phase("reading the project")
     project = load_project(project_dir)
     out = output_path(project, project.version or "0", output)  # a bad -o fails first
     if project.version:
@@ -119,29 +125,33 @@ def _build(project_dir: Path, output: Path | str | None, isolated: bool,
         early = BackgroundBuild(project, Path(tmp), epoch) \
             if builds_outside_the_project(project, isolated) else None
         try:
+            progress.phase("discovering tasks")
             found = discover_project(project)
             if has_errors(found.findings):
                 raise ProjectError(f"workflow '{project.workflow_name}' has problems; "
                                    "nothing was built", code="workflow",
                                    findings=found.findings,
                                    hint="fix the places named above and package again")
-            payload = _payload(project, found, Path(tmp), early,
-                               isolated=isolated, epoch=epoch, native_lib=native_lib)
+            payload = _payload(project, found, Path(tmp), early, isolated=isolated,
+                               epoch=epoch, native_lib=native_lib, progress=progress)
         except BaseException:
             if early is not None:
                 early.cancel()
             raise
-        return _write_package(project, payload, output, epoch, found, force)
+        return _write_package(project, payload, output, epoch, found, force, progress)
 
 
 def _payload(project: Project, found: Discovery, tmp: Path, early: BackgroundBuild | None,
-             *, isolated: bool, epoch: int, native_lib: Path | str | None) -> Payload:
+             *, isolated: bool, epoch: int, native_lib: Path | str | None,
+             progress: Progress) -> Payload:
     if project.layout == CARGO:
         from .native import native_payload
 
-        return native_payload(project, found, tmp, native_lib)
+        return native_payload(project, found, tmp, native_lib, progress)
+    progress.phase("building the wheel")
     wheel = early.result() if early is not None else \
         build_wheel(project, tmp, isolated=isolated, epoch=epoch)
+    progress.phase("checking the wheel")
     return _wheel_payload(project, found, wheel)
 
 
@@ -174,8 +184,10 @@ def _wheel_discovery(project: Project, found: Discovery, zf: zipfile.ZipFile) ->
 
 
 def _write_package(project: Project, payload: Payload, output: Path | str | None,
-                   epoch: int, found: Discovery, force: bool) -> BuildResult:
+                   epoch: int, found: Discovery, force: bool, progress: Progress
+                   ) -> BuildResult:
     """``found``: the project's discovery, whose tasks passed the graph checks."""
+    progress.phase("writing the package")
     package_toml = render_package_toml(project, payload.version)
     size = payload.file.stat().st_size
     payload_sha = file_sha256(payload.file)
@@ -186,10 +198,12 @@ def _write_package(project: Project, payload: Payload, output: Path | str | None
                                       graph_checked=payload.discovery is found)
     out = output_path(project, payload.version, output)
     replaced = signed_output(out, force)
+    progress.total(size)
     with archive.atomic_output(out) as fh:
         archive.write_head(fh, [(mf.PACKAGE_TOML, package_toml),
                                 (mf.MANIFEST, manifest_bytes)], epoch)
-        written = archive.write_payload(fh, manifest.payload.path, payload.file, size, epoch)
+        written = archive.write_payload(fh, manifest.payload.path, payload.file, size, epoch,
+                                        progress)
         if written != payload_sha:
             raise BuildError("the payload changed while it was being packaged")
         archive.write_trailer(fh, [], epoch)

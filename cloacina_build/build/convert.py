@@ -42,6 +42,7 @@ from ..format.wheel import ZIP_ERRORS
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
 from ..model import Manifest, PayloadKind, Severity, Workflow
+from ..progress import NO_PROGRESS, Progress
 from ..project.config import METADATA_KEYS
 from ..trust.policy import sidecar
 from .identity import signed_output
@@ -73,17 +74,20 @@ class ConvertResult:
 
 
 def convert_package(path: Path | str, to: str, output: Path | str | None = None, *,
-                    force: bool = False) -> ConvertResult:
+                    force: bool = False, progress: Progress = NO_PROGRESS) -> ConvertResult:
     """Convert the package at ``path`` to the format ``to`` (``engine`` or ``cloacina``),
     written to ``output`` (a file or a directory; default: ``NAME-VERSION.cloacina``
-    beside the input, which is never replaced)."""
+    beside the input, which is never replaced).  ``progress`` hears each step (reading
+    the input, the build, reading the result back) and the bytes read."""
     path = Path(path)
     _source_format(path, to)
     with gc_paused(), tempfile.TemporaryDirectory(prefix="cloacina-convert-") as tmp:
         work = Path(tmp)
-        built, manifest = _to_engine(path, work) if to == ENGINE else _to_cloacina(path, work)
+        built, manifest = _to_engine(path, work, progress) if to == ENGINE \
+            else _to_cloacina(path, work, progress)
         out = _output(path, manifest, output)
         replaced = signed_output(out, force)
+        progress.phase("writing the result")
         with atomic_output(out) as fh, open(built, "rb") as src:
             shutil.copyfileobj(src, fh, CHUNK)
     return ConvertResult(out, path, to, manifest, out.stat().st_size, replaced,
@@ -138,7 +142,7 @@ def refuse(code: str, message: str, hint: str) -> BuildError:
                       code=code, hint=hint)
 
 
-def _to_engine(path: Path, work: Path) -> tuple[Path, Manifest]:
+def _to_engine(path: Path, work: Path, progress: Progress) -> tuple[Path, Manifest]:
     from ..ops.validate import validate_package
     from .engine import build_engine_package
 
@@ -148,11 +152,13 @@ def _to_engine(path: Path, work: Path) -> tuple[Path, Manifest]:
                      " library, and the engine format carries source", "package the Rust "
                      "crate with 'cloacinactl package --format engine' instead")
     wheel = work / "payload.whl"
-    _valid(validate_package(path, keep_payload=wheel).findings, path)
+    _valid(validate_package(path, keep_payload=wheel, progress=progress).findings, path)
+    progress.phase("unpacking the wheel")
     project = work / "project"
     content = unpack_wheel(wheel, project / "workflow")
     (project / "package.toml").write_bytes(package.package_toml)
-    result = build_engine_package(project, work / "out" / "engine.cloacina")
+    result = build_engine_package(project, work / "out" / "engine.cloacina",
+                                  progress=progress)
     same_workflow(package.manifest.workflow, result.manifest.workflow)
     engine_files = {m.path[len("workflow/"):]: m.sha256 for m in result.manifest.members
                     if m.path.startswith("workflow/")}
@@ -160,7 +166,7 @@ def _to_engine(path: Path, work: Path) -> tuple[Path, Manifest]:
     return result.path, result.manifest
 
 
-def _to_cloacina(path: Path, work: Path) -> tuple[Path, Manifest]:
+def _to_cloacina(path: Path, work: Path, progress: Progress) -> tuple[Path, Manifest]:
     from ..ops.engine import validate_engine
     from ..ops.validate import validate_package
     from .builder import build_package
@@ -169,7 +175,7 @@ def _to_cloacina(path: Path, work: Path) -> tuple[Path, Manifest]:
     # the bytes the build sees, whatever happens to the user's file meanwhile
     copy = work / "input.cloacina"
     shutil.copyfile(path, copy)
-    checked = validate_engine(copy)
+    checked = validate_engine(copy, progress=progress)
     _valid(checked.findings, path)
     archive = checked.archive
     assert archive is not None and archive.root is not None and archive.manifest is not None
@@ -179,12 +185,14 @@ def _to_cloacina(path: Path, work: Path) -> tuple[Path, Manifest]:
                      "its built library: package the crate with 'cloacinactl package'")
     names = archive.names()
     _carried(names, archive.package_toml or b"")
+    progress.phase("unpacking the archive")
     project = work / "project"
     extract_root(copy, archive.root, project, skip=(BUILD_DIR,))
-    result = build_package(project, work / "out" / "cloacina.cloacina")
+    result = build_package(project, work / "out" / "cloacina.cloacina", progress=progress)
     same_workflow(checked.workflow, result.manifest.workflow)
     wheel = work / "check.whl"
-    _valid(validate_package(result.path, keep_payload=wheel).findings, result.path)
+    _valid(validate_package(result.path, keep_payload=wheel, progress=progress).findings,
+           result.path)
     prefix = f"{archive.root}/"
     source = {m.name[len(prefix):].split("/", 1)[1]: m.sha256 for m in archive.members
               if m.name[len(prefix):].startswith(SOURCE_DIRS) and m.sha256}

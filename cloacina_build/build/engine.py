@@ -42,6 +42,7 @@ from ..format.engine.trailer import encode_signature_stream
 from ..fsutil import atomic_output
 from ..gcpause import gc_paused
 from ..model import Manifest, Member, Payload, PayloadKind, Severity
+from ..progress import NO_PROGRESS, Progress
 from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery
@@ -73,22 +74,26 @@ class SourceFile:
 
 
 def build_engine_package(project_dir: Path | str, output: Path | str | None = None, *,
-                         force: bool = False) -> BuildResult:
+                         force: bool = False, progress: Progress = NO_PROGRESS
+                         ) -> BuildResult:
     """Write the engine archive of the project.  Nothing is written when the project or
     the archive would be refused; a signed archive in the way is replaced only with
-    ``force``."""
+    ``force``.  ``progress`` hears each step and the source bytes written."""
     with gc_paused():
+        progress.phase("reading the project")
         project = load_project(Path(project_dir))
         if project.version is None:
             raise UsageError(f"{project.root.name} takes its version from the build backend; "
                              "the engine format needs a version in the project's config",
                              hint="set a static version, or package without --format engine")
+        progress.phase("discovering tasks")
         found = discover_project(project)
         if has_errors(found.findings):
             raise ProjectError(f"workflow '{project.workflow_name}' has problems; nothing "
                                "was built", code="workflow", findings=found.findings,
                                hint="fix the places named above and package again")
         epoch = archive.source_date_epoch()
+        progress.phase("hashing the source")
         files = source_files(project)
         package_toml = render_package_toml(project, project.version)
         manifest = _manifest(project, found, package_toml, files, epoch)
@@ -98,10 +103,16 @@ def build_engine_package(project_dir: Path | str, output: Path | str | None = No
         root = f"{project.name}-{project.version}"
         written: dict[str, int] = {}
         listing = written_members(root, package_toml, manifest_bytes, files)
-        with atomic_output(out, check=lambda tmp: engine_accepts(tmp, listing,
-                                                                 written["end"])) as fh:
+
+        def check(tmp: Path) -> None:
+            progress.phase("checking the archive")
+            engine_accepts(tmp, listing, written["end"])
+
+        progress.phase("writing the archive")
+        progress.total(sum(f.size for f in files))
+        with atomic_output(out, check=check) as fh:
             written["end"] = write_engine_archive(fh, root, package_toml, manifest_bytes,
-                                                  files, epoch)
+                                                  files, epoch, progress)
     return BuildResult(out, manifest, mf.digest(manifest_bytes), out.stat().st_size,
                        replaced=replaced)
 
@@ -197,9 +208,11 @@ def _manifest(project: Project, found: Discovery, package_toml: bytes,
 
 
 def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
-                         manifest_bytes: bytes, files: list[SourceFile], epoch: int) -> int:
+                         manifest_bytes: bytes, files: list[SourceFile], epoch: int,
+                         progress: Progress = NO_PROGRESS) -> int:
     """Stream one: every member, no end-of-archive blocks; stream two: the end blocks.
-    Returns where stream one ends (the offset of stream two)."""
+    Returns where stream one ends (the offset of stream two).  Each chunk of source
+    written is reported to ``progress``."""
     start = fh.tell()
     first = bz2.BZ2Compressor(BZIP2_LEVEL)
     fh.write(first.compress(archive.tar_member(f"{root}/{mf.PACKAGE_TOML}", package_toml,
@@ -207,14 +220,15 @@ def write_engine_archive(fh: BinaryIO, root: str, package_toml: bytes,
     fh.write(first.compress(archive.tar_member(f"{root}/{BUILD_MANIFEST}", manifest_bytes,
                                                epoch)))
     for source in files:
-        _write_file(fh, first, f"{root}/{source.path}", source, epoch)
+        _write_file(fh, first, f"{root}/{source.path}", source, epoch, progress)
     fh.write(first.flush())
     end = fh.tell() - start
     fh.write(encode_signature_stream(root, [], epoch))  # the unsigned trailer
     return end
 
 
-def _write_file(fh: BinaryIO, compressor, name: str, source: SourceFile, epoch: int) -> None:
+def _write_file(fh: BinaryIO, compressor, name: str, source: SourceFile, epoch: int,
+                progress: Progress) -> None:
     fh.write(compressor.compress(archive.tar_header(name, source.size, epoch)))
     digest, size = hashlib.sha256(), 0
     with open(source.file, "rb") as src:
@@ -222,6 +236,7 @@ def _write_file(fh: BinaryIO, compressor, name: str, source: SourceFile, epoch: 
             digest.update(chunk)
             size += len(chunk)
             fh.write(compressor.compress(chunk))
+            progress.advance(len(chunk))
     if size != source.size or digest.hexdigest() != source.sha256:
         raise BuildError(f"{source.path} changed while it was being packaged",
                          hint="package again once nothing is writing to the project")

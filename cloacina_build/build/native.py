@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import BuildError, UsageError
 from ..format.elf import NativeError, describe_library, embedded_metadata
 from ..model import NativeFacts, PayloadKind
+from ..progress import NO_PROGRESS, Progress
 from ..project.config import Project
 from ..project.discovery import Discovery
 from .payload import Payload
@@ -25,15 +26,17 @@ LIB_SUFFIXES = (".so", ".dylib", ".dll")
 
 
 def native_payload(project: Project, found: Discovery, tmp: Path,
-                   native_lib: Path | str | None) -> Payload:
+                   native_lib: Path | str | None, progress: Progress = NO_PROGRESS
+                   ) -> Payload:
     if native_lib is not None:
         library = Path(native_lib)
         if not library.is_file():
             raise UsageError(f"no library at {library}")
         backend = "prebuilt (--native-lib)"
     else:
-        library = _cargo_build(project)
+        library = _cargo_build(project, progress)
         backend = "cargo build --release" + (" --offline" if project.cargo["offline"] else "")
+    progress.phase("checking the library")
     staged = tmp / library.name
     shutil.copyfile(library, staged)
     try:
@@ -64,7 +67,9 @@ def _check_embedded(library: Path, found: Discovery) -> None:
                          hint="rebuild the library from this source")
 
 
-def _cargo_build(project: Project) -> Path:
+def _cargo_build(project: Project, progress: Progress) -> Path:
+    """``cargo build``; its messages (and progress bar) go to the terminal ``progress``
+    lends it, else they are captured and the last lines of a failure are reported."""
     cargo = shutil.which("cargo")
     if cargo is None:
         raise UsageError("cargo is not installed; it is needed to build a Rust workflow "
@@ -73,15 +78,26 @@ def _cargo_build(project: Project) -> Path:
     cmd = [cargo, "build", "--release", "--lib", "--message-format=json-render-diagnostics"]
     if project.cargo["offline"]:
         cmd.append("--offline")
-    env = {**os.environ, "CARGO_TERM_COLOR": "never"}
-    proc = subprocess.run(cmd, cwd=project.root, capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL)
+    with progress.tool("cargo build") as terminal:
+        env = {**os.environ, "CARGO_TERM_COLOR": "always" if terminal and terminal.colour
+               else "never"}
+        proc = subprocess.run(cmd, cwd=project.root, stdout=subprocess.PIPE, text=True,
+                              stderr=subprocess.PIPE if terminal is None else terminal.fd,
+                              env=env, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
+        if terminal is not None:
+            raise BuildError("cargo build failed (its messages are above)",
+                             hint="fix what cargo reports and package again")
         tail = proc.stderr.strip().splitlines()[-20:]
         raise BuildError("cargo build failed:\n" + "\n".join("  | " + t for t in tail),
                          hint="'cargo build --release' shows the same")
+    return _library(proc.stdout)
+
+
+def _library(messages: str) -> Path:
+    """The one cdylib among cargo's JSON messages."""
     libraries = []
-    for line in proc.stdout.splitlines():
+    for line in messages.splitlines():
         try:
             msg = json.loads(line)
         except ValueError:

@@ -17,6 +17,7 @@ from .diff import diff
 from .keys import key
 from .ls import ls
 from .options import (
+    QUIET,
     CloacinaGroup,
     emit_json,
     finish,
@@ -27,8 +28,10 @@ from .options import (
     passphrase_options,
     signing_key,
     trust_options,
+    verbosity,
 )
-from .terminal import echo_text, printable
+from .progress import command_progress
+from .terminal import echo_text, paint, printable
 from .validate_output import output_options
 
 
@@ -121,9 +124,10 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
     from .render import package_text
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
-    result = build_package(path, output, isolated=isolated, native_lib=native_lib,
-                           sign_key=key, comment=comment, format=package_format,
-                           force=force)
+    with command_progress() as progress:
+        result = build_package(path, output, isolated=isolated, native_lib=native_lib,
+                               sign_key=key, comment=comment, format=package_format,
+                               force=force, progress=progress)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -150,7 +154,9 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     from ..trust.store import load_trust
     from .render import inspect_text
 
-    info = inspect_(file, trust=load_trust(trust_path) if trust_path else None)
+    with command_progress() as progress:
+        info = inspect_(file, trust=load_trust(trust_path) if trust_path else None,
+                        progress=progress)
     if as_json:
         emit_json(info.to_dict())
     else:
@@ -177,7 +183,9 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
     policy = ValidationPolicy(trust=policy_from_options(trust_path, threshold=threshold,
                                                         detached=detached,
                                                         require=require_signature))
-    emit_validation(validated(path, policy, fmt), fmt, output, path)
+    with command_progress() as progress:
+        report = validated(path, policy, fmt, progress)
+    emit_validation(report, fmt, output, path)
 
 
 @cli.command()
@@ -198,9 +206,11 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
 
     if not trust_path:
         raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
-    report = verify_package(file, policy_from_options(
-        trust_path, threshold=threshold, detached=detached, require=True, state=state,
-        allow_rollback=allow_rollback, sidecar_of=file))
+    policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
+                                 require=True, state=state, allow_rollback=allow_rollback,
+                                 sidecar_of=file)
+    with command_progress() as progress:
+        report = verify_package(file, policy, progress=progress)
     finish(report, verify_text, as_json)
 
 
@@ -225,8 +235,10 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     context = _read_context(context_arg)
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  sidecar_of=file) if trust_path else None
-    loaded = load_package(file, trust=policy, cache_dir=cache_dir)
-    say = (lambda line: None) if as_json else (lambda line: click.echo(printable(line), err=True))
+    with command_progress() as progress:
+        loaded = load_package(file, trust=policy, cache_dir=cache_dir, progress=progress)
+    say = (lambda line: None) if as_json or verbosity() == QUIET else \
+        (lambda line: click.echo(paint(printable(line), err=True), err=True))
     if policy is None:
         say("warning: no --trust given: running a package whose signatures were not "
             "verified (fine for local testing)")
@@ -244,9 +256,9 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
         if not as_json:
             for task_id in result.failed:
                 outcome = result.tasks[task_id]
-                click.echo(printable(f"error: task '{task_id}' failed after "
-                                     f"{tries(outcome.attempts)}: {outcome.error}"),
-                           err=True)
+                click.echo(paint(printable(f"error: task '{task_id}' failed after "
+                                           f"{tries(outcome.attempts)}: {outcome.error}"),
+                                 err=True), err=True)
                 echo_text((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
 
@@ -339,7 +351,8 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
     from ..build.convert import convert_package
     from .render import shown_path
 
-    result = convert_package(file, to, output, force=force)
+    with command_progress() as progress:
+        result = convert_package(file, to, output, force=force, progress=progress)
     if as_json:
         emit_json(result.to_dict())
         return

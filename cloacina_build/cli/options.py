@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, CloacinaError, UsageError
-from .terminal import printable
+from .terminal import paint, printable
 
 
 def emit_json(data) -> None:
@@ -45,8 +45,8 @@ def interrupted(exc: BaseException | None = None) -> None:
     directory is removed on the way out."""
     word, code = ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) \
         else ("interrupted", EXIT_INTERRUPTED)
-    click.echo(f"error: {word}\nhint: nothing was left half-written; run the command "
-               "again", err=True)
+    click.echo(paint(f"error: {word}\nhint: nothing was left half-written; run the command "
+                     "again", err=True), err=True)
     sys.exit(code)
 
 
@@ -60,7 +60,8 @@ def report_error(exc: CloacinaError, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"ok": False, "error": exc.to_dict()})
     else:
-        click.echo(f"error: {exc.diagnostics(printable)}", err=True)
+        click.echo(paint(f"error: {exc.diagnostics(printable)}", err=True, findings=True),
+                   err=True)
     sys.exit(exc.exit_code)
 
 
@@ -212,11 +213,13 @@ def trust_options(func):
 
 
 def finish(report, render, as_json: bool) -> None:
-    """Print a validation report for people or machines; exit 1 when it failed."""
+    """Print a validation report for people or machines; exit 1 when it failed.  With
+    ``-q`` the text leaves out warnings (it still counts them); ``--json`` has them all."""
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(render(report))
+        click.echo(paint(render(report, quiet=True) if verbosity() == QUIET
+                         else render(report)))
     if not report.ok:
         sys.exit(EXIT_FAILED)
 

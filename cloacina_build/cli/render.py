@@ -244,9 +244,10 @@ def signature_lines(signatures: list[SignatureVerdict], head_only: bool = False)
     return lines
 
 
-def validate_text(report) -> str:
+def validate_text(report, quiet: bool = False) -> str:
+    """``quiet``: the errors only, not the warnings (the last line counts both)."""
     lines = []
-    for f in report.findings:
+    for f in report.errors if quiet else report.findings:
         lines.append(f.render())
     if report.signatures:
         lines.append("signatures:")
@@ -284,9 +285,10 @@ def package_text(result) -> str:
             f"  digest {result.digest}")
 
 
-def verify_text(report) -> str:
+def verify_text(report, quiet: bool = False) -> str:
+    """``quiet``: the errors only, not the warnings."""
     what = f"{report.name} {report.version}" if report.name else report.path
-    lines = [f.render() for f in report.findings]
+    lines = [f.render() for f in (report.errors if quiet else report.findings)]
     if report.signatures:
         lines.append("signatures:")
         lines += signature_lines(report.signatures)

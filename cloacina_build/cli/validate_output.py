@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from ..errors import EXIT_FAILED, CloacinaError, UsageError
-from .options import emit_json
-from .terminal import printable
+from .options import QUIET, emit_json, verbosity
+from .terminal import paint, printable
 
 FORMATS = ("text", "json", "sarif")
 
@@ -45,14 +45,14 @@ def output_options(func):
              "scanning, e.g. GitHub's upload-sarif).")(wrapper)
 
 
-def validated(path: str, policy, fmt: str):
+def validated(path: str, policy, fmt: str, progress=None):
     """The report of ``validate_path``.  For SARIF, a project or package too broken to
     validate at all (exit 1: invalid TOML, say) becomes a report of that one error, so
     the SARIF file still says what is wrong; the error is printed as usual too."""
     from ..ops.validate import validate_path
 
     try:
-        return validate_path(path, policy)
+        return validate_path(path, policy, progress=progress)
     except CloacinaError as exc:
         if fmt != "sarif" or exc.exit_code != EXIT_FAILED:
             raise
@@ -68,7 +68,9 @@ def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
 
     if output is None:
         if fmt == "text":
-            click.echo(validate_text(report))
+            quiet = verbosity() == QUIET  # -q: errors only (warnings still counted)
+            click.echo(paint(validate_text(report, quiet=True) if quiet
+                             else validate_text(report)))
         else:
             emit_json(_document(report, fmt))
     else:

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from ..errors import PackageError, UsageError
 from ..fsutil import atomic_output  # noqa: F401  (re-exported: archive.atomic_output)
+from ..progress import NO_PROGRESS, Progress
 from .limits import DEFAULT_LIMITS, Limits
 from .names import NameSet, name_problem
 
@@ -76,8 +77,10 @@ def write_head(fh: BinaryIO, members: list[tuple[str, bytes]], mtime: int) -> No
     fh.write(_compressor().compress(b"".join(tar_member(n, d, mtime) for n, d in members)))
 
 
-def write_payload(fh: BinaryIO, name: str, source: Path, size: int, mtime: int) -> str:
-    """Stream ``source`` into its own frame; returns the sha256 of what was written."""
+def write_payload(fh: BinaryIO, name: str, source: Path, size: int, mtime: int,
+                  progress: Progress = NO_PROGRESS) -> str:
+    """Stream ``source`` into its own frame; returns the sha256 of what was written (each
+    chunk read is reported to ``progress``)."""
     digest = hashlib.sha256()
     total = BLOCK + size + (-size % BLOCK)
     header = tar_header(name, size, mtime)
@@ -90,6 +93,7 @@ def write_payload(fh: BinaryIO, name: str, source: Path, size: int, mtime: int) 
             digest.update(chunk)
             writer.write(chunk)
             copied += len(chunk)
+            progress.advance(len(chunk))
         if copied != size:
             raise PackageError(f"{source} changed size while it was being packaged")
         writer.write(_pad(size))
@@ -109,11 +113,13 @@ class _Counting:
 
     The sha256 of the bytes before ``mark`` (the trailer frame) is the *archive digest*
     that embedded signatures cover; the sha256 of every byte is the file digest a detached
-    signature covers.  One pass gives both.
+    signature covers.  One pass gives both.  Each read is reported to ``progress``.
     """
 
-    def __init__(self, raw: BinaryIO, mark: int | None) -> None:
+    def __init__(self, raw: BinaryIO, mark: int | None,
+                 progress: Progress = NO_PROGRESS) -> None:
         self.raw = raw
+        self.progress = progress
         self.count = 0
         self.mark = mark
         self._hash = hashlib.sha256() if mark is not None else None
@@ -131,6 +137,7 @@ class _Counting:
             else:
                 self._hash.update(data)
         self.count += len(data)
+        self.progress.advance(len(data))
         return data
 
     def finish(self) -> tuple[str | None, str | None]:
@@ -190,7 +197,7 @@ class TarStream:
 
     def __init__(self, fh: BinaryIO, limits: Limits = DEFAULT_LIMITS, *,
                  check_frames: bool = True, frames: list | None = None,
-                 hash_raw: bool = True) -> None:
+                 hash_raw: bool = True, progress: Progress = NO_PROGRESS) -> None:
         import zstandard
 
         if frames is None:
@@ -198,7 +205,7 @@ class TarStream:
         self.frames = frames
         self.limits = limits
         mark = self.frames[-1].offset if self.frames and hash_raw else None
-        self._raw = _Counting(fh, mark)
+        self._raw = _Counting(fh, mark, progress)
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_size)
         self._z = dctx.stream_reader(self._raw,  # type: ignore[arg-type]
                                      read_size=CHUNK, read_across_frames=True, closefd=False)

@@ -39,6 +39,7 @@ from ..format.engine.rules import (
 from ..format.engine.trailer import BUILD_DIR, ends_unsigned
 from ..format.manifest import PACKAGE_TOML, VENDOR_DIR, source_digest
 from ..model import Manifest, Member, Payload, PayloadKind, Severity, Workflow
+from ..progress import NO_PROGRESS, Progress
 from ..project.graph import execution_levels
 from ..trust.policy import TrustPolicy, sidecar
 from ..trust.signatures import SignatureVerdict
@@ -109,7 +110,8 @@ class EngineInspection:
         return MANIFEST_NOTE if self.tasks_from == FROM_MANIFEST else None
 
 
-def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineInspection:
+def inspect_engine(path: Path | str, trust: TrustStore | None = None, *,
+                   progress: Progress = NO_PROGRESS) -> EngineInspection:
     """The engine archive at ``path`` with its workflow; :class:`PackageError` (with the
     findings) when it cannot be read far enough to discover one.  Its signatures (embedded,
     and a ``FILE.sig`` beside it) are listed, each judged in full (the archive is read
@@ -119,7 +121,9 @@ def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineI
     quick = inspect_head(head, shown=str(path)) if head is not None else None
     if quick is not None and not has_signatures(path):
         return quick
-    archive = open_engine(path)
+    progress.phase("reading the archive")
+    archive = open_engine(path, progress=progress)
+    progress.phase("discovering tasks")
     found = discover_engine(archive)
     findings = list(archive.findings) + layout_findings(archive) + found.findings
     if found.workflow is None:
@@ -129,7 +133,7 @@ def inspect_engine(path: Path | str, trust: TrustStore | None = None) -> EngineI
                            code=errors[0].code, findings=errors,
                            hint="'cloacinactl validate' lists every problem")
     policy = TrustPolicy(trust=trust, detached=sidecar(path))
-    verdicts = engine_signatures(archive, policy).outcome.signatures \
+    verdicts = engine_signatures(archive, policy, progress).outcome.signatures \
         if needs_judging(archive, policy) else []
     return EngineInspection(str(path), archive, found.workflow,
                             execution_levels(found.workflow.tasks), findings, verdicts)
@@ -184,21 +188,24 @@ class EngineValidation:
 
 
 def validate_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
-                    trust: TrustPolicy | None = None) -> EngineValidation:
+                    trust: TrustPolicy | None = None,
+                    progress: Progress = NO_PROGRESS) -> EngineValidation:
     """Every engine rule over the archive at ``path``, then its signatures (embedded in the
     second stream, and ``trust.detached``) judged by ``trust`` when there are any or one
-    is required."""
-    return validate_engine_archive(open_engine(path, limits), trust)
+    is required.  ``progress`` hears each step and the bytes read."""
+    progress.phase("reading the archive")
+    return validate_engine_archive(open_engine(path, limits, progress), trust, progress)
 
 
-def validate_engine_archive(archive: EngineArchive, trust: TrustPolicy | None = None
-                            ) -> EngineValidation:
+def validate_engine_archive(archive: EngineArchive, trust: TrustPolicy | None = None,
+                            progress: Progress = NO_PROGRESS) -> EngineValidation:
     """:func:`validate_engine` over an archive already read (or described by the writer
     that has just written it: :func:`~cloacina_build.format.engine.archive.describe_written`)."""
     out = EngineValidation(list(archive.findings), archive=archive)
     if archive.manifest is not None:
         out.name, out.version = archive.manifest.name, archive.manifest.version
     if archive.complete and archive.manifest is not None:
+        progress.phase("discovering tasks")
         out.findings += build_dir_findings(archive) + layout_findings(archive)
         found = discover_engine(archive)
         out.findings += found.findings
@@ -207,7 +214,7 @@ def validate_engine_archive(archive: EngineArchive, trust: TrustPolicy | None = 
             out.findings += build_manifest_findings(archive, found.workflow, found.discovery)
     trust = trust or TrustPolicy()
     if needs_judging(archive, trust):
-        out.signatures = engine_signatures(archive, trust)
+        out.signatures = engine_signatures(archive, trust, progress)
         out.findings += out.signatures.outcome.findings
     return out
 

@@ -18,6 +18,7 @@ from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import Package, open_package
 from ..fsutil import file_sha256
 from ..model import Manifest
+from ..progress import NO_PROGRESS, Progress
 from ..project.graph import execution_levels
 from ..trust.policy import describe_signatures, sidecar
 from ..trust.signatures import SignatureVerdict
@@ -66,15 +67,16 @@ class Inspection:
 
 
 def inspect(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
-            trust: TrustStore | None = None) -> Inspection | EngineInspection:
+            trust: TrustStore | None = None,
+            progress: Progress = NO_PROGRESS) -> Inspection | EngineInspection:
     """The package at ``path``, from its head alone; a ``FILE.sig`` beside it is listed
     too (with ``trust``, the whole file is hashed to judge it).  An engine archive (bzip2
-    source, detected by its magic) is read once and its workflow discovered from the
-    source."""
+    source, detected by its magic) is read once (reported to ``progress``) and its
+    workflow discovered from the source."""
     if Path(path).is_file() and detect_format(path) == ENGINE:
         from .engine import inspect_engine
 
-        return inspect_engine(path, trust)
+        return inspect_engine(path, trust, progress=progress)
     return describe(open_package(path, limits), trust, detached=sidecar(path))
 
 

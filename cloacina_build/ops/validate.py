@@ -23,6 +23,7 @@ from ..format.engine import DEFAULT_ENGINE_LIMITS, ENGINE, EngineLimits, detect_
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import _check_file
 from ..model import PayloadKind, Severity
+from ..progress import NO_PROGRESS, Progress
 from ..trust.policy import TrustPolicy
 from ..trust.signatures import SignatureVerdict
 from .checks import host, members, metadata, native, scan, signatures, wheel, workflow
@@ -77,36 +78,43 @@ class ValidationReport:
         return out
 
 
-def validate_path(path: Path | str, policy: ValidationPolicy | None = None) -> ValidationReport:
+def validate_path(path: Path | str, policy: ValidationPolicy | None = None, *,
+                  progress: Progress = NO_PROGRESS) -> ValidationReport:
     path = Path(path)
     if path.is_dir():
-        return validate_project(path)
-    return validate_package(path, policy)
+        return validate_project(path, progress=progress)
+    return validate_package(path, policy, progress=progress)
 
 
-def validate_project(path: Path | str) -> ValidationReport:
+def validate_project(path: Path | str, *, progress: Progress = NO_PROGRESS
+                     ) -> ValidationReport:
     from ..project.config import inspect_project_config
     from ..project.discover import discover_project
 
     path = Path(path)
     report = ValidationReport(str(path), "project")
+    progress.phase("reading the project")
     project, findings = inspect_project_config(path)
     report.findings += findings
     if project is not None and not has_errors(findings):
         report.name, report.version = project.name, project.version
+        progress.phase("discovering tasks")
         report.findings += discover_project(project).findings
     return report
 
 
 def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *,
                      keep_payload: Path | None = None,
-                     shown_as: Path | str | None = None) -> ValidationReport:
+                     shown_as: Path | str | None = None,
+                     progress: Progress = NO_PROGRESS) -> ValidationReport:
     """Every check, in one streaming pass. ``keep_payload``: when the package is valid,
     move the verified payload there (the loader installs it without a second pass).
     ``shown_as``: the name the report and its findings give the file (``path`` may be a
     private copy, whose name no message should show).  An engine archive (bzip2 source,
-    detected by its magic) gets the engine's rules."""
-    report = _validate_package(Path(path), policy or ValidationPolicy(), keep_payload)
+    detected by its magic) gets the engine's rules.  ``progress`` hears each step and the
+    bytes read."""
+    report = _validate_package(Path(path), policy or ValidationPolicy(), keep_payload,
+                               progress)
     if shown_as is not None:
         actual, shown = str(path), str(shown_as)
         report.path = shown
@@ -117,10 +125,10 @@ def validate_package(path: Path | str, policy: ValidationPolicy | None = None, *
     return report
 
 
-def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path | None
-                      ) -> ValidationReport:
+def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path | None,
+                      progress: Progress) -> ValidationReport:
     if path.is_file() and detect_format(path) == ENGINE:
-        return _validate_engine(path, policy)
+        return _validate_engine(path, policy, progress)
     report = ValidationReport(str(path), "package")
     try:
         _check_file(path)
@@ -129,9 +137,10 @@ def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path |
         return report
     trust = policy.trust
     with tempfile.TemporaryDirectory(prefix="cloacina-validate-") as private:
+        progress.phase("reading the package")
         found = scan.scan_package(path, policy.limits, Path(private), raw_digests=(
-            trust.require_signature or trust.detached is not None))
-        run_checks(found, policy, report)
+            trust.require_signature or trust.detached is not None), progress=progress)
+        run_checks(found, policy, report, progress)
         if keep_payload is not None and report.ok and found.payload_file is not None:
             shutil.move(found.payload_file, keep_payload)
     report.findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.code,
@@ -139,10 +148,11 @@ def _validate_package(path: Path, policy: ValidationPolicy, keep_payload: Path |
     return report
 
 
-def _validate_engine(path: Path, policy: ValidationPolicy) -> ValidationReport:
+def _validate_engine(path: Path, policy: ValidationPolicy, progress: Progress
+                     ) -> ValidationReport:
     from .engine import validate_engine
 
-    found = validate_engine(path, policy.engine_limits, trust=policy.trust)
+    found = validate_engine(path, policy.engine_limits, trust=policy.trust, progress=progress)
     report = ValidationReport(str(path), "engine", found.findings, name=found.name,
                               version=found.version)
     if found.signatures is not None:
@@ -155,7 +165,8 @@ def _validate_engine(path: Path, policy: ValidationPolicy) -> ValidationReport:
     return report
 
 
-def run_checks(found: scan.Scan, policy: ValidationPolicy, report: ValidationReport) -> None:
+def run_checks(found: scan.Scan, policy: ValidationPolicy, report: ValidationReport,
+               progress: Progress = NO_PROGRESS) -> None:
     """Every family of checks over what the pass found, into ``report``."""
     report.findings += found.findings
     report.digest = found.digest
@@ -169,11 +180,12 @@ def run_checks(found: scan.Scan, policy: ValidationPolicy, report: ValidationRep
         if m.payload.path not in found.seen:
             found.payload_file = None
         if policy.check_wheel and found.payload_file is not None:
+            progress.phase("checking the payload")
             report.findings += native.native_findings(m, found.payload_file) \
                 if m.payload.kind is PayloadKind.NATIVE else \
                 wheel.wheel_findings(m, found.payload_file, policy.limits)
         if signatures.needs_judging(found, policy.trust):
-            outcome = signatures.signature_outcome(found, m, policy.trust)
+            outcome = signatures.signature_outcome(found, m, policy.trust, progress)
             report.findings += outcome.findings
             report.signatures, report.verified_by = outcome.signatures, outcome.verified
             report.archive_digest = found.archive_digest
@@ -184,12 +196,13 @@ def run_checks(found: scan.Scan, policy: ValidationPolicy, report: ValidationRep
 
 def verify_package(path: Path | str, policy: TrustPolicy,
                    limits: Limits = DEFAULT_LIMITS, *,
-                   keep_payload: Path | None = None) -> ValidationReport:
+                   keep_payload: Path | None = None,
+                   progress: Progress = NO_PROGRESS) -> ValidationReport:
     """Validate with a trusted signature required; then the anti-rollback check, if any."""
     from ..trust.policy import check_rollback, require
 
     report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
-                              keep_payload=keep_payload)
+                              keep_payload=keep_payload, progress=progress)
     report.verification = True
     if report.ok and policy.state_file is not None:
         refused = check_rollback(Path(policy.state_file), report.name or "",

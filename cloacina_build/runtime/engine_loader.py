@@ -24,6 +24,7 @@ from ..findings import Finding, has_errors
 from ..format.engine.discover import discover_python
 from ..format.engine.rules import EngineLimits
 from ..model import Manifest, Severity, Workflow
+from ..progress import NO_PROGRESS, Progress
 from ..project.sources import DiskTree
 from ..trust.policy import TrustPolicy
 from . import cache as cache_mod
@@ -50,13 +51,14 @@ class Prepared:
 
 
 def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
-                   limits: EngineLimits) -> Prepared:
-    """The entry for the engine archive at ``path``: warm, or validated and unpacked."""
+                   limits: EngineLimits, progress: Progress = NO_PROGRESS) -> Prepared:
+    """The entry for the engine archive at ``path``: warm, or validated and unpacked
+    (each step, and the bytes read, reported to ``progress``)."""
     identity = cache_mod.file_identity(path)  # before anything is read from the file
     verified_by: list[str] = []
     checked = None
     if trust is not None:  # with a trust policy, always cold: signatures are judged there
-        checked = _verify(path, trust, limits)
+        checked = _verify(path, trust, limits, progress)
         verified_by = checked.signatures.outcome.verified if checked.signatures else []
     key = engine_key(path, limits)
     with cache_mod.locked(cache_dir, key):
@@ -65,18 +67,19 @@ def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
             served = _warm(entry)
             if served is not None:
                 return served
-        prepared = _cold(path, key, cache_dir, entry, identity, limits, checked)
+        prepared = _cold(path, key, cache_dir, entry, identity, limits, checked, progress)
     prepared.rebuilt, prepared.verified_by = why is not None, verified_by
     return prepared
 
 
-def _verify(path: Path, trust: TrustPolicy, limits: EngineLimits) -> EngineValidation:
+def _verify(path: Path, trust: TrustPolicy, limits: EngineLimits, progress: Progress
+            ) -> EngineValidation:
     """Every engine rule and the signatures, as ``verify`` judges them (records in the
     second stream, ``FILE.sig``), in one pass that the cold load then uses too."""
     from ..ops.engine import validate_engine
     from ..trust.policy import require
 
-    found = validate_engine(path, limits, trust=require(trust))
+    found = validate_engine(path, limits, trust=require(trust), progress=progress)
     errors = [f for f in found.findings if f.severity is Severity.ERROR]
     if errors:
         raise _failed(path, errors, "verification")
@@ -112,11 +115,12 @@ def _manifest(entry: cache_mod.Entry) -> Manifest | None:
 
 def _cold(path: Path, key: str, cache_dir: Path, old: cache_mod.Entry | None,
           identity: dict[str, int] | None, limits: EngineLimits,
-          checked: EngineValidation | None) -> Prepared:
+          checked: EngineValidation | None, progress: Progress) -> Prepared:
     """``checked``: the archive already validated (and verified) by this load."""
     from ..ops.engine import validate_engine
 
-    found = checked if checked is not None else validate_engine(path, limits)
+    found = checked if checked is not None else \
+        validate_engine(path, limits, progress=progress)
     errors = [f for f in found.findings if f.severity is Severity.ERROR]
     if errors:
         raise _failed(path, errors, "validation")
@@ -134,6 +138,7 @@ def _cold(path: Path, key: str, cache_dir: Path, old: cache_mod.Entry | None,
                            code="load-refused", hint="load it again")
 
     def fill(tmp: Path) -> None:
+        progress.phase("unpacking the archive")
         unpack_source(path, tmp, archive, limits)
         if cache_mod.file_identity(path) != identity:
             raise PackageError(f"{path} changed while it was being loaded; nothing was "

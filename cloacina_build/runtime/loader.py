@@ -27,6 +27,7 @@ from ..format.package import open_package
 from ..fsutil import file_sha256
 from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
+from ..progress import NO_PROGRESS, Progress
 from ..project.fingerprint import fingerprint_function
 from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
 from . import cache as cache_mod
@@ -100,18 +101,20 @@ class LoadedPackage:
 def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
                  cache_dir: Path | str | None = None, limits: Limits = DEFAULT_LIMITS,
                  use_real_cloaca: bool | None = None,
-                 engine_limits: EngineLimits = DEFAULT_ENGINE_LIMITS) -> LoadedPackage:
+                 engine_limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
+                 progress: Progress = NO_PROGRESS) -> LoadedPackage:
     """Load a package for execution: this tool's (zstd, a wheel) or the engine's archive
     (bzip2 source, told apart by its first bytes; see docs/engine.md#running).
 
     ``trust``: a :class:`TrustPolicy`; when given, the package must verify under it (a
     signature is required). Without it, the package must still validate, and its
-    signatures, if any, are reported but not required.
+    signatures, if any, are reported but not required.  ``progress`` hears each step (a
+    cold load reads the whole file) and the bytes read.
     """
     path = Path(path)
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
     if path.is_file() and detect_format(path) == ENGINE:
-        return _load_engine(path, trust, cache_dir, engine_limits, use_real_cloaca)
+        return _load_engine(path, trust, cache_dir, engine_limits, use_real_cloaca, progress)
     identity = cache_mod.file_identity(path)  # before anything is read from the file
     try:
         head = open_package(path, limits)
@@ -122,7 +125,7 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
                            code="load-refused", findings=exc.findings, hint=exc.hint) from None
     try:
         loaded, warm, rebuilt, verified_by, warnings = _through_cache(
-            path, head, cache_dir, identity, trust, limits, use_real_cloaca)
+            path, head, cache_dir, identity, trust, limits, use_real_cloaca, progress)
     except OSError as exc:
         if not cache_mod.is_cache_error(cache_dir, exc):
             raise
@@ -133,20 +136,22 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
 
 
 def _load_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
-                 limits: EngineLimits, use_real_cloaca: bool | None) -> LoadedPackage:
+                 limits: EngineLimits, use_real_cloaca: bool | None, progress: Progress
+                 ) -> LoadedPackage:
     """An engine archive: validated and unpacked into the cache (``engine_loader``), then
     imported as the engine's Python loader imports it (``workflow/``, then ``vendor/``,
     appended after the host's own modules)."""
     from .engine_loader import prepare_engine
 
     try:
-        ready = prepare_engine(path, trust, cache_dir, limits)
+        ready = prepare_engine(path, trust, cache_dir, limits, progress)
     except OSError as exc:
         if cache_mod.is_cache_error(cache_dir, exc):
             raise cache_mod.unusable(cache_dir, exc) from None
         raise PackageError(f"cannot read {path}: {(exc.strerror or 'error').lower()}",
                            code="load-refused", hint="check the file and load it again") \
             from None
+    progress.phase("importing the workflow")
     loaded = _import((ready.name, ready.version, ready.digest), ready.workflow, ready.manifest,
                      ready.entry, use_real_cloaca, engine=True)
     loaded.warm, loaded.rebuilt = ready.warm, ready.rebuilt and not ready.warm
@@ -155,7 +160,7 @@ def _load_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
 
 
 def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPolicy | None,
-                   limits: Limits, use_real_cloaca: bool | None):
+                   limits: Limits, use_real_cloaca: bool | None, progress: Progress):
     """The entry for the head's digest, warm or cold, and the package imported from it."""
     digest = head.digest
     with cache_mod.locked(cache_dir, digest):
@@ -173,8 +178,9 @@ def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPoli
         else:
             sources = _Sources(entry, identity)
             entry, manifest, verified_by, warnings = _cold(path, head, cache_dir, sources,
-                                                           trust, limits)
+                                                           trust, limits, progress)
     assert entry is not None
+    progress.phase("importing the workflow")
     loaded = _import((head.name, head.version, head.digest), manifest.workflow, manifest, entry,
                      use_real_cloaca)
     return loaded, warm, rebuilt, verified_by, warnings
@@ -244,17 +250,19 @@ class _Sources:
 
 
 def _cold(path: Path, head, cache_dir: Path, sources: _Sources, trust: TrustPolicy | None,
-          limits: Limits) -> tuple[cache_mod.Entry, Manifest, list[str], list[Finding]]:
+          limits: Limits, progress: Progress
+          ) -> tuple[cache_mod.Entry, Manifest, list[str], list[Finding]]:
     """Validate (or verify) in one pass, then install the verified wheel as a new entry;
     the manifest is parsed into the model only once it has validated."""
     digest = head.digest
     with tempfile.TemporaryDirectory(prefix=".load-", dir=cache_dir) as tmp:
         kept = Path(tmp) / "payload"
         if trust is not None:
-            report = verify_package(path, trust, limits, keep_payload=kept)
+            report = verify_package(path, trust, limits, keep_payload=kept,
+                                    progress=progress)
         else:
             report = validate_package(path, ValidationPolicy(limits=limits),
-                                      keep_payload=kept)
+                                      keep_payload=kept, progress=progress)
         if not report.ok:
             raise PackageError(f"{path} cannot be loaded: it failed "
                                f"{'verification' if trust else 'validation'}",
@@ -270,6 +278,7 @@ def _cold(path: Path, head, cache_dir: Path, sources: _Sources, trust: TrustPoli
                                "loader runs Python (wheel) packages, and the engine loads "
                                "native ones", code="load-native")
         wheel = kept.rename(Path(tmp) / payload.filename)
+        progress.phase("installing the wheel")
         entry = cache_mod.build_entry(
             cache_dir, digest, wheel=wheel, package_toml=head.package_toml,
             manifest=head.manifest_bytes,

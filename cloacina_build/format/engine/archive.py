@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from ...errors import PackageError, UsageError
 from ...findings import Finding, error, has_errors, warning
+from ...progress import NO_PROGRESS, Progress
 from . import rules, tar
 from .bzip import ENGINE, FirstStream, sniff
 from .manifest import EngineManifest, read_manifest
@@ -181,9 +182,10 @@ class _Members:
 class _Reader(_Members):
     """One pass over the members, with the unpacker's running checks."""
 
-    def __init__(self, fh: BinaryIO, file_size: int, limits: rules.EngineLimits) -> None:
+    def __init__(self, fh: BinaryIO, file_size: int, limits: rules.EngineLimits,
+                 progress: Progress = NO_PROGRESS) -> None:
         super().__init__(file_size, limits)
-        self.stream = FirstStream(fh, limits.max_stream)
+        self.stream = FirstStream(fh, limits.max_stream, progress)
         self.tar = tar.TarReader(self.stream.read, limits.max_record)
 
     def run(self) -> bool:
@@ -231,12 +233,14 @@ def _check_path(path: Path) -> int:
     return path.stat().st_size
 
 
-def open_engine(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENGINE_LIMITS
-                ) -> EngineArchive:
+def open_engine(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENGINE_LIMITS,
+                progress: Progress = NO_PROGRESS) -> EngineArchive:
     """Read the engine archive at ``path`` once.  Raises only :class:`UsageError` (no such
-    file); every problem with the bytes, a non-bzip2 file included, is a finding."""
+    file); every problem with the bytes, a non-bzip2 file included, is a finding.  The
+    file's size and the bytes read are reported to ``progress``."""
     path = Path(path)
     size = _check_path(path)
+    progress.total(size)
     with open(path, "rb") as fh:
         head = fh.read(4)
         if sniff(head) != ENGINE:
@@ -245,7 +249,7 @@ def open_engine(path: Path | str, limits: rules.EngineLimits = rules.DEFAULT_ENG
                                             "upload refuses it (§2.6) and the unpacker "
                                             "cannot read it (§2.1)"))
         fh.seek(0)
-        reader = _Reader(fh, size, limits)
+        reader = _Reader(fh, size, limits, progress)
         complete = reader.run()
     return _finish(path, size, reader, complete, limits,
                    lambda root: _trailing(reader.stream, path, root))

@@ -18,6 +18,7 @@ import bz2
 from typing import BinaryIO
 
 from ...errors import PackageError
+from ...progress import NO_PROGRESS, Progress
 
 BZIP2_MAGIC = b"BZh"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -54,11 +55,14 @@ class FirstStream:
     or truncated stream, or more than ``max_bytes`` decompressed bytes, raise
     :class:`PackageError` (codes ``engine-bzip2-corrupt``, ``engine-bzip2-truncated``,
     ``engine-limit-stream``).  After :meth:`drain`, ``tail_offset`` is the file offset where
-    the first stream ended and ``tail_size`` how many bytes follow it.
+    the first stream ended and ``tail_size`` how many bytes follow it.  Each chunk read
+    from the file is reported to ``progress``.
     """
 
-    def __init__(self, fh: BinaryIO, max_bytes: int) -> None:
+    def __init__(self, fh: BinaryIO, max_bytes: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
         self._fh = fh
+        self._progress = progress
         self._d = bz2.BZ2Decompressor()
         self._pending = b""
         self.max_bytes = max_bytes
@@ -84,6 +88,7 @@ class FirstStream:
         if self._d.needs_input:
             raw = self._fh.read(CHUNK)
             self.consumed += len(raw)
+            self._progress.advance(len(raw))
             if not raw:
                 raise PackageError("the bzip2 stream is truncated (the file ends before the "
                                    "stream's end marker)", code="engine-bzip2-truncated")

@@ -17,6 +17,7 @@ from ...format import manifest as mf
 from ...format.archive import DEFAULT_MTIME
 from ...format.engine.archive import EngineArchive
 from ...model import Manifest
+from ...progress import NO_PROGRESS, Progress
 from ...trust.policy import Outcome, SignatureCheck, TrustPolicy, signature_findings
 from ..trailer import engine_trailer_is_canonical
 from .scan import raw_digests
@@ -36,13 +37,14 @@ def needs_judging(archive: EngineArchive, policy: TrustPolicy) -> bool:
         or policy.detached is not None or policy.trust is not None
 
 
-def engine_signatures(archive: EngineArchive, policy: TrustPolicy) -> EngineSignatures:
+def engine_signatures(archive: EngineArchive, policy: TrustPolicy,
+                      progress: Progress = NO_PROGRESS) -> EngineSignatures:
     """Every signature of the archive judged (the file is read once more, to hash it)."""
     manifest = Manifest.parse(archive.build_manifest)[0] \
         if archive.build_manifest is not None else None
     name, version = _identity(archive, manifest)
     cut = archive.trailing.offset if archive.trailing is not None else archive.file_size
-    archive_digest, whole = raw_digests(archive.path, cut)
+    archive_digest, whole = raw_digests(archive.path, cut, progress)
     digest = mf.digest(archive.build_manifest) if archive.build_manifest is not None else None
     epoch = manifest.build.source_date_epoch if manifest is not None else None
     check = SignatureCheck(

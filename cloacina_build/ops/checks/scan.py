@@ -20,6 +20,7 @@ from ...format.frames import Frame
 from ...format.limits import Limits
 from ...format.package import read_head, read_package_toml, read_signature, read_trailer
 from ...model import Manifest, PackageMetadata
+from ...progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -38,22 +39,26 @@ class Scan:
     file_digest: str | None = None          # sha256 of the whole file
 
 
-def scan_package(path: Path, limits: Limits, private: Path, *, raw_digests: bool) -> Scan:
+def scan_package(path: Path, limits: Limits, private: Path, *, raw_digests: bool,
+                 progress: Progress = NO_PROGRESS) -> Scan:
     """``raw_digests``: hash the raw file bytes even when the trailer holds no signature
-    (a policy that requires or checks signatures needs them)."""
+    (a policy that requires or checks signatures needs them).  ``progress`` hears the
+    file's size and every chunk read."""
     scan = Scan(path)
     try:
-        _stream(scan, limits, private, raw_digests)
+        _stream(scan, limits, private, raw_digests, progress)
         scan.complete = True
     except PackageError as exc:
         scan.findings.append(error(exc.code, exc.message))
     return scan
 
 
-def _stream(scan: Scan, limits: Limits, private: Path, raw_digests: bool) -> None:
+def _stream(scan: Scan, limits: Limits, private: Path, raw_digests: bool,
+            progress: Progress) -> None:
     with open(scan.path, "rb") as fh:
         frames = check_framing(fh)
-        stream = TarStream(fh, limits, frames=frames,
+        progress.total(frames[-1].offset + frames[-1].length if frames else 0)
+        stream = TarStream(fh, limits, frames=frames, progress=progress,
                            hash_raw=raw_digests or _trailer_holds_signatures(fh, frames,
                                                                             limits))
         scan.frames = stream.frames
@@ -131,13 +136,18 @@ def _copy_hashed(member: Member, dest: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def raw_digests(path: Path, mark: int) -> tuple[str, str]:
-    """sha256 of the bytes before ``mark`` and of the whole file, in one read."""
+def raw_digests(path: Path, mark: int, progress: Progress = NO_PROGRESS) -> tuple[str, str]:
+    """sha256 of the bytes before ``mark`` and of the whole file, in one read (reported to
+    ``progress`` as the step ``hashing the file``)."""
     h = hashlib.sha256()
     prefix = None
     pos = 0
     with open(path, "rb") as fh:
+        progress.phase("hashing the file")
+        progress.total(fh.seek(0, 2))
+        fh.seek(0)
         while chunk := fh.read(1 << 20):
+            progress.advance(len(chunk))
             if prefix is None and pos + len(chunk) >= mark:
                 h.update(chunk[: mark - pos])
                 prefix = h.hexdigest()

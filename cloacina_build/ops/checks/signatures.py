@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...format.archive import DEFAULT_MTIME
 from ...model import Manifest
+from ...progress import NO_PROGRESS, Progress
 from ...trust.policy import (
     Outcome,
     SignatureCheck,
@@ -19,11 +20,12 @@ def needs_judging(scan: Scan, policy: TrustPolicy) -> bool:
         or policy.detached is not None
 
 
-def signature_outcome(scan: Scan, manifest: Manifest, policy: TrustPolicy) -> Outcome:
+def signature_outcome(scan: Scan, manifest: Manifest, policy: TrustPolicy,
+                      progress: Progress = NO_PROGRESS) -> Outcome:
     """Every signature judged; the raw digests are computed here if the pass did not."""
     if scan.archive_digest is None:  # signatures the trailer peek did not see
         scan.archive_digest, scan.file_digest = raw_digests(
-            scan.path, scan.frames[-1].offset if scan.frames else 0)
+            scan.path, scan.frames[-1].offset if scan.frames else 0, progress)
     check = SignatureCheck(
         package=manifest.package.name, version=manifest.package.version,
         digest=scan.digest or "", archive=scan.archive_digest,
