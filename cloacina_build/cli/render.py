@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 
 from ..model import (
     Language,
-    Operator,
     Retry,
-    RuleType,
     SignatureStatus,
-    TriggerRule,
     Workflow,
 )
+from ..ops.rule_words import rule_text
+from ..ops.rule_words import short_value as _value
 from .terminal import printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,38 +57,6 @@ def _retry(retry: Retry) -> str:
     if retry.delay_ms is not None:
         parts.append(f"{retry.delay_ms}ms")
     return " ".join(parts) or "-"
-
-
-_OPS = {Operator.EQUALS: "==", Operator.NOT_EQUALS: "!=", Operator.GREATER_THAN: ">",
-        Operator.LESS_THAN: "<", Operator.CONTAINS: "contains",
-        Operator.NOT_CONTAINS: "not contains"}
-_TASK_STATES = {RuleType.TASK_SUCCESS: "succeeded", RuleType.TASK_FAILED: "failed",
-                RuleType.TASK_SKIPPED: "skipped"}
-
-
-def rule_text(rule: TriggerRule | None) -> str:
-    """A trigger rule in words: ``valid_orders exists and validate_orders succeeded``."""
-    if rule is None or rule.type is RuleType.ALWAYS:
-        return "-"
-    if rule.type is RuleType.CONTEXT_VALUE:
-        if rule.operator in (Operator.EXISTS, Operator.NOT_EXISTS):
-            verb = "exists" if rule.operator is Operator.EXISTS else "does not exist"
-            return f"{rule.key} {verb}"
-        op = _OPS.get(rule.operator, str(rule.operator)) if rule.operator else "?"
-        return f"{rule.key} {op} {_value(rule.value)}"
-    if rule.type in _TASK_STATES:
-        return f"{rule.task_name} {_TASK_STATES[rule.type]}"
-    parts = [rule_text(c) for c in rule.conditions]
-    if rule.type is RuleType.NONE:
-        return "not (" + " or ".join(parts) + ")"
-    joined = (" and " if rule.type is RuleType.ALL else " or ").join(parts)
-    return joined if len(parts) == 1 else f"({joined})"
-
-
-def _value(value: object, limit: int = 60) -> str:
-    """A JSON value from a package, as a short one-line repr."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
