@@ -14,6 +14,7 @@ import click
 from ..__about__ import __version__
 from ..errors import EXIT_FAILED
 from .diff import diff
+from .graph import graph
 from .keys import key
 from .ls import ls
 from .options import (
@@ -371,6 +372,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 cli.add_command(key)
 cli.add_command(diff)
 cli.add_command(ls)
+cli.add_command(graph)
 
 
 def main() -> None:
