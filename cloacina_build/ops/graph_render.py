@@ -9,8 +9,8 @@ Task ids and rules come from packages, so they are data, escaped for each langua
   a raw line break of the package's, and every output encodes as UTF-8;
 - ``dot``: ids are double-quoted with ``\\`` and ``"`` escaped and a leading ``%`` written
   ``\\x25`` (the mapping from task id to DOT id is one-to-one, so no two tasks share a node
-  and no task is split in two); labels are escaped the same way,
-  so ``\\N``-style label escapes in a task id are shown, not expanded;
+  and no task is split in two); labels are escaped the same way, so ``\\N``-style label
+  escapes in a task id are shown, not expanded;
 - Mermaid: node ids are generated (``t0``, ``t1``, ...: never a keyword such as ``end``),
   and labels are quoted (``["..."]``) with every character outside a small safe set
   written as an entity code (``#quot;``, ``#35;``), so brackets, pipes, backticks, ``<``
@@ -117,7 +117,7 @@ def to_dot(graph: Graph) -> str:
     dependency to its dependent."""
     title = f"{graph.workflow} ({graph.package} {graph.version})"
     lines = [f"digraph {dot_id(graph.workflow)} {{",
-             f'  graph [label="{_dot_label([title])}", labelloc=t, rankdir=TB];',
+             f'  graph [label="{_dot_label([title])}", labelloc=t, fontname="Helvetica"];',
              '  node [shape=box, style=rounded, fontname="Helvetica"];']
     for node in graph.nodes:
         attrs = [f'label="{_dot_label([node.id, *_marks(node)])}"']
@@ -159,14 +159,13 @@ def to_mermaid(graph: Graph) -> str:
         label = "<br/>".join(mermaid_text(line) for line in [node.id, *_marks(node)])
         lines.append(f'  {ids[node.id]}["{label}"]')
     lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
-    lines += ["  classDef retries stroke-width:3px",
-              "  classDef gated stroke-dasharray:5 5"]
     retried = [ids[n.id] for n in graph.nodes if n.retries]
     gated = [ids[n.id] for n in graph.nodes if n.when]
     if retried:
-        lines.append(f"  class {','.join(retried)} retries")
+        lines += ["  classDef retries stroke-width:3px",
+                  f"  class {','.join(retried)} retries"]
     if gated:
-        lines.append(f"  class {','.join(gated)} gated")
+        lines += ["  classDef gated stroke-dasharray:5 5", f"  class {','.join(gated)} gated"]
     return "\n".join(lines) + "\n"
 
 
