@@ -9,7 +9,7 @@ import click
 
 from ..errors import EXIT_FAILED, UsageError
 from .options import CloacinaCommand, emit_json, handle_errors, json_option
-from .terminal import echo_text, printable
+from .terminal import echo_text, paint, printable
 
 FORMATS = ("text", "dot", "mermaid")
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
@@ -56,10 +56,10 @@ def graph(path: str, fmt: str | None, output: str | None, as_json: bool) -> None
         echo_text(text.rstrip("\n"))
     if not result.ok:
         if not as_json:
-            for finding in result.findings:
-                click.echo(printable(finding.render()), err=True)
-            click.echo(f"hint: run 'cloacinactl validate {printable(path)}' to see every "
-                       "problem", err=True)
+            lines = [printable(f.render()) for f in result.findings]
+            lines.append(f"hint: run 'cloacinactl validate {printable(path)}' to see every "
+                         "problem")
+            click.echo(paint("\n".join(lines), err=True), err=True)
         sys.exit(EXIT_FAILED)
 
 
