@@ -30,12 +30,10 @@ from ..trust.dsse import Envelope, envelope_bytes, parse_envelope, sign_envelope
 from ..trust.keys import SigningKey
 from ..trust.provenance import (
     ProvenanceFacts,
-    ProvenanceVerdict,
     attestation_path,
     judge_attestation,
-    missing,
-    read_attestation_file,
     statement_bytes,
+    verify_attestation,
 )
 from ..trust.signatures import now_utc
 from ..trust.store import TrustStore
@@ -108,24 +106,6 @@ def write_attestation(package: Path, key: SigningKey, sha256: str,
     assert verdict.facts is not None
     return Attestation(target, package, sha256, key.public.id, key.name, verdict.facts,
                        envelope, replaced)
-
-
-def verify_attestation(package: Path | str, trust: TrustStore | None, *,
-                       sha256: str | None = None, attestation: Path | str | None = None,
-                       now: dt.datetime | None = None) -> ProvenanceVerdict:
-    """The verdict on ``package``'s attestation (``FILE.intoto.jsonl``, or
-    ``attestation``): ``provenance-missing`` when there is none.  ``sha256``: the file's
-    digest when the caller has it (the verifier's pass computed it), else it is hashed."""
-    package = Path(package)
-    where = Path(attestation) if attestation is not None else attestation_path(package)
-    if not where.is_file():
-        return missing(str(where), str(package))
-    try:
-        data = read_attestation_file(where)
-    except OSError as exc:
-        raise UsageError(f"cannot read {where}: {exc.strerror}") from None
-    return judge_attestation(data, where=str(where), name=package.name,
-                             sha256=sha256 or file_sha256(package), trust=trust, now=now)
 
 
 __all__ = ["Attestation", "attest_package", "envelope_bytes", "parse_envelope",

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..findings import Finding, error, warning
+from ..fsutil import file_sha256
 from ..json_reader import clip, strict_json
 from ..model import SignatureStatus
 from .dsse import IN_TOTO, MAX_ENVELOPE, Envelope, EnvelopeSignature, parse_envelope
@@ -223,6 +225,25 @@ def judge_attestation(data: bytes, *, where: str, name: str, sha256: str,
     return verdict
 
 
+def verify_attestation(package: Path | str, trust: TrustStore | None, *,
+                       sha256: str | None = None, attestation: Path | str | None = None,
+                       now: dt.datetime | None = None) -> ProvenanceVerdict:
+    """The verdict on ``package``'s attestation (``FILE.intoto.jsonl``, or
+    ``attestation``): ``provenance-missing`` when there is none.  ``sha256``: the file's
+    digest when the caller has it (the verifier's pass computed it), else it is hashed."""
+    package = Path(package)
+    where = Path(attestation) if attestation is not None else attestation_path(package)
+    if not where.is_file():
+        return missing(str(where), str(package))
+    try:
+        data = read_attestation_file(where)
+    except OSError as exc:
+        raise UsageError(f"cannot read {where}: {exc.strerror}") from None
+    return judge_attestation(data, where=str(where), name=package.name,
+                             sha256=sha256 or file_sha256(package), trust=trust, now=now)
+
+
+
 _ORDER = [SignatureStatus.VERIFIED, SignatureStatus.REVOKED, SignatureStatus.INVALID,
           SignatureStatus.EXPIRED, SignatureStatus.UNTRUSTED]
 
@@ -336,4 +357,4 @@ def _match_subject(subjects: list[tuple[str, str]], name: str, sha256: str,
 __all__ = ["BUILDER_ID", "BUILD_TYPE", "PREDICATE_TYPE", "STATEMENT_TYPE", "SUFFIX",
            "Dependency", "ProvenanceFacts", "ProvenanceVerdict", "attestation_path",
            "judge_attestation", "missing", "read_attestation_file", "read_facts",
-           "sidecar_attestation", "statement_bytes"]
+           "sidecar_attestation", "statement_bytes", "verify_attestation"]
