@@ -34,6 +34,7 @@ _SIGNING = "signing.md#verifying"
 _NATIVE = "native.md"
 _LOADER = "loader.md"
 _ENGINE = "engine.md"
+_PROVENANCE = "provenance.md#verifying"
 
 _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
     ("archive", [
@@ -171,6 +172,20 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("signature-missing", E, "unsigned, and a signature is required", _SIGNING),
         ("signature-threshold", E, "fewer distinct trusted signers than required", _SIGNING),
         ("rollback", E, "a version older than the highest already seen", _SIGNING),
+    ]),
+    ("provenance", [
+        ("provenance-missing", E, "no FILE.intoto.jsonl, and provenance is required", _PROVENANCE),
+        ("provenance-malformed", E, "the attestation is not a readable DSSE envelope or "
+         "statement", _PROVENANCE),
+        ("provenance-payload-type", E, "the envelope is not an in-toto attestation", _PROVENANCE),
+        ("provenance-invalid", E, "the attestation's signature does not verify", _PROVENANCE),
+        ("provenance-untrusted", E, "attested by a key that is not trusted", _PROVENANCE),
+        ("provenance-key-expired", E, "attested by a key that has expired", _PROVENANCE),
+        ("provenance-key-revoked", E, "attested by a revoked key", _PROVENANCE),
+        ("provenance-statement", E, "not an in-toto v1 statement of SLSA provenance v1",
+         _PROVENANCE),
+        ("provenance-subject-mismatch", E, "the attestation names other bytes or another "
+         "file", _PROVENANCE),
     ]),
     ("host", [
         ("host-python", W, "this interpreter does not satisfy requires_python", _FORMAT),
