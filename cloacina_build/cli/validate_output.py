@@ -89,14 +89,13 @@ def _document(report, fmt: str) -> dict[str, Any]:
 
 
 def _file_text(report, fmt: str) -> str:
-    import json  # here: most runs never write a file
+    from ..safe_text import json_text
 
     if fmt == "text":
         from .render import validate_text
 
         return validate_text(report) + "\n"
-    return json.dumps(_document(report, fmt), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str) + "\n"
+    return json_text(_document(report, fmt), indent=True) + "\n"
 
 
 def _write(output: Path, source: Path, text: str) -> None:
