@@ -455,8 +455,10 @@ def test_output_never_replaces_the_package_validated(pipeline_pkg):
     result = run_cli("validate", str(pipeline_pkg), "--format", "sarif",
                      "-o", str(pipeline_pkg))
     assert result.exit_code == 2
-    assert "is the file being validated" in result.stderr
+    assert result.stderr.startswith(f"error: {pipeline_pkg} is the input itself")
     assert pipeline_pkg.read_bytes() == before
+    as_json = run_cli("validate", str(pipeline_pkg), "--json", "-o", str(pipeline_pkg))
+    assert json.loads(as_json.stdout)["error"]["code"] == "output-is-input"
 
 
 def test_a_project_too_broken_to_read_is_still_a_sarif_result(tmp_path, monkeypatch):
