@@ -115,6 +115,36 @@ def test_engine_archive_members_and_source_files(tmp_path):
     assert sum(f.size or 0 for f in listing.payload_files) == listing.payload.size
 
 
+def test_an_engine_archive_whose_build_manifest_describes_a_wheel_shows_its_source(
+        tmp_path, built_pipeline):
+    """ls and describe (diff, graph) take an engine archive's payload from one place
+    (ops.engine.engine_payload): the build manifest's only when it describes the source,
+    else the source's own digest, never a wheel the archive does not hold."""
+    from cloacina_build.format.engine import open_engine
+    from cloacina_build.ops.describe import describe_path
+    from cloacina_build.ops.engine import source_payload
+
+    from . import engine_tools as et
+
+    built = tmp_path / "dp.cloacina"
+    build_package(EXAMPLES / "data-pipeline", built, format="engine")
+    with tarfile.open(fileobj=io.BytesIO(bz2.decompress(built.read_bytes()))) as tf:
+        files = {i.name: tf.extractfile(i).read() for i in tf if i.isfile()}
+    prefix = "data-pipeline-1.0.0/"
+    own = list_package(built).payload
+    assert own is not None and describe_path(built).payload == own
+    wheel_manifest = dict(read_members(built_pipeline))["manifest.json"]
+    files[f"{prefix}.cloacina-build/manifest.json"] = wheel_manifest
+    odd = tmp_path / "odd.cloacina"
+    odd.write_bytes(et.engine_archive([et.entry(n, d) for n, d in files.items()]))
+    listed_payload = list_package(odd).payload
+    described = describe_path(odd)
+    assert listed_payload is not None and listed_payload.kind == "source"
+    assert listed_payload == described.payload == source_payload(open_engine(odd))
+    assert described.build is None  # no build facts from a manifest of another payload
+    assert listed_payload.sha256 == own.sha256  # the same source files
+
+
 # ---------------------------------------------------------------- the wheel's index
 
 
