@@ -36,6 +36,8 @@ from cloacina_build.ops.listing import (
     ENGINE,
     NO_HASH,
     NOT_IN_RECORD,
+    NOT_IN_WHEEL,
+    SIZE_DIFFERS,
     PayloadFile,
     list_package,
     wheel_files,
@@ -278,6 +280,41 @@ def test_record_and_the_zip_disagreeing_is_marked_and_fails(built_pipeline, tmp_
     assert (files["data_pipeline/extra.py"].size, files["data_pipeline/extra.py"].sha256) == \
         (6, None)
     assert [f.code for f in listing.findings] == ["wheel-record"] and listing.complete
+
+
+def test_a_file_of_another_size_or_gone_from_the_zip_is_marked_and_fails(built_pipeline,
+                                                                        tmp_path):
+    """RECORD's rows kept as they were while the zip changed: a file rewritten with
+    another size keeps RECORD's size and sha256 with the zip's size beside them, a file
+    RECORD lists that the zip lacks is marked, and the listing says they disagree."""
+    def edit(entries):
+        out = []
+        for info, data in entries:
+            if info.filename == "data_pipeline/__init__.py":
+                out.append((info, data + b"# longer\n"))
+            elif not info.filename.endswith("/WHEEL"):
+                out.append((info, data))
+        return out
+
+    members = read_members(built_pipeline)
+    name = payload_name(members)
+    record = _record_of(get(members, name))
+    wheel = make_wheel(edit(wheel_entries(get(members, name))), fix_record=False)
+    pkg = write_members(tmp_path / "sizes.cloacina", replace(members, name, wheel), fix=True)
+    listing = list_package(pkg)
+    files = {f.path: f for f in listing.payload_files}
+    init = files["data_pipeline/__init__.py"]
+    assert init.note == SIZE_DIFFERS and (init.size, init.sha256) == \
+        record["data_pipeline/__init__.py"] and init.zip_size == init.size + 9
+    (gone,) = [f for f in listing.payload_files if f.path.endswith("/WHEEL")]
+    assert gone.note == NOT_IN_WHEEL and gone.zip_size is None
+    (finding,) = listing.findings
+    assert finding.code == "wheel-record" and "disagree on 2 file(s)" in finding.message
+    assert not listing.ok and listing.complete
+    text = _ls(str(pkg), tmp=tmp_path / "tmp")
+    assert text.returncode == 1
+    assert f"(RECORD's size differs from the zip's {init.zip_size})" in text.stdout
+    assert "(not in the wheel)" in text.stdout
 
 
 # ---------------------------------------------------------------- windows, by hypothesis
