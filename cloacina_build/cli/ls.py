@@ -17,7 +17,7 @@ from .options import (
     json_option,
     verbosity,
 )
-from .terminal import printable
+from .terminal import paint, printable
 
 NOTES = {"no-hash": "no hash in RECORD", "not-in-record": "not in RECORD",
          "signature": "signature file, not in RECORD", "not-in-wheel": "not in the wheel",
@@ -44,7 +44,7 @@ def ls(file: str, as_json: bool) -> None:
     else:
         click.echo(listing_text(listing, verbosity()))
         for finding in listing.findings:
-            click.echo(printable(finding.render()), err=True)
+            click.echo(paint(printable(finding.render()), err=True), err=True)
         if not listing.complete and verbosity() > QUIET:
             click.echo("note: the listing is incomplete: reading stopped at the problem "
                        "above", err=True)
