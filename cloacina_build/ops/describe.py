@@ -28,6 +28,8 @@ from ..trust.signatures import SignatureVerdict
 from .engine import EngineInspection, engine_payload
 
 PROJECT, CLOACINA, ENGINE = "project", "cloacina", "engine"
+# what each kind is called in text for people
+KIND_NAMES = {PROJECT: "project", CLOACINA: "package", ENGINE: "engine archive"}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..safe_text import visible
+from .describe import KIND_NAMES
 from .graph_view import Graph, GraphNode
 
 
@@ -37,9 +38,6 @@ def _marks(node: GraphNode) -> list[str]:
 
 # -- text ------------------------------------------------------------------------------
 
-_KINDS = {"cloacina": "package", "engine": "engine archive", "project": "project"}
-
-
 def to_text(graph: Graph) -> str:
     """Levels, each task with its dependencies (``<-``) and marks (``[retries: N]``,
     ``[when: RULE]``); tasks that no level holds (on or behind a cycle) at the end."""
@@ -49,7 +47,7 @@ def to_text(graph: Graph) -> str:
 def _text_lines(graph: Graph) -> Iterator[str]:
     by_id = {n.id: n for n in graph.nodes}
     yield (f"{visible(graph.workflow)} ({visible(graph.package)} {visible(graph.version)}, "
-           f"{_KINDS.get(graph.kind, graph.kind)}): {len(graph.nodes)} task(s), "
+           f"{KIND_NAMES.get(graph.kind, graph.kind)}): {len(graph.nodes)} task(s), "
            f"{len(graph.edges)} dependenc{'y' if len(graph.edges) == 1 else 'ies'}, "
            f"{len(graph.levels)} level(s)")
     for i, level in enumerate(graph.levels, 1):
