@@ -346,6 +346,8 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
         ("backend-unavailable", E, "the project's build backend is not installed", _FORMAT),
         ("output-unwritable", E, "an output file cannot be written where it was asked "
          "(exit 2)", _FORMAT),
+        ("output-is-input", E, "the output file named is the input itself, which it would "
+         "replace; nothing was written (exit 2)", _FORMAT),
         ("package", E, "a package is malformed, hostile or fails a check", _FORMAT),
         ("key", E, "a key cannot be read, written or used", _SIGNING),
         ("trust", E, "a trust source cannot be read", _SIGNING),

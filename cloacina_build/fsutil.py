@@ -76,6 +76,29 @@ def atomic_output(path: Path, check: Callable[[Path], None] | None = None
         raise
 
 
+def write_output(path: Path | str, data: bytes, *, source: Path | str | None = None) -> int:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_output`) and return its size.
+    ``source`` is what the output was made from: when ``path`` is that very file (by
+    name, a link or a hard link) nothing is written and a ``UsageError`` (exit 2) says so,
+    since the output would replace its own input."""
+    path = Path(path)
+    if source is not None and same_file(path, Path(source)):
+        raise UsageError(f"{path} is the input itself ({source}): writing there would "
+                         "replace it", code="output-is-input",
+                         hint="write the output to another file")
+    with atomic_output(path) as fh:
+        fh.write(data)
+    return len(data)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def unwritable(path: Path, exc: OSError) -> UsageError:
     """The error for an output that cannot be written, naming the user's ``path``."""
     parent = path.parent

@@ -251,3 +251,42 @@ def test_a_project_with_errors_is_refused_naming_the_place(pipeline_project):
     result = CliRunner().invoke(cli, ["graph", str(pipeline_project)])
     assert result.exit_code == 1
     assert "graph-unknown-dependency" in result.stderr and "did you mean" in result.stderr
+
+
+# -- the library call behind the command ---------------------------------------------------
+
+def test_draw_is_the_command_as_one_library_call(built_etl, tmp_path):
+    from cloacina_build.cli.graph import FORMATS
+    from cloacina_build.ops import graph_output
+    from cloacina_build.ops.graph_render import to_mermaid, to_text
+    from cloacina_build.ops.graph_view import graph_path
+
+    assert FORMATS == graph_output.FORMATS
+    plain = graph_output.draw(built_etl)
+    assert (plain.format, plain.output, plain.written) == ("text", None, None)
+    assert plain.text == to_text(graph_path(built_etl))
+    out = tmp_path / "g.mmd"
+    drawn = graph_output.draw(built_etl, output=out)  # the format from the suffix
+    assert drawn.format == "mermaid" and out.read_text("utf-8") == drawn.text
+    assert drawn.text == to_mermaid(drawn.graph) and drawn.written == out.stat().st_size
+    assert drawn.to_dict()["output"] == {"path": str(out), "format": "mermaid",
+                                         "bytes": drawn.written}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.mmd"]  # no temporary left
+
+
+def test_draw_never_writes_over_its_input_by_any_name(built_etl, tmp_path):
+    from cloacina_build.errors import UsageError
+    from cloacina_build.ops.graph_output import draw
+
+    before = built_etl.read_bytes()
+    link = tmp_path / "link.cloacina"
+    link.symlink_to(built_etl)
+    hard = tmp_path / "hard.cloacina"
+    os.link(built_etl, hard)
+    for output in (built_etl, link, hard):
+        with pytest.raises(UsageError) as info:
+            draw(built_etl, "dot", output)
+        assert info.value.code == "output-is-input"
+    assert built_etl.read_bytes() == before and link.is_symlink()
+    with pytest.raises(UsageError):
+        draw(built_etl, "svg")

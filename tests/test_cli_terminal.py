@@ -87,6 +87,26 @@ def test_verbose_prints_each_step_with_its_duration_even_when_piped(big_pkg):
     assert re.fullmatch(r"phase: checking the payload \([0-9.]+ m?s\)", lines[1])
 
 
+def test_ls_and_diff_payload_show_their_passes(big_pkg):
+    ran = run(["ls", "-v", str(big_pkg)], out_tty=False, err_tty=False)
+    assert ran.code == 0
+    assert re.fullmatch(r"phase: reading the package \([0-9.]+ m?s, 8\.0 MiB\)\n", ran.err)
+    ran = run(["diff", "-v", "--payload", str(big_pkg), str(big_pkg)], out_tty=False,
+              err_tty=False)
+    assert ran.code == 0 and ran.err.count("phase: reading the package (") == 2
+
+
+def test_ls_colours_its_findings_like_every_other_command(big_pkg, tmp_path):
+    from .hostile import read_members, write_members
+
+    cut = write_members(tmp_path / "cut.cloacina", read_members(big_pkg), end=b"")
+    ran = run(["ls", str(cut)])
+    assert ran.code == 1
+    assert "\x1b[31m\x1b[1merror[archive-truncated]\x1b[0m " in ran.err
+    piped = run(["ls", str(cut)], err_tty=False)
+    assert piped.err.startswith("error[archive-truncated] ")
+
+
 def test_json_output_stays_clean_beside_the_progress_line(big_pkg):
     ran = run(["validate", "--json", str(big_pkg)])
     assert json.loads(ran.out)["valid"] is True

@@ -111,6 +111,41 @@ def test_signatures_added_and_removed(built, tmp_path):
     assert d.summary().startswith("1 signature added, 1 removed")
 
 
+def test_a_signature_is_its_key_and_where_it_is_kept(built, tmp_path):
+    """One key's signature embedded in one package and detached (FILE.sig) beside the
+    other is a signature removed and one added; a malformed record, which names no key,
+    is told apart by its member."""
+    from cloacina_build.format.archive import write_trailer
+    from cloacina_build.format.package import open_package
+    from cloacina_build.ops.signing import sign_detached
+
+    ring = make_keyring(tmp_path / "keys")
+    embedded, detached = tmp_path / "e.cloacina", tmp_path / "d" / "d.cloacina"
+    detached.parent.mkdir()
+    for path in (embedded, detached):
+        shutil.copyfile(built["old"], path)
+    sign_package(embedded, key(ring, "alice"))
+    sign_detached(detached, key(ring, "alice"))
+    d = diff_paths(embedded, detached)
+    assert [(s["key_id"], s.get("detached")) for s in d.signatures.added] == \
+        [(ring["alice"][2], True)]
+    assert [(s["key_id"], s.get("detached")) for s in d.signatures.removed] == \
+        [(ring["alice"][2], None)]
+
+    def malformed(name: str) -> Path:
+        out = tmp_path / f"{name}.cloacina"
+        shutil.copyfile(built["old"], out)
+        prefix = out.read_bytes()[:open_package(out).frames[-1].offset]
+        with open(out, "wb") as fh:
+            fh.write(prefix)
+            write_trailer(fh, [(f"signatures/{name}.json", b"not a record")], 315532800)
+        return out
+
+    d = diff_paths(malformed("one"), malformed("two"))
+    assert [s["member"] for s in d.signatures.added] == ["signatures/two.json"]
+    assert [s["member"] for s in d.signatures.removed] == ["signatures/one.json"]
+
+
 def damage_payload(package: Path, out: Path) -> Path:
     """A copy of ``package`` with 16 bytes inside its payload frame flipped, its head
     and the frame headers intact."""

@@ -91,6 +91,15 @@ def test_a_broken_graph_is_drawn_with_its_findings():
     assert "  b <- a, c, ghost (no such task)" in text
 
 
+def test_a_dependency_named_twice_is_one_edge():
+    """A hostile manifest may list a dependency twice: one edge, drawn once in each form."""
+    g = graph(task("a"), task("b", ["a", "ghost", "a", "ghost"]))
+    assert g.edges == (("a", "b"),)
+    assert (g.nodes[1].dependencies, g.nodes[1].missing) == (("a",), ("ghost",))
+    assert to_dot(g).count(" -> ") == 1 and to_mermaid(g).count(" --> ") == 1
+    assert "  b <- a, ghost (no such task)\n" in to_text(g)
+
+
 def test_to_dict_is_the_graph_as_json():
     g = graph(task("a", retries=2), task("b", ["a"], rule=GATE))
     d = json.loads(json.dumps(g.to_dict()))

@@ -36,6 +36,8 @@ from cloacina_build.ops.listing import (
     ENGINE,
     NO_HASH,
     NOT_IN_RECORD,
+    NOT_IN_WHEEL,
+    SIZE_DIFFERS,
     PayloadFile,
     list_package,
     wheel_files,
@@ -113,6 +115,36 @@ def test_engine_archive_members_and_source_files(tmp_path):
         if not name[len(prefix):].startswith((".cloacina-build/", "package.toml")))
     assert listing.payload is not None
     assert sum(f.size or 0 for f in listing.payload_files) == listing.payload.size
+
+
+def test_an_engine_archive_whose_build_manifest_describes_a_wheel_shows_its_source(
+        tmp_path, built_pipeline):
+    """ls and describe (diff, graph) take an engine archive's payload from one place
+    (ops.engine.engine_payload): the build manifest's only when it describes the source,
+    else the source's own digest, never a wheel the archive does not hold."""
+    from cloacina_build.format.engine import open_engine
+    from cloacina_build.ops.describe import describe_path
+    from cloacina_build.ops.engine import source_payload
+
+    from . import engine_tools as et
+
+    built = tmp_path / "dp.cloacina"
+    build_package(EXAMPLES / "data-pipeline", built, format="engine")
+    with tarfile.open(fileobj=io.BytesIO(bz2.decompress(built.read_bytes()))) as tf:
+        files = {i.name: tf.extractfile(i).read() for i in tf if i.isfile()}
+    prefix = "data-pipeline-1.0.0/"
+    own = list_package(built).payload
+    assert own is not None and describe_path(built).payload == own
+    wheel_manifest = dict(read_members(built_pipeline))["manifest.json"]
+    files[f"{prefix}.cloacina-build/manifest.json"] = wheel_manifest
+    odd = tmp_path / "odd.cloacina"
+    odd.write_bytes(et.engine_archive([et.entry(n, d) for n, d in files.items()]))
+    listed_payload = list_package(odd).payload
+    described = describe_path(odd)
+    assert listed_payload is not None and listed_payload.kind == "source"
+    assert listed_payload == described.payload == source_payload(open_engine(odd))
+    assert described.build is None  # no build facts from a manifest of another payload
+    assert listed_payload.sha256 == own.sha256  # the same source files
 
 
 # ---------------------------------------------------------------- the wheel's index
@@ -248,6 +280,41 @@ def test_record_and_the_zip_disagreeing_is_marked_and_fails(built_pipeline, tmp_
     assert (files["data_pipeline/extra.py"].size, files["data_pipeline/extra.py"].sha256) == \
         (6, None)
     assert [f.code for f in listing.findings] == ["wheel-record"] and listing.complete
+
+
+def test_a_file_of_another_size_or_gone_from_the_zip_is_marked_and_fails(built_pipeline,
+                                                                        tmp_path):
+    """RECORD's rows kept as they were while the zip changed: a file rewritten with
+    another size keeps RECORD's size and sha256 with the zip's size beside them, a file
+    RECORD lists that the zip lacks is marked, and the listing says they disagree."""
+    def edit(entries):
+        out = []
+        for info, data in entries:
+            if info.filename == "data_pipeline/__init__.py":
+                out.append((info, data + b"# longer\n"))
+            elif not info.filename.endswith("/WHEEL"):
+                out.append((info, data))
+        return out
+
+    members = read_members(built_pipeline)
+    name = payload_name(members)
+    record = _record_of(get(members, name))
+    wheel = make_wheel(edit(wheel_entries(get(members, name))), fix_record=False)
+    pkg = write_members(tmp_path / "sizes.cloacina", replace(members, name, wheel), fix=True)
+    listing = list_package(pkg)
+    files = {f.path: f for f in listing.payload_files}
+    init = files["data_pipeline/__init__.py"]
+    assert init.note == SIZE_DIFFERS and (init.size, init.sha256) == \
+        record["data_pipeline/__init__.py"] and init.zip_size == init.size + 9
+    (gone,) = [f for f in listing.payload_files if f.path.endswith("/WHEEL")]
+    assert gone.note == NOT_IN_WHEEL and gone.zip_size is None
+    (finding,) = listing.findings
+    assert finding.code == "wheel-record" and "disagree on 2 file(s)" in finding.message
+    assert not listing.ok and listing.complete
+    text = _ls(str(pkg), tmp=tmp_path / "tmp")
+    assert text.returncode == 1
+    assert f"(RECORD's size differs from the zip's {init.zip_size})" in text.stdout
+    assert "(not in the wheel)" in text.stdout
 
 
 # ---------------------------------------------------------------- windows, by hypothesis

@@ -176,6 +176,24 @@ def test_inspect_reports_reading_an_engine_archive_it_reads_whole(big_engine, tm
     assert seen.events == []
 
 
+def test_ls_and_diff_payload_stream_each_package_once(big_pkg, big_engine):
+    from cloacina_build.ops.diff import diff_paths
+    from cloacina_build.ops.listing import list_package
+
+    for path, step in ((big_pkg, "reading the package"), (big_engine, "reading the archive")):
+        seen = Recorder()
+        assert list_package(path, progress=seen).ok
+        assert seen.phases == [step]
+        total, done, count = streamed(seen.step(step))
+        assert total == done == path.stat().st_size and 1 < count <= done // (64 << 10) + 2
+    seen = Recorder()
+    diff_paths(big_pkg, big_engine, payload=True, progress=seen)
+    assert seen.phases == ["reading the package", "reading the archive"]
+    seen = Recorder()
+    diff_paths(big_pkg, big_engine, progress=seen)  # the heads only: nothing to show
+    assert seen.events == []
+
+
 def test_validating_a_project_names_its_steps(pipeline_project):
     seen = Recorder()
     assert validate_project(pipeline_project, progress=seen).ok

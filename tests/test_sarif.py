@@ -30,6 +30,7 @@ from cloacina_build.ops.sarif import (
     normalise,
     project_file,
     sarif_report,
+    split_line,
 )
 from cloacina_build.ops.validate import ValidationReport, validate_path
 
@@ -270,6 +271,20 @@ def test_package_fingerprints_ignore_digests_and_sizes(pipeline_pkg, tmp_path):
     assert one == other
 
 
+def test_a_package_findings_fingerprint_ignores_its_members_line_only():
+    """A package's finding names a member, with a line for a file inside it; the
+    fingerprint holds when that line moves, and tells members (and non-lines) apart."""
+    def fp(location: str) -> str:
+        report = ValidationReport("x.cloacina", "package",
+                                  [error("source-syntax", "invalid syntax", location)])
+        run = sarif_report(report, Anchor("", "x.cloacina", "package directory"))
+        return run["runs"][0]["results"][0]["partialFingerprints"][FINGERPRINT]
+
+    assert fp("workflow/t.py:12") == fp("workflow/t.py:40") != fp("workflow/u.py:12")
+    assert fp("workflow/t.py:\uff11") != fp("workflow/t.py:\uff12")  # fullwidth: not a line
+    assert split_line("a:b:7") == ("a:b", 7) and split_line(":7") == (":7", None)
+
+
 def test_a_valid_engine_archive(tmp_path):
     archive = ROOT / "tests" / "fixtures" / "engine" / "python-workflow.cloacina"
     run = check_sarif(sarif_report(validate_path(archive)))
@@ -455,8 +470,10 @@ def test_output_never_replaces_the_package_validated(pipeline_pkg):
     result = run_cli("validate", str(pipeline_pkg), "--format", "sarif",
                      "-o", str(pipeline_pkg))
     assert result.exit_code == 2
-    assert "is the file being validated" in result.stderr
+    assert result.stderr.startswith(f"error: {pipeline_pkg} is the input itself")
     assert pipeline_pkg.read_bytes() == before
+    as_json = run_cli("validate", str(pipeline_pkg), "--json", "-o", str(pipeline_pkg))
+    assert json.loads(as_json.stdout)["error"]["code"] == "output-is-input"
 
 
 def test_a_project_too_broken_to_read_is_still_a_sarif_result(tmp_path, monkeypatch):

@@ -170,3 +170,40 @@ def test_replacing_a_signed_package_names_its_signer_safely(hostile, tmp_path):
     proc = ctl("package", str(hostile["signed"].parent / "signed"), "-o", str(out), "--force")
     _assert_terminal_safe(proc)
     assert "mallory\\x1b[1m" in proc.stdout and "replaced" in proc.stdout
+
+
+def _engine_with_names(path: Path, *names: str) -> Path:
+    from . import engine_tools as et
+
+    prefix = "etl-demo-1.0.0"
+    entries = et.files_entries(et.project_files(), prefix)
+    entries += [et.entry(f"{prefix}/workflow/etl_demo/{name}", b"x") for name in names]
+    path.write_bytes(et.engine_archive(entries))
+    return path
+
+
+def test_member_names_that_are_not_utf8_are_escaped_not_a_traceback(tmp_path):
+    """tar keeps a name's bytes that are not UTF-8 as lone surrogates (surrogateescape).
+    Written raw they make invalid UTF-8, and under a strict UTF-8 locale a traceback: text
+    shows them escaped, JSON as a \\udcXX escape, in ls and diff --payload alike."""
+    odd = _engine_with_names(tmp_path / "odd.cloacina", "d\udcffata.txt", f"{RED}red.txt")
+    plain = _engine_with_names(tmp_path / "plain.cloacina")
+    strict = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8:strict")
+
+    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run([EXE, *args], capture_output=True, env=strict, timeout=120)
+        assert proc.returncode == code, proc.stderr.decode("utf-8", "replace")
+        assert b"Traceback" not in proc.stderr
+        text = subprocess.CompletedProcess(args, code, proc.stdout.decode("utf-8"),
+                                           proc.stderr.decode("utf-8"))  # valid UTF-8
+        _assert_terminal_safe(text)
+        return text
+
+    for args in (("ls", str(odd)), ("diff", "--payload", str(plain), str(odd))):
+        out = run(*args, code=1 if args[0] == "diff" else 0).stdout
+        assert "d\\udcffata.txt" in out and "\\x1b[31mred.txt" in out
+    listed = json.loads(run("ls", "--json", str(odd)).stdout)
+    paths = {f["path"] for f in listed["payload_files"]}
+    assert {"workflow/etl_demo/d\udcffata.txt", f"workflow/etl_demo/{RED}red.txt"} <= paths
+    diffed = json.loads(run("diff", "--json", "--payload", str(plain), str(odd), code=1).stdout)
+    assert "workflow/etl_demo/d\udcffata.txt" in {f["path"] for f in diffed["files"]["added"]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..ops.describe import KIND_NAMES
 from ..ops.diff import Side, WorkflowDiff
 from ..ops.diff_fields import Change, NamedDiff
 from ..ops.diff_files import FilesDiff
@@ -15,7 +16,6 @@ from .render import shown_path
 from .terminal import printable
 
 _HEX = frozenset({"code", "fingerprint", "sha256", "digest", "source_revision"})
-_KIND = {"project": "project", "cloacina": "package", "engine": "engine archive"}
 
 
 def value_text(field: str, value: Any) -> str:
@@ -48,7 +48,7 @@ def change_text(c: Change) -> str:
 
 def _side(mark: str, label: str, s: Side) -> str:
     return (f"{mark} {label} {shown_path(s.path)}: {s.name} {s.version or '(dynamic version)'}"
-            f" ({_KIND.get(s.kind, s.kind)}), workflow {s.workflow} with {s.tasks} task(s)")
+            f" ({KIND_NAMES.get(s.kind, s.kind)}), workflow {s.workflow} with {s.tasks} task(s)")
 
 
 def _task_lines(diff: WorkflowDiff) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -11,8 +10,7 @@ from ..errors import EXIT_FAILED, UsageError
 from .options import CloacinaCommand, emit_json, handle_errors, json_option
 from .terminal import echo_text, paint, printable
 
-FORMATS = ("text", "dot", "mermaid")
-SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+FORMATS = ("text", "dot", "mermaid")   # ops.graph_output.FORMATS (not imported: --help)
 
 
 @click.command(cls=CloacinaCommand)
@@ -32,28 +30,20 @@ def graph(path: str, fmt: str | None, output: str | None, as_json: bool) -> None
     as JSON; with -o FILE too, FILE is written in --format and the JSON's "output" says so.
     Exit 1 when the graph is broken (a cycle, an unknown dependency): it is drawn anyway.
     """
-    from ..ops.graph_render import RENDERERS
-    from ..ops.graph_view import graph_path
+    from ..ops.graph_output import draw
 
     if as_json and fmt and not output:
         raise UsageError("--format chooses what -o FILE holds; with --json and no -o the "
                          "graph is printed as JSON", hint="drop --format, or add -o FILE")
-    if output and _same_file(path, output):
-        raise UsageError(f"-o {output} is the input itself", hint="choose another FILE")
-    if fmt is None:
-        fmt = SUFFIXES.get(Path(output).suffix.lower(), "text") if output else "text"
-    result = graph_path(path)
-    text = RENDERERS[fmt](result)
-    written = _write(Path(output), text) if output else None
+    drawn = draw(path, fmt, output)
+    result = drawn.graph
     if as_json:
-        out = result.to_dict()
-        out["output"] = {"path": output, "format": fmt, "bytes": written} if output else None
-        emit_json(out)
+        emit_json(drawn.to_dict())
     elif output:
-        click.echo(printable(f"wrote {output} ({fmt}: {len(result.nodes)} task(s), "
+        click.echo(printable(f"wrote {output} ({drawn.format}: {len(result.nodes)} task(s), "
                              f"{len(result.edges)} dependencies)"))
     else:
-        echo_text(text.rstrip("\n"))
+        echo_text(drawn.text.rstrip("\n"))
     if not result.ok:
         if not as_json:
             lines = [printable(f.render()) for f in result.findings]
@@ -61,19 +51,3 @@ def graph(path: str, fmt: str | None, output: str | None, as_json: bool) -> None
                          "problem")
             click.echo(paint("\n".join(lines), err=True), err=True)
         sys.exit(EXIT_FAILED)
-
-
-def _write(path: Path, text: str) -> int:
-    from ..fsutil import atomic_output
-
-    data = text.encode("utf-8")
-    with atomic_output(path) as fh:
-        fh.write(data)
-    return len(data)
-
-
-def _same_file(path: str, output: str) -> bool:
-    try:
-        return Path(output).exists() and Path(path).samefile(output)
-    except OSError:
-        return False

@@ -17,7 +17,7 @@ from .options import (
     json_option,
     verbosity,
 )
-from .terminal import printable
+from .terminal import paint, printable
 
 NOTES = {"no-hash": "no hash in RECORD", "not-in-record": "not in RECORD",
          "signature": "signature file, not in RECORD", "not-in-wheel": "not in the wheel",
@@ -35,14 +35,16 @@ def ls(file: str, as_json: bool) -> None:
     of the wheel as the package streams past: nothing is extracted or written.  Hashes are
     not verified here ('cloacinactl validate' does that).  -v shows full sha256 digests."""
     from ..ops.listing import list_package
+    from .progress import command_progress
 
-    listing = list_package(file)
+    with command_progress() as progress:
+        listing = list_package(file, progress=progress)
     if as_json:
         emit_json(listing.to_dict())
     else:
         click.echo(listing_text(listing, verbosity()))
         for finding in listing.findings:
-            click.echo(printable(finding.render()), err=True)
+            click.echo(paint(printable(finding.render()), err=True), err=True)
         if not listing.complete and verbosity() > QUIET:
             click.echo("note: the listing is incomplete: reading stopped at the problem "
                        "above", err=True)

@@ -20,15 +20,13 @@ import sys
 
 import click
 
-# C0 and C1 controls, DEL, the line and paragraph separators, and every bidirectional
-# control (embeddings, overrides, isolates, and the marks ALM, LRM, RLM)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                      "\u2066-\u2069]")
+from ..safe_text import visible
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character escaped (newlines too: one line stays one)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """``text`` with every control character escaped (newlines too: one line stays one),
+    and every lone surrogate, so that it always encodes (``safe_text.visible``)."""
+    return visible(text)
 
 
 def echo_text(text: str, err: bool = False) -> None:

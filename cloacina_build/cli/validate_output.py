@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import EXIT_FAILED, CloacinaError, UsageError
+from ..errors import EXIT_FAILED, CloacinaError
 from .options import QUIET, emit_json, verbosity
 from .terminal import paint, printable
 
@@ -64,6 +63,7 @@ def validated(path: str, policy, fmt: str, progress=None):
 
 def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
     """Print (or with ``output`` write) ``report`` in ``fmt``; exit 1 when it failed."""
+    from ..fsutil import write_output
     from .render import shown_path, validate_summary, validate_text
 
     if output is None:
@@ -74,7 +74,7 @@ def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
         else:
             emit_json(_document(report, fmt))
     else:
-        _write(Path(output), Path(source), _file_text(report, fmt))
+        write_output(Path(output), _file_text(report, fmt).encode("utf-8"), source=source)
         click.echo(printable(f"{validate_summary(report)}; wrote {shown_path(output)}"))
     if not report.ok:
         sys.exit(EXIT_FAILED)
@@ -89,21 +89,10 @@ def _document(report, fmt: str) -> dict[str, Any]:
 
 
 def _file_text(report, fmt: str) -> str:
-    import json  # here: most runs never write a file
+    from ..safe_text import json_text
 
     if fmt == "text":
         from .render import validate_text
 
         return validate_text(report) + "\n"
-    return json.dumps(_document(report, fmt), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str) + "\n"
-
-
-def _write(output: Path, source: Path, text: str) -> None:
-    from ..fsutil import atomic_output
-
-    if output.exists() and source.exists() and os.path.samefile(output, source):
-        raise UsageError(f"-o {output} is the file being validated; it would be replaced",
-                         hint="write the report to another file")
-    with atomic_output(output) as fh:
-        fh.write(text.encode("utf-8", "backslashreplace"))  # lone surrogates as \\udcXX
+    return json_text(_document(report, fmt), indent=True) + "\n"

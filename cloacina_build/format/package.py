@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PackageError, UsageError
 from ..findings import Finding, error
 from ..model import Manifest, PackageMetadata
+from ..progress import NO_PROGRESS, Progress
 from . import manifest as mf
 from .archive import TarStream, check_framing
 from .frames import Frame
@@ -99,12 +101,14 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
 
 @contextlib.contextmanager
 def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *,
-                   hash_raw: bool = True) -> Iterator[TarStream]:
+                   hash_raw: bool = True, progress: Progress = NO_PROGRESS
+                   ) -> Iterator[TarStream]:
     """``hash_raw=False``: a reader that needs no signature digests skips hashing the
-    raw file bytes."""
+    raw file bytes.  ``progress`` hears the file's size and the bytes read."""
     _check_file(path)
     with open(path, "rb") as fh:
-        yield TarStream(fh, limits, hash_raw=hash_raw)
+        progress.total(os.fstat(fh.fileno()).st_size)
+        yield TarStream(fh, limits, hash_raw=hash_raw, progress=progress)
 
 
 def parse_package_toml(data: bytes) -> dict[str, Any]:

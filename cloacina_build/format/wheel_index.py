@@ -239,12 +239,18 @@ def _too_large(name: str, limit: int, where: str) -> Finding:
 
 def parse_record(data: bytes, where: str) -> tuple[tuple[RecordRow, ...], list[Finding]]:
     """RECORD's rows, parsed by installer; a row it refuses is a finding and is left out."""
-    from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
-
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return (), [error("wheel-record", "RECORD is not UTF-8", where)]
+    return record_rows(text, where)
+
+
+def record_rows(text: str, where: str) -> tuple[tuple[RecordRow, ...], list[Finding]]:
+    """:func:`parse_record` of RECORD's text: the one reader of RECORD's rows (``ls``, and
+    the install checks' rows that name no file of the wheel)."""
+    from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
+
     rows: list[RecordRow] = []
     findings: list[Finding] = []
     try:
@@ -275,4 +281,4 @@ def _hex_sha256(value: str) -> str | None:
 
 
 __all__ = ["Needed", "OutsideWindow", "RecordRow", "Tail", "WheelIndex", "Window",
-           "ZipEntry", "capture", "parse_record", "read_index"]
+           "ZipEntry", "capture", "parse_record", "read_index", "record_rows"]

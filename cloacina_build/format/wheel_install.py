@@ -15,7 +15,6 @@ Called only after :func:`.wheel.structure_findings` passed: every entry name is 
 from __future__ import annotations
 
 import configparser
-import csv
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -234,17 +233,15 @@ def _entry_point_findings(wheel: _Wheel) -> tuple[list[str], list[Finding]]:
 def _record_dangling(wheel: _Wheel) -> list[Finding]:
     """RECORD entries for files the wheel does not hold (files RECORD lacks, and wrong
     hashes, are :func:`.wheel.record_findings`'s)."""
-    from installer.records import InvalidRecordEntry, parse_record_file
+    from .wheel_index import record_rows
 
     if f"{wheel.dist_info}/RECORD" not in wheel.files:
         return []  # reported by record_findings
     text = wheel.read("RECORD", "wheel-record")
     if text is None:
         return []
-    try:
-        listed = [row[0] for row in parse_record_file(text.splitlines())]
-    except (InvalidRecordEntry, ValueError, IndexError, csv.Error):
-        return []  # reported by record_findings
+    rows, _ = record_rows(text, wheel.where)  # a row it refuses: record_findings says so
+    listed = [row.path for row in rows]
     present = set(wheel.files)
     missing = sorted({p for p in listed if p not in present})
     return [error("wheel-record-dangling", f"RECORD lists {p[:200]!r}, which the wheel does "

@@ -25,9 +25,11 @@ from ..model import (
 )
 from ..project.graph import execution_levels
 from ..trust.signatures import SignatureVerdict
-from .engine import EngineInspection, source_payload
+from .engine import EngineInspection, engine_payload
 
 PROJECT, CLOACINA, ENGINE = "project", "cloacina", "engine"
+# what each kind is called in text for people
+KIND_NAMES = {PROJECT: "project", CLOACINA: "package", ENGINE: "engine archive"}
 
 
 @dataclass(frozen=True)
@@ -82,19 +84,13 @@ def describe_path(path: Path | str) -> Description:
 
 
 def _engine(path: str, info: EngineInspection) -> Description:
-    from ..model import Manifest
-
     archive = info.archive
-    built = Manifest.parse(archive.build_manifest)[0] if archive.build_manifest else None
     pkg = info.package
     package = PackageInfo(name=pkg["name"], version=pkg["version"],
                           language=_language(pkg["language"]),
                           description=pkg["description"], author=pkg["author"],
                           requires_python=pkg["requires_python"])
-    if built is not None:
-        payload, build = built.payload, built.build
-    else:
-        payload, build = source_payload(archive), None
+    payload, build = engine_payload(archive)
     return Description(path, ENGINE, package, info.workflow, payload, None, build, None,
                        archive.file_size, tuple(info.signatures))
 

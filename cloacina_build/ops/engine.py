@@ -38,7 +38,7 @@ from ..format.engine.rules import (
 )
 from ..format.engine.trailer import BUILD_DIR, ends_unsigned
 from ..format.manifest import PACKAGE_TOML, VENDOR_DIR, source_digest
-from ..model import Manifest, Member, Payload, PayloadKind, Severity, Workflow
+from ..model import BuildInfo, Manifest, Member, Payload, PayloadKind, Severity, Workflow
 from ..progress import NO_PROGRESS, Progress
 from ..project.graph import execution_levels
 from ..trust.policy import TrustPolicy, sidecar
@@ -267,6 +267,17 @@ def source_payload(archive: EngineArchive) -> Payload:
               if rel != PACKAGE_TOML]  # as the builder records it: the digest leaves it out
     return Payload(kind=PayloadKind.SOURCE, path="", filename="source",
                    size=sum(m.size for m in source), sha256=source_digest(source), tags=())
+
+
+def engine_payload(archive: EngineArchive) -> tuple[Payload, BuildInfo | None]:
+    """The archive's payload and build facts: from the build manifest this tool wrote
+    into it, when there is one describing a source payload; else the source's own
+    payload (:func:`source_payload`) and no build facts."""
+    if archive.build_manifest is not None:
+        built = Manifest.parse(archive.build_manifest)[0]
+        if built is not None and built.payload.kind is PayloadKind.SOURCE:
+            return built.payload, built.build
+    return source_payload(archive), None
 
 
 def member_findings(archive: EngineArchive, manifest: Manifest, where: str) -> list[Finding]:

@@ -5,8 +5,9 @@ them as the command line does.  Each is one pass over nodes and edges.
 Task ids and rules come from packages, so they are data, escaped for each language:
 
 - every form first shows control characters, the Unicode controls that reorder or break
-  lines, and lone surrogates as ``\\x1b``-style escapes (:func:`visible`): no output holds
-  a raw line break of the package's, and every output encodes as UTF-8;
+  lines, and lone surrogates as ``\\x1b``-style escapes (``safe_text.visible``, as the
+  terminal does): no output holds a raw line break of the package's, and every output
+  encodes as UTF-8;
 - ``dot``: ids are double-quoted with ``\\`` and ``"`` escaped and a leading ``%`` written
   ``\\x25`` (the mapping from task id to DOT id is one-to-one, so no two tasks share a node
   and no task is split in two); labels are escaped the same way, so ``\\N``-style label
@@ -19,23 +20,11 @@ Task ids and rules come from packages, so they are data, escaped for each langua
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from ..safe_text import visible
+from .describe import KIND_NAMES
 from .graph_view import Graph, GraphNode
-
-# what terminal.printable escapes, and lone surrogates (which cannot be written as UTF-8)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                      "\u2066-\u2069\ud800-\udfff]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
-
-
-def visible(text: str) -> str:
-    """``text`` with every control character, line break and lone surrogate escaped."""
-    return _CONTROL.sub(_escape, text)
 
 
 def _marks(node: GraphNode) -> list[str]:
@@ -49,9 +38,6 @@ def _marks(node: GraphNode) -> list[str]:
 
 # -- text ------------------------------------------------------------------------------
 
-_KINDS = {"cloacina": "package", "engine": "engine archive", "project": "project"}
-
-
 def to_text(graph: Graph) -> str:
     """Levels, each task with its dependencies (``<-``) and marks (``[retries: N]``,
     ``[when: RULE]``); tasks that no level holds (on or behind a cycle) at the end."""
@@ -61,7 +47,7 @@ def to_text(graph: Graph) -> str:
 def _text_lines(graph: Graph) -> Iterator[str]:
     by_id = {n.id: n for n in graph.nodes}
     yield (f"{visible(graph.workflow)} ({visible(graph.package)} {visible(graph.version)}, "
-           f"{_KINDS.get(graph.kind, graph.kind)}): {len(graph.nodes)} task(s), "
+           f"{KIND_NAMES.get(graph.kind, graph.kind)}): {len(graph.nodes)} task(s), "
            f"{len(graph.edges)} dependenc{'y' if len(graph.edges) == 1 else 'ies'}, "
            f"{len(graph.levels)} level(s)")
     for i, level in enumerate(graph.levels, 1):
@@ -101,7 +87,7 @@ def dot_id(text: str) -> str:
     single-backslash escapes (which no escaped text can spell: one-to-one), and a leading
     ``%`` as ``\\x25``: Graphviz takes a name starting with ``%`` for one of its own
     anonymous ids, so ``"%a"`` twice would be two nodes."""
-    quoted = _CONTROL.sub(_escape, text.replace("\\", "\\\\").replace('"', '\\"'))
+    quoted = visible(text.replace("\\", "\\\\").replace('"', '\\"'))
     return f'"\\x25{quoted[1:]}"' if quoted.startswith("%") else f'"{quoted}"'
 
 

@@ -39,6 +39,7 @@ from ..format.wheel_index import (
     read_index,
 )
 from ..model import Manifest, PayloadKind
+from ..progress import NO_PROGRESS, Progress
 from .listed import (
     CLOACINA,
     ENGINE,
@@ -54,10 +55,12 @@ from .listed import (
 )
 
 
-def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Listing:
+def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
+                 progress: Progress = NO_PROGRESS) -> Listing:
     """Every member of the package at ``path`` (either format) and every file of its
     payload.  Raises :class:`UsageError` for a missing file and :class:`PackageError` for
-    a file that is no package or whose head cannot be read; later problems are findings."""
+    a file that is no package or whose head cannot be read; later problems are findings.
+    ``progress`` hears each pass over the file and the bytes it reads."""
     from ..format.engine.bzip import ENGINE as BZIP2
     from ..format.engine.bzip import sniff
 
@@ -67,8 +70,8 @@ def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Listing:
             if sniff(fh.read(4)) == BZIP2:
                 from .listing_engine import list_engine
 
-                return list_engine(path)
-    return _list_cloacina(path, limits)
+                return list_engine(path, progress=progress)
+    return _list_cloacina(path, limits, progress)
 
 
 class _Pass:
@@ -122,8 +125,9 @@ class _Pass:
         return out
 
 
-def _list_cloacina(path: Path, limits: Limits) -> Listing:
-    with stream_members(path, limits, hash_raw=False) as stream:
+def _list_cloacina(path: Path, limits: Limits, progress: Progress) -> Listing:
+    progress.phase("reading the package")
+    with stream_members(path, limits, hash_raw=False, progress=progress) as stream:
         toml, manifest_bytes = read_head(stream, limits)
         manifest = read_manifest(manifest_bytes, path)
         state = _Pass(manifest, limits)
@@ -141,7 +145,7 @@ def _list_cloacina(path: Path, limits: Limits) -> Listing:
         files = (PayloadFile(manifest.payload.filename, state.payload.size,
                              state.payload.sha256),)
     elif state.tail is not None and state.payload is not None:
-        index = _wheel_index(path, state, limits)
+        index = _wheel_index(path, state, limits, progress)
         files, record = wheel_files(index), index.record_path
         findings += index.findings
         if index.record_path is not None:
@@ -152,7 +156,8 @@ def _list_cloacina(path: Path, limits: Limits) -> Listing:
                    tuple(state.findings + findings))
 
 
-def _wheel_index(path: Path, state: _Pass, limits: Limits) -> WheelIndex:
+def _wheel_index(path: Path, state: _Pass, limits: Limits, progress: Progress
+                 ) -> WheelIndex:
     """The wheel's index from the kept tail; when RECORD lies before the tail, the package
     is streamed once more to fetch exactly RECORD's bytes."""
     assert state.tail is not None
@@ -161,7 +166,8 @@ def _wheel_index(path: Path, state: _Pass, limits: Limits) -> WheelIndex:
     found = read_index(window, limits, where)
     if isinstance(found, Needed):
         try:
-            data = _fetch(path, where, found, limits)
+            progress.phase("reading the package again for RECORD")
+            data = _fetch(path, where, found, limits, progress)
         except PackageError as exc:
             return WheelIndex(findings=(error(exc.code, exc.message, where),))
         found = read_index(window.with_piece(found.start, data), limits, where)
@@ -171,8 +177,9 @@ def _wheel_index(path: Path, state: _Pass, limits: Limits) -> WheelIndex:
     return found
 
 
-def _fetch(path: Path, name: str, needed: Needed, limits: Limits) -> bytes:
-    with stream_members(path, limits, hash_raw=False) as stream:
+def _fetch(path: Path, name: str, needed: Needed, limits: Limits, progress: Progress
+           ) -> bytes:
+    with stream_members(path, limits, hash_raw=False, progress=progress) as stream:
         for member in stream:
             if member.name == name:
                 return capture(member.chunks(), needed.start, needed.end)

@@ -13,16 +13,18 @@ from ..findings import Severity
 from ..format.engine.archive import EngineArchive, open_engine
 from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
 from ..format.manifest import PACKAGE_TOML
-from ..model import Manifest, Payload
-from .engine import source_files, source_payload
+from ..progress import NO_PROGRESS, Progress
+from .engine import engine_payload, source_files
 from .listed import ENGINE, SIGNATURE_MEMBER, ListedMember, Listing, PayloadFile
 
 
-def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS) -> Listing:
+def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
+                progress: Progress = NO_PROGRESS) -> Listing:
     """The engine archive at ``path``.  Reading stops where the engine's unpacker stops
     (``complete`` False, with the findings that say why); the engine's other rules are
     ``validate``'s, not listed here."""
-    archive = open_engine(path, limits)
+    progress.phase("reading the archive")
+    archive = open_engine(path, limits, progress)
     complete = archive.complete and archive.root is not None
     files: tuple[PayloadFile, ...] = ()
     payload = None
@@ -30,7 +32,7 @@ def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS) 
         files = tuple(PayloadFile(rel, m.size, m.sha256) for rel, m in sorted(
             source_files(archive).items(), key=lambda item: _byte_order(item[0]))
             if rel != PACKAGE_TOML)
-        payload = _payload(archive)
+        payload = engine_payload(archive)[0]
     findings = () if complete else tuple(f for f in archive.findings
                                          if f.severity is Severity.ERROR)
     return Listing(str(path), ENGINE, members(archive), files, payload, None,
@@ -56,12 +58,3 @@ def members(archive: EngineArchive) -> tuple[ListedMember, ...]:
     out += [ListedMember(name, len(data), hashlib.sha256(data).hexdigest(), SIGNATURE_MEMBER)
             for name, data in archive.signatures]
     return tuple(out)
-
-
-def _payload(archive: EngineArchive) -> Payload:
-    """The build manifest's payload when this tool wrote the archive, else the source's."""
-    if archive.build_manifest is not None:
-        built = Manifest.parse(archive.build_manifest)[0]
-        if built is not None:
-            return built.payload
-    return source_payload(archive)

@@ -158,15 +158,21 @@ def project_file(location: str | None) -> tuple[str, int | None] | None:
     error at the end of a file says 0) is no line."""
     if not location:
         return None
-    path, line = location, None
-    head, sep, tail = location.rpartition(":")
-    if sep and head and tail.isascii() and tail.isdigit():
-        path, line = head, int(tail)
+    path, line = split_line(location)
     posix = PurePosixPath(path)
     if not posix.parts or posix.is_absolute() or ".." in posix.parts or "\\" in path \
             or ":" in posix.parts[0]:  # a drive letter
         return None
     return posix.as_posix(), line if line is not None and line >= 1 else None
+
+
+def split_line(location: str) -> tuple[str, int | None]:
+    """A finding's location as ``(place, line)``: ``tasks.py:12`` -> ``("tasks.py", 12)``;
+    a location without a ``:LINE`` of ASCII digits is all place (``None``)."""
+    head, sep, tail = location.rpartition(":")
+    if sep and head and tail.isascii() and tail.isdigit():
+        return head, int(tail)
+    return location, None
 
 
 def _join(base: str, path: str) -> str:
@@ -198,10 +204,8 @@ def _placeholder(m: re.Match[str]) -> str:
 def fingerprint(code: str, uri: str, member: str | None, message: str) -> str:
     """sha256 of the rule, the file, the member (a package's; its line dropped) and the
     normalised message: the same finding gets the same value wherever its line moves."""
-    if member:
-        head, sep, tail = member.rpartition(":")
-        member = head if sep and head and tail.isdigit() else member
-    text = "\0".join((code, uri, member or "", normalise(message)))
+    place = split_line(member)[0] if member else ""
+    text = "\0".join((code, uri, place, normalise(message)))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
