@@ -186,6 +186,21 @@ def test_text_of_declarations(tmp_path, monkeypatch):
                                     "removed")
 
 
+def test_trigger_rules_are_shown_in_words(tmp_path):
+    """A changed trigger rule reads as inspect's RUNS WHEN column does, not as its JSON;
+    a task that gains a rule had none: 'always'."""
+    old, new = copy("order-etl", tmp_path / "old"), copy("order-etl", tmp_path / "new")
+    edit(new, ETL, "cloaca.all_of([", "cloaca.any_of([")
+    edit(new, ETL, '@cloaca.task(id="validate_orders", dependencies=[extract_orders])',
+         '@cloaca.task(id="validate_orders", dependencies=[extract_orders], '
+         'trigger_rules=cloaca.context_value("orders", "exists", None))')
+    text = run(old, new).output
+    assert ("\n      trigger rules (validate_orders succeeded and valid_orders exists) -> "
+            "(validate_orders succeeded or valid_orders exists)\n") in text, text
+    assert "\n      trigger rules always -> orders exists\n" in text, text
+    assert '"type"' not in text
+
+
 def test_text_of_a_renamed_dependency(tmp_path):
     old, new = copy("data-pipeline", tmp_path / "old"), copy("data-pipeline", tmp_path / "new")
     edit(new, DP_TASKS, 'id="process_data"', 'id="clean_data"')
