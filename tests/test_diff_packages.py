@@ -76,6 +76,19 @@ def test_a_package_and_an_engine_archive_of_the_same_project(built):
     assert mixed.differs_in == ["tasks", "edges", "workflow", "package"]
 
 
+def test_an_engine_archive_has_the_digest_package_printed(tmp_path):
+    """An engine archive this tool wrote has a digest (the sha256 of its build manifest,
+    what a signature covers): describe and diff show the one 'package' printed, not '-'."""
+    from cloacina_build.ops.describe import describe_path
+
+    project = copy("data-pipeline", tmp_path / "dp")
+    result = build_package(project, tmp_path / "e.cloacina", format="engine")
+    assert describe_path(result.path).digest == result.digest
+    zstd = build_package(project, tmp_path / "z.cloacina")
+    digest = {c.field: (c.old, c.new) for c in diff_paths(zstd.path, result.path).build}
+    assert digest["digest"] == (zstd.digest, result.digest)
+
+
 def test_a_package_against_its_project_and_another(built):
     assert not diff_paths(built["old"], built["old-dir"]).differs
     assert not diff_paths(built["new-dir"], built["new-engine"]).differs

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ProjectError, UsageError
 from ..findings import Severity
+from ..format.manifest import digest as manifest_digest
 from ..model import (
     BuildInfo,
     Language,
@@ -33,8 +34,9 @@ PROJECT, CLOACINA, ENGINE = "project", "cloacina", "engine"
 @dataclass(frozen=True)
 class Description:
     """A workflow and what holds it.  ``payload``, ``digest`` and ``file_size`` are
-    ``None`` for a project (nothing is built); ``build`` is ``None`` for a project and for
-    an engine archive this tool did not write."""
+    ``None`` for a project (nothing is built); ``build`` (and ``digest``, the sha256 of
+    the build manifest) is ``None`` for a project and for an engine archive this tool did
+    not write."""
 
     path: str
     kind: str                               # PROJECT, CLOACINA or ENGINE
@@ -43,7 +45,7 @@ class Description:
     payload: Payload | None
     native: NativeFacts | None
     build: BuildInfo | None
-    digest: str | None                      # sha256 of the manifest (cloacina format)
+    digest: str | None                      # sha256 of the (build) manifest
     file_size: int | None
     signatures: tuple[SignatureVerdict, ...]
 
@@ -85,17 +87,19 @@ def _engine(path: str, info: EngineInspection) -> Description:
     from ..model import Manifest
 
     archive = info.archive
-    built = Manifest.parse(archive.build_manifest)[0] if archive.build_manifest else None
+    head = archive.build_manifest
+    built = Manifest.parse(head)[0] if head else None
     pkg = info.package
     package = PackageInfo(name=pkg["name"], version=pkg["version"],
                           language=_language(pkg["language"]),
                           description=pkg["description"], author=pkg["author"],
                           requires_python=pkg["requires_python"])
-    if built is not None:
+    if built is not None and head:
         payload, build = built.payload, built.build
+        digest: str | None = manifest_digest(head)
     else:
-        payload, build = source_payload(archive), None
-    return Description(path, ENGINE, package, info.workflow, payload, None, build, None,
+        payload, build, digest = source_payload(archive), None, None
+    return Description(path, ENGINE, package, info.workflow, payload, None, build, digest,
                        archive.file_size, tuple(info.signatures))
 
 
