@@ -192,3 +192,23 @@ def test_verbose_marks_the_step_that_did_not_finish(pipeline_project):
     assert re.fullmatch(r"phase: reading the project \([0-9.]+ m?s\)", lines[0])
     assert re.fullmatch(r"phase: discovering tasks \([0-9.]+ m?s, did not finish\)", lines[1])
     assert lines[2].startswith("error: workflow 'data_pipeline' has problems")
+
+
+def test_quiet_and_verbose_may_come_before_the_command(tmp_path, pipeline_project):
+    """'cloacinactl -q validate' as 'cloacinactl validate -q' (as pip and git take their
+    flags); the two together are a usage error wherever they stand."""
+    archive = build_package(EXAMPLES / "data-pipeline", tmp_path / "e.cloacina",
+                            format="engine").path
+    with open(archive, "ab") as fh:
+        fh.write(b"garbage!")
+    quiet = CliRunner().invoke(cli, ["-q", "validate", str(archive)])
+    assert (quiet.exit_code, quiet.output) == (
+        0, "valid: data-pipeline 1.0.0 (engine) with 1 warning(s)\n")
+    ran = run(["-v", "validate", str(pipeline_project)], out_tty=False, err_tty=False)
+    assert ran.code == 0, ran.err
+    assert re.match(r"phase: reading the project \([0-9.]+ m?s\)\n", ran.err), ran.err
+    for args in (["-q", "validate", "-v"], ["-v", "-q", "validate"]):
+        both = CliRunner().invoke(cli, [*args, str(archive)])
+        assert both.exit_code == 2, (args, both.output)
+        assert "-q/--quiet and -v/--verbose cannot be used together" in both.output
+    assert "-q, --quiet" in CliRunner().invoke(cli, ["--help"]).output
