@@ -185,7 +185,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
                                                         detached=detached,
                                                         require=require_signature))
     with command_progress() as progress:
-        report = validated(path, policy, fmt, progress)
+        report = validated(path, policy, fmt, progress, output)
     emit_validation(report, fmt, output, path)
 
 
