@@ -17,7 +17,7 @@ from .options import (
     json_option,
     verbosity,
 )
-from .terminal import printable
+from .terminal import paint, printable
 
 NOTES = {"no-hash": "no hash in RECORD", "not-in-record": "not in RECORD",
          "signature": "signature file, not in RECORD", "not-in-wheel": "not in the wheel",
@@ -42,7 +42,7 @@ def ls(file: str, as_json: bool) -> None:
     else:
         click.echo(listing_text(listing, verbosity()))
         for finding in listing.findings:
-            click.echo(printable(finding.render()), err=True)
+            click.echo(paint(printable(finding.render()), err=True), err=True)
         if not listing.complete and verbosity() > QUIET:
             click.echo("note: the listing is incomplete: reading stopped at the problem "
                        "above", err=True)
@@ -55,7 +55,7 @@ def listing_text(listing, level: int = NORMAL) -> str:
     width = 64 if level >= VERBOSE else 12
     totals = listing.totals()
     lines = [] if level <= QUIET else [_title(listing), ""]
-    lines += [f"members ({listing.format} package)" if listing.root is None
+    lines += [f"members ({_kind(listing)})" if listing.root is None
               else f"members (under {listing.root}/)"]
     lines += [_heading(width)]
     lines += [_row(m.size, m.sha256, _member_name(m), width) for m in listing.members]
@@ -69,10 +69,14 @@ def listing_text(listing, level: int = NORMAL) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def _kind(listing) -> str:
+    return "engine archive" if listing.format == "engine" else f"{listing.format} package"
+
+
 def _title(listing) -> str:
     p = listing.payload
     if p is None:
-        return f"{listing.path}  ({listing.format} package, payload unknown)"
+        return f"{listing.path}  ({_kind(listing)}, payload unknown)"
     if listing.format == "engine":
         return f"{listing.path}  (engine archive, source payload)"
     return f"{listing.path}  ({listing.format} package, {p.kind} payload {p.filename})"
