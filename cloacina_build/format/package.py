@@ -70,6 +70,11 @@ def _check_file(path: Path) -> int:
         raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
     with open(path, "rb") as fh:
         magic = fh.read(4)
+    if not magic:
+        raise PackageError(f"{path} is empty (0 bytes): not a .cloacina package",
+                           code="archive-not-zstd",
+                           hint="an interrupted copy or download? copy it again; "
+                                "'cloacinactl package PROJECT_DIR' builds a package")
     refuse_engine(path, None, magic)
     if magic != ZSTD_MAGIC:
         raise PackageError(f"{path} is not a .cloacina package (it starts neither with a "
