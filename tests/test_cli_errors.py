@@ -138,3 +138,15 @@ def test_an_empty_file_is_called_empty(bad_files):
         assert "starts neither" not in result.output, (args, result.output)
         if args[0] != "validate":  # validate's findings have no hint line
             assert "copy it again" in result.stderr, (args, result.stderr)
+
+
+def test_a_package_cut_short_is_named_in_the_error(bad_files):
+    """'head -c' of a package: the error names the file, as the engine reader's do."""
+    cut = bad_files["truncated"]
+    for args in (["inspect", cut], ["ls", cut], ["graph", cut], ["run", cut],
+                 ["diff", bad_files["good"], cut]):
+        result = invoke(args)
+        assert result.exit_code in (1, 2), (args, result.output)
+        first = result.stderr.splitlines()[0]
+        assert f"{cut}: " in first and "truncated" in first, (args, first)
+        assert "copy it again" in result.stderr, (args, result.stderr)

@@ -109,7 +109,22 @@ def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *,
     raw file bytes."""
     _check_file(path)
     with open(path, "rb") as fh:
-        yield TarStream(fh, limits, hash_raw=hash_raw)
+        with naming(path):
+            stream = TarStream(fh, limits, hash_raw=hash_raw)
+        yield stream
+
+
+@contextlib.contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """A :class:`PackageError` raised inside names the file it is about (``cut.cloacina:
+    the zstd framing is broken: ...``), unless its message does already."""
+    try:
+        yield
+    except PackageError as exc:
+        if exc.message.startswith(str(path)):
+            raise
+        raise PackageError(f"{path}: {exc.message}", code=exc.code, hint=exc.hint,
+                           findings=exc.findings) from None
 
 
 def parse_package_toml(data: bytes) -> dict[str, Any]:
@@ -158,7 +173,7 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
     """Read the head of a package (and its signature trailer) without touching the payload."""
     path = Path(path)
     size = _check_file(path)
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, naming(path):
         frames = check_framing(fh)
         head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
         signatures = read_trailer(fh, frames, limits)
