@@ -128,6 +128,15 @@ def test_broken_inputs_exit_2_with_one_error_line_and_a_hint(broken, built_pipel
 def test_a_broken_project_names_its_first_problem(broken, built_pipeline):
     err = run(built_pipeline, broken["bad-graph"]).stderr
     assert "graph-unknown-dependency" in err and "proces_data" in err
+    # the hint is a command to run as it stands, the project's own path in it
+    assert f"hint: run 'cloacinactl validate {broken['bad-graph']}' to see every " \
+           "problem" in err, err
+    err = run(broken["bad-config"], built_pipeline).stderr
+    assert f"hint: run 'cloacinactl validate {broken['bad-config']}'" in err, err
+    (broken["bad-config"] / "pyproject.toml").write_text("[project\n")  # not TOML
+    err = run(broken["bad-config"], built_pipeline).stderr
+    assert err.startswith(f"error: cannot read OLD: {broken['bad-config']}: pyproject.toml: "
+                          "invalid TOML"), err
 
 
 HOSTILE = "evil\x1b[2J\nforged: no differences\u202e\x07"

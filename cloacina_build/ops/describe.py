@@ -113,20 +113,29 @@ def _language(value: Any) -> Language:
 def describe_project(path: Path) -> Description:
     """A project directory, discovered statically with the graph checked; nothing is built
     and none of its code runs."""
+    import shlex
+
     from ..project.config import inspect_project_config
     from ..project.discover import discover_project
     from ..project.workflow import package_info, workflow_of
 
-    project, findings = inspect_project_config(path)
+    hint = f"run 'cloacinactl validate {shlex.quote(str(path))}' to see every problem"
+    try:
+        project, findings = inspect_project_config(path)
+    except ProjectError as exc:  # 'package.toml: invalid TOML': name the project too
+        if str(path) in exc.message:
+            raise
+        raise ProjectError(f"{path}: {exc.message}", code=exc.code, hint=exc.hint,
+                           findings=exc.findings) from None
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if project is None or errors:
         raise ProjectError(f"{path}: the project's configuration has problems",
                            code=(errors or findings)[0].code if findings else "project",
-                           findings=errors or findings)
+                           findings=errors or findings, hint=hint)
     found = discover_project(project)
     errors = [f for f in found.findings if f.severity is Severity.ERROR]
     if errors:
         raise ProjectError(f"{path}: workflow '{project.metadata['workflow_name']}' has "
-                           "problems", code=errors[0].code, findings=errors)
+                           "problems", code=errors[0].code, findings=errors, hint=hint)
     return Description(str(path), PROJECT, package_info(project, project.version or ""),
                        workflow_of(project, found), None, None, None, None, None, ())
