@@ -176,6 +176,19 @@ def test_payload_files_across_formats(built):
     assert not (d.files.added or d.files.removed)
 
 
+def test_notes_across_formats_say_what_was_compared(built):
+    """Without --payload the note says how to compare the payloads; with it, the files
+    were compared, and no note says the payload was not."""
+    d = diff_paths(built["old"], built["old-engine"])
+    assert [n for n in d.notes if n.startswith("payload not compared: ")] == [
+        "payload not compared: a wheel payload and a source payload (another format) have "
+        "no size or sha256 in common; --payload compares their files"]
+    both = diff_paths(built["old"], built["old-engine"], payload=True)
+    assert not [n for n in both.notes if n.startswith("payload not compared")], both.notes
+    assert any(n.startswith("payload files compared as importable files") for n in both.notes)
+    assert both.payload.reason == d.payload.reason  # the JSON still says why
+
+
 def test_payload_files_of_engine_archives(built):
     d = diff_paths(built["old-engine"], built["new-engine"], payload=True)
     assert [b.path for _, b in d.files.changed] == ["workflow/data_pipeline/tasks.py"]

@@ -187,7 +187,8 @@ def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False) -> Wo
     files = diff_files(listed(str(old), "OLD"), listed(str(new), "NEW"),
                        across_formats=across)
     notes = result.notes
-    if across:
+    if across:  # the files were compared: the note saying the payload was not goes
+        notes = tuple(n for n in notes if not n.startswith("payload not compared: "))
         notes += ("payload files compared as importable files: the wheel's without its "
                   ".dist-info, the source's workflow/ and vendor/ without the prefix",)
     return replace(result, files=files, notes=notes)
