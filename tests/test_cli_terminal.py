@@ -212,3 +212,18 @@ def test_quiet_and_verbose_may_come_before_the_command(tmp_path, pipeline_projec
         assert both.exit_code == 2, (args, both.output)
         assert "-q/--quiet and -v/--verbose cannot be used together" in both.output
     assert "-q, --quiet" in CliRunner().invoke(cli, ["--help"]).output
+
+
+def test_ls_and_diff_payload_show_the_bytes_they_read(big_pkg):
+    """ls and diff --payload read whole packages: the same line as validate's, erased."""
+    ran = run(["ls", str(big_pkg)])
+    assert ran.code == 0
+    assert "reading the package... 0 B of 8.0 MiB (0%)" in ran.err, ran.err
+    assert ran.err.endswith(CLEAR) and "\n" not in ran.err
+    ran = run(["diff", "--payload", str(big_pkg), str(big_pkg)])
+    assert ran.code == 0
+    assert "reading OLD... 0 B of 8.0 MiB (0%)" in ran.err, ran.err
+    assert "reading NEW..." in ran.err and ran.err.endswith(CLEAR)
+    ran = run(["ls", "-v", str(big_pkg)], out_tty=False, err_tty=False)
+    assert re.fullmatch(r"phase: reading the package \([0-9.]+ m?s, 8\.0 MiB\)\n", ran.err)
+    assert run(["ls", "-q", str(big_pkg)]).err == ""

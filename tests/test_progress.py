@@ -232,3 +232,35 @@ def test_cargo_writes_to_the_terminal_it_is_lent(tmp_path):
     with os.fdopen(read, "rb") as fh:
         said = fh.read().decode()
     assert "cargo build" in seen.phases and "Finished" in said and "\x1b[" not in said
+
+
+def test_ls_streams_the_whole_package_once(big_pkg, big_engine):
+    """ls reads a whole package (an 800 MiB one for seconds): the bytes are reported."""
+    from cloacina_build.ops.listing import list_package
+
+    seen = Recorder()
+    assert list_package(big_pkg, progress=seen).ok
+    assert seen.phases == ["reading the package"]
+    total, done, count = streamed(seen.step("reading the package"))
+    assert total == done == big_pkg.stat().st_size
+    assert count <= done // CHUNK + 2
+    seen = Recorder()
+    assert list_package(big_engine, progress=seen).ok
+    assert seen.phases == ["reading the package"]
+    total, done, count = streamed(seen.step("reading the package"))
+    assert total == big_engine.stat().st_size and 0 < done <= total  # the first stream
+    assert count <= done // (64 * 1024) + 2  # the bzip2 reader's chunks
+
+
+def test_diff_payload_reports_reading_both_packages(big_pkg, big_engine):
+    from cloacina_build.ops.diff import diff_paths
+
+    seen = Recorder()
+    diff_paths(big_pkg, big_engine, payload=True, progress=seen)
+    assert seen.phases == ["reading OLD", "reading NEW"]
+    assert streamed(seen.step("reading OLD"))[:2] == (big_pkg.stat().st_size,) * 2
+    total, done, _ = streamed(seen.step("reading NEW"))
+    assert total == big_engine.stat().st_size and 0 < done <= total
+    quiet = Recorder()
+    diff_paths(big_pkg, big_engine, progress=quiet)  # heads only: nothing long to report
+    assert quiet.events == []

@@ -29,8 +29,10 @@ def diff(old: str, new: str, payload: bool, exit_zero: bool, as_json: bool) -> N
     Exit 0 when nothing differs, 1 when something does, 2 on errors, as diff(1); build
     facts (tool version, source revision, ...) are shown but never count."""
     from ..ops.diff import diff_paths
+    from .progress import command_progress
 
-    result = diff_paths(old, new, payload=payload)
+    with command_progress() as progress:
+        result = diff_paths(old, new, payload=payload, progress=progress)
     if as_json:
         emit_json(result.to_dict())
     elif verbosity() == QUIET:

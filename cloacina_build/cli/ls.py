@@ -35,8 +35,10 @@ def ls(file: str, as_json: bool) -> None:
     of the wheel as the package streams past: nothing is extracted or written.  Hashes are
     not verified here ('cloacinactl validate' does that).  -v shows full sha256 digests."""
     from ..ops.listing import list_package
+    from .progress import command_progress
 
-    listing = list_package(file)
+    with command_progress() as progress:
+        listing = list_package(file, progress=progress)
     if as_json:
         emit_json(listing.to_dict())
     else:

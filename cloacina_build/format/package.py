@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PackageError, UsageError
 from ..findings import Finding, error
 from ..model import Manifest, PackageMetadata
+from ..progress import NO_PROGRESS, Progress
 from . import manifest as mf
 from .archive import TarStream, check_framing
 from .frames import Frame
@@ -103,14 +104,15 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
 
 
 @contextlib.contextmanager
-def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *,
-                   hash_raw: bool = True) -> Iterator[TarStream]:
+def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *, hash_raw: bool = True,
+                   progress: Progress = NO_PROGRESS) -> Iterator[TarStream]:
     """``hash_raw=False``: a reader that needs no signature digests skips hashing the
-    raw file bytes."""
-    _check_file(path)
+    raw file bytes.  ``progress`` hears the file's size and the bytes read."""
+    size = _check_file(path)
     with open(path, "rb") as fh:
+        progress.total(size)
         with naming(path):
-            stream = TarStream(fh, limits, hash_raw=hash_raw)
+            stream = TarStream(fh, limits, hash_raw=hash_raw, progress=progress)
         yield stream
 
 

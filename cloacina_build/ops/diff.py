@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CloacinaError, UsageError
+from ..progress import NO_PROGRESS, Progress
 from .describe import PROJECT, Description, describe_path
 from .diff_fields import (
     Change,
@@ -167,10 +168,12 @@ def _workflow(d: Description) -> dict[str, Any]:
             "fingerprint_algorithm": w.fingerprint_algorithm}
 
 
-def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False) -> WorkflowDiff:
+def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False,
+               progress: Progress = NO_PROGRESS) -> WorkflowDiff:
     """Compare the workflows at ``old`` and ``new`` (packages of either format, or project
     directories).  Only the packages' heads are read, unless ``payload`` asks for their
-    payloads compared file by file (:mod:`.diff_files`: both packages read once, whole).
+    payloads compared file by file (:mod:`.diff_files`: both packages read once, whole,
+    reported to ``progress`` as the steps ``reading OLD`` and ``reading NEW``).
     Any input that cannot be read raises :class:`UsageError` (exit 2, as diff(1) does for
     trouble), keeping the underlying error's code and hint and naming the side."""
     a, b = _described(old, "OLD"), _described(new, "NEW")
@@ -184,7 +187,7 @@ def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False) -> Wo
 
     across = a.payload is not None and b.payload is not None and \
         a.payload.kind != b.payload.kind
-    files = diff_files(listed(str(old), "OLD"), listed(str(new), "NEW"),
+    files = diff_files(listed(str(old), "OLD", progress), listed(str(new), "NEW", progress),
                        across_formats=across)
     notes = result.notes
     if across:  # the files were compared: the note saying the payload was not goes

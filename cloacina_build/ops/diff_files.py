@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CloacinaError, UsageError
+from ..progress import NO_PROGRESS, Progress
 from .listed import ENGINE, Listing, PayloadFile
 
 SOURCE_DIRS = ("workflow/", "vendor/")
@@ -47,13 +48,14 @@ def _file(f: PayloadFile) -> dict[str, Any]:
     return {"path": f.path, "size": f.shown_size, "sha256": f.sha256}
 
 
-def listed(path: str, side: str) -> Listing:
+def listed(path: str, side: str, progress: Progress = NO_PROGRESS) -> Listing:
     """The package's listing; a package that cannot be listed whole is an error (exit 2,
-    as any input diff cannot read), since a partial listing would report files as gone."""
+    as any input diff cannot read), since a partial listing would report files as gone.
+    ``progress`` hears the step ``reading SIDE`` and its bytes."""
     from .listing import list_package
 
     try:
-        listing = list_package(path)
+        listing = list_package(path, progress=progress, step=f"reading {side}")
     except CloacinaError as exc:
         raise UsageError(f"cannot list {side}'s payload: {exc.message}", code=exc.code,
                          hint=exc.hint) from exc

@@ -39,6 +39,7 @@ from ..format.wheel_index import (
     read_index,
 )
 from ..model import Manifest, PayloadKind
+from ..progress import NO_PROGRESS, Progress
 from .listed import (
     CLOACINA,
     ENGINE,
@@ -54,21 +55,25 @@ from .listed import (
 )
 
 
-def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Listing:
+def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
+                 progress: Progress = NO_PROGRESS,
+                 step: str = "reading the package") -> Listing:
     """Every member of the package at ``path`` (either format) and every file of its
     payload.  Raises :class:`UsageError` for a missing file and :class:`PackageError` for
-    a file that is no package or whose head cannot be read; later problems are findings."""
+    a file that is no package or whose head cannot be read; later problems are findings.
+    ``progress`` hears one step (named ``step``) and the bytes of the file read."""
     from ..format.engine.bzip import ENGINE as BZIP2
     from ..format.engine.bzip import sniff
 
     path = Path(path)
+    progress.phase(step)
     if path.is_file():
         with open(path, "rb") as fh:
             if sniff(fh.read(4)) == BZIP2:
                 from .listing_engine import list_engine
 
-                return list_engine(path)
-    return _list_cloacina(path, limits)
+                return list_engine(path, progress=progress)
+    return _list_cloacina(path, limits, progress)
 
 
 class _Pass:
@@ -122,8 +127,8 @@ class _Pass:
         return out
 
 
-def _list_cloacina(path: Path, limits: Limits) -> Listing:
-    with stream_members(path, limits, hash_raw=False) as stream:
+def _list_cloacina(path: Path, limits: Limits, progress: Progress) -> Listing:
+    with stream_members(path, limits, hash_raw=False, progress=progress) as stream:
         toml, manifest_bytes = read_head(stream, limits)
         manifest = read_manifest(manifest_bytes, path)
         state = _Pass(manifest, limits)

@@ -14,15 +14,17 @@ from ..format.engine.archive import EngineArchive, open_engine
 from ..format.engine.rules import DEFAULT_ENGINE_LIMITS, EngineLimits
 from ..format.manifest import PACKAGE_TOML
 from ..model import Manifest, Payload
+from ..progress import NO_PROGRESS, Progress
 from .engine import source_files, source_payload
 from .listed import ENGINE, SIGNATURE_MEMBER, ListedMember, Listing, PayloadFile
 
 
-def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS) -> Listing:
+def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, *,
+                progress: Progress = NO_PROGRESS) -> Listing:
     """The engine archive at ``path``.  Reading stops where the engine's unpacker stops
     (``complete`` False, with the findings that say why); the engine's other rules are
-    ``validate``'s, not listed here."""
-    archive = open_engine(path, limits)
+    ``validate``'s, not listed here.  ``progress`` hears the bytes read."""
+    archive = open_engine(path, limits, progress)
     complete = archive.complete and archive.root is not None
     files: tuple[PayloadFile, ...] = ()
     payload = None
