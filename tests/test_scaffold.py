@@ -262,6 +262,8 @@ def test_new_says_what_ci_installs(tmp_path):
     proc = ctl("new", "said2", "--var", "cloacina_build_requirement=cloacina-build>=0.1",
                cwd=tmp_path)
     assert "CI installs cloacinactl with: cloacina-build>=0.1 " in proc.stdout
+    quiet = ctl("new", "said3", "-q", cwd=tmp_path)  # -q: the result, not the advice
+    assert (quiet.returncode, quiet.stdout) == (0, "created said3 from template 'python'\n")
 
 
 @pytest.mark.parametrize("info, expected", [
