@@ -124,3 +124,29 @@ def test_the_library_gives_every_error_a_hint():
     assert UsageError("x", hint="do this").hint == "do this"
     assert "--force" in UsageError("x", code="exists").hint
     assert "copy it again" in PackageError("x", code="archive-truncated").hint
+
+
+def test_an_empty_file_is_called_empty(bad_files):
+    """An empty file (an interrupted download, a '> FILE' gone wrong) is said to be
+    empty, with the hint a cut-short file gets, not that it 'starts with' neither format."""
+    empty = bad_files["empty"]
+    for args in (["inspect", empty], ["ls", empty], ["graph", empty],
+                 ["diff", empty, bad_files["good"]], ["validate", empty]):
+        result = invoke(args)
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert f"{empty} is empty (0 bytes)" in result.output, (args, result.output)
+        assert "starts neither" not in result.output, (args, result.output)
+        if args[0] != "validate":  # validate's findings have no hint line
+            assert "copy it again" in result.stderr, (args, result.stderr)
+
+
+def test_a_package_cut_short_is_named_in_the_error(bad_files):
+    """'head -c' of a package: the error names the file, as the engine reader's do."""
+    cut = bad_files["truncated"]
+    for args in (["inspect", cut], ["ls", cut], ["graph", cut], ["run", cut],
+                 ["diff", bad_files["good"], cut]):
+        result = invoke(args)
+        assert result.exit_code in (1, 2), (args, result.output)
+        first = result.stderr.splitlines()[0]
+        assert f"{cut}: " in first and "truncated" in first, (args, first)
+        assert "copy it again" in result.stderr, (args, result.stderr)

@@ -128,6 +128,15 @@ def test_broken_inputs_exit_2_with_one_error_line_and_a_hint(broken, built_pipel
 def test_a_broken_project_names_its_first_problem(broken, built_pipeline):
     err = run(built_pipeline, broken["bad-graph"]).stderr
     assert "graph-unknown-dependency" in err and "proces_data" in err
+    # the hint is a command to run as it stands, the project's own path in it
+    assert f"hint: run 'cloacinactl validate {broken['bad-graph']}' to see every " \
+           "problem" in err, err
+    err = run(broken["bad-config"], built_pipeline).stderr
+    assert f"hint: run 'cloacinactl validate {broken['bad-config']}'" in err, err
+    (broken["bad-config"] / "pyproject.toml").write_text("[project\n")  # not TOML
+    err = run(broken["bad-config"], built_pipeline).stderr
+    assert err.startswith(f"error: cannot read OLD: {broken['bad-config']}: pyproject.toml: "
+                          "invalid TOML"), err
 
 
 HOSTILE = "evil\x1b[2J\nforged: no differences\u202e\x07"
@@ -184,6 +193,21 @@ def test_text_of_declarations(tmp_path, monkeypatch):
     assert text.splitlines()[2] == ("3 tasks changed; 1 edge added, 1 removed; 1 trigger "
                                     "changed; 1 param added, 1 changed; 1 secret added, 1 "
                                     "removed")
+
+
+def test_trigger_rules_are_shown_in_words(tmp_path):
+    """A changed trigger rule reads as inspect's RUNS WHEN column does, not as its JSON;
+    a task that gains a rule had none: 'always'."""
+    old, new = copy("order-etl", tmp_path / "old"), copy("order-etl", tmp_path / "new")
+    edit(new, ETL, "cloaca.all_of([", "cloaca.any_of([")
+    edit(new, ETL, '@cloaca.task(id="validate_orders", dependencies=[extract_orders])',
+         '@cloaca.task(id="validate_orders", dependencies=[extract_orders], '
+         'trigger_rules=cloaca.context_value("orders", "exists", None))')
+    text = run(old, new).output
+    assert ("\n      trigger rules (validate_orders succeeded and valid_orders exists) -> "
+            "(validate_orders succeeded or valid_orders exists)\n") in text, text
+    assert "\n      trigger rules always -> orders exists\n" in text, text
+    assert '"type"' not in text
 
 
 def test_text_of_a_renamed_dependency(tmp_path):

@@ -76,6 +76,19 @@ def test_a_package_and_an_engine_archive_of_the_same_project(built):
     assert mixed.differs_in == ["tasks", "edges", "workflow", "package"]
 
 
+def test_an_engine_archive_has_the_digest_package_printed(tmp_path):
+    """An engine archive this tool wrote has a digest (the sha256 of its build manifest,
+    what a signature covers): describe and diff show the one 'package' printed, not '-'."""
+    from cloacina_build.ops.describe import describe_path
+
+    project = copy("data-pipeline", tmp_path / "dp")
+    result = build_package(project, tmp_path / "e.cloacina", format="engine")
+    assert describe_path(result.path).digest == result.digest
+    zstd = build_package(project, tmp_path / "z.cloacina")
+    digest = {c.field: (c.old, c.new) for c in diff_paths(zstd.path, result.path).build}
+    assert digest["digest"] == (zstd.digest, result.digest)
+
+
 def test_a_package_against_its_project_and_another(built):
     assert not diff_paths(built["old"], built["old-dir"]).differs
     assert not diff_paths(built["new-dir"], built["new-engine"]).differs
@@ -196,6 +209,19 @@ def test_payload_files_across_formats(built):
     assert [(a.path, b.path) for a, b in d.files.changed] == \
         [("data_pipeline/tasks.py", "workflow/data_pipeline/tasks.py")]
     assert not (d.files.added or d.files.removed)
+
+
+def test_notes_across_formats_say_what_was_compared(built):
+    """Without --payload the note says how to compare the payloads; with it, the files
+    were compared, and no note says the payload was not."""
+    d = diff_paths(built["old"], built["old-engine"])
+    assert [n for n in d.notes if n.startswith("payload not compared: ")] == [
+        "payload not compared: a wheel payload and a source payload (another format) have "
+        "no size or sha256 in common; --payload compares their files"]
+    both = diff_paths(built["old"], built["old-engine"], payload=True)
+    assert not [n for n in both.notes if n.startswith("payload not compared")], both.notes
+    assert any(n.startswith("payload files compared as importable files") for n in both.notes)
+    assert both.payload.reason == d.payload.reason  # the JSON still says why
 
 
 def test_payload_files_of_engine_archives(built):

@@ -555,3 +555,24 @@ def test_cli_names_from_the_package_are_made_printable(built_pipeline, tmp_path)
     assert "\x1b" not in proc.stdout + proc.stderr
     assert "data_pipeline/\\x1b[2Jevil.py" in proc.stdout
     assert proc.returncode == 1  # the wheel's name rules: a control character
+
+
+def test_cli_a_truncated_engine_archive_is_called_one_and_its_findings_are_coloured(
+        tmp_path):
+    """What was read of an engine archive cut short (as 'head -c' leaves it): named an
+    engine archive, as every other listing of one is; the findings on standard error are
+    coloured at a terminal like every other command's."""
+    from .tty import run
+
+    whole = build_package(EXAMPLES / "data-pipeline", tmp_path / "e.cloacina",
+                          format="engine").path
+    cut = tmp_path / "cut.cloacina"
+    cut.write_bytes(whole.read_bytes()[:1000])
+    ran = run(["ls", str(cut)])
+    assert ran.code == 1
+    assert "engine package" not in ran.out, ran.out
+    assert "(engine archive, payload unknown)" in ran.out
+    assert "\nmembers (engine archive)\n" in ran.out
+    assert "\x1b[31m\x1b[1merror[engine-bzip2-truncated]\x1b[0m " in ran.err, ran.err
+    piped = run(["ls", str(cut)], out_tty=False, err_tty=False)
+    assert piped.err.startswith("error[engine-bzip2-truncated] ") and "\x1b" not in piped.err

@@ -380,8 +380,12 @@ def test_cli_sarif_to_a_file_as_the_generated_ci_runs_it(tmp_path):
                            "--format", "sarif", "-o", "cloacina.sarif"], cwd=repo,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout == ("invalid: wf-test 1.0.0 (project): 4 error(s), 0 warning(s); "
-                           "wrote cloacina.sarif\n")
+    # the CI log says what is wrong, not only that something is (code scanning may be off)
+    *findings, summary = proc.stdout.splitlines()
+    assert summary == ("invalid: wf-test 1.0.0 (project): 4 error(s), 0 warning(s); "
+                       "wrote cloacina.sarif")
+    assert len(findings) == 4 and all(f.startswith("error[") for f in findings), findings
+    assert all(" workflow/wf_test/tasks.py:" in f for f in findings), findings
     assert proc.stderr == ""
     run = check_sarif(json.loads((repo / "cloacina.sarif").read_text("utf-8")),
                       private=tmp_path)
@@ -440,14 +444,37 @@ def test_output_file_for_every_format(tmp_path, monkeypatch, fmt):
     out.write_text("an older report that is replaced whole")
     result = run_cli("validate", str(project), "--format", fmt, "-o", str(out))
     assert result.exit_code == 1
-    assert result.stdout == ("invalid: wf-test 1.0.0 (project): 4 error(s), 0 warning(s); "
-                             "wrote reports/report." + fmt + "\n")
+    text = run_cli("validate", str(project)).stdout  # the terminal shows what it shows
+    assert result.stdout == text.replace("0 warning(s)\n", "0 warning(s); wrote "
+                                         "reports/report." + fmt + "\n")
+    assert result.stdout.count("\nerror[") == 3
+    quiet = run_cli("validate", str(project), "--format", fmt, "-o", str(out), "-q").stdout
+    assert quiet == result.stdout  # -q leaves out warnings only: there are none
     shown = run_cli("validate", str(project), "--format", fmt).stdout
     if fmt == "text":
         assert out.read_text("utf-8") == shown
     else:
         assert json.loads(out.read_text("utf-8")) == json.loads(shown)
     assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_output_file_and_quiet_leave_out_warnings_on_the_terminal(tmp_path, monkeypatch):
+    from cloacina_build.build.builder import build_package
+
+    monkeypatch.chdir(tmp_path)
+    archive = build_package(EXAMPLES / "data-pipeline", tmp_path / "e.cloacina",
+                            format="engine").path
+    with open(archive, "ab") as fh:
+        fh.write(b"garbage!")
+    said = run_cli("validate", "e.cloacina", "--format", "sarif", "-o", "e.sarif")
+    assert said.exit_code == 0
+    assert said.stdout.startswith("warning[engine-trailing-stream] ")
+    assert said.stdout.endswith("\nvalid: data-pipeline 1.0.0 (engine) with 1 warning(s); "
+                                "wrote e.sarif\n")
+    quiet = run_cli("validate", "e.cloacina", "--format", "sarif", "-o", "e.sarif", "-q")
+    assert quiet.stdout == "valid: data-pipeline 1.0.0 (engine) with 1 warning(s); wrote " \
+                           "e.sarif\n"
+    assert len(check_sarif(json.loads(Path("e.sarif").read_text("utf-8")))["results"]) == 1
 
 
 def test_output_that_cannot_be_written_leaves_the_old_file(tmp_path):
@@ -482,8 +509,12 @@ def test_a_project_too_broken_to_read_is_still_a_sarif_result(tmp_path, monkeypa
     (project / "package.toml").write_text("[package\n")
     result = run_cli("validate", "p", "--format", "sarif", "-o", "x.sarif")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: package.toml: invalid TOML")
-    assert result.stdout == "invalid: p (project): 1 error(s), 0 warning(s); wrote x.sarif\n"
+    assert result.stderr == ""  # the error is the report's one finding, said once
+    finding, summary = result.stdout.splitlines()
+    assert finding.startswith("error[config-syntax] package.toml: invalid TOML")
+    assert summary == "invalid: p (project): 1 error(s), 0 warning(s); wrote x.sarif"
+    on_stdout = run_cli("validate", "p", "--format", "sarif")  # SARIF on standard output
+    assert on_stdout.stderr.startswith("error: package.toml: invalid TOML")
     run = check_sarif(json.loads((tmp_path / "x.sarif").read_text("utf-8")))
     (only,) = run["results"]
     assert only["ruleId"] == "config-syntax"

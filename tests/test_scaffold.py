@@ -148,6 +148,24 @@ def test_generated_files_respect_the_umask(tmp_path):
 
 
 @pytest.mark.parametrize("template", ["python", "pyproject", "rust"])
+def test_the_readme_opens_with_the_description_as_given(tmp_path, template):
+    """The description is the README's first line as given: the default ('A Cloacina
+    workflow') was followed by 'A Cloacina workflow in the ...', and one ending in '.'
+    got a second '.'."""
+    readme = (create_project("d1", template=template, path=tmp_path / "d1") /
+              "README.md").read_text()
+    assert "A Cloacina workflow. A " not in readme
+    assert readme.split("\n")[2] == "A Cloacina workflow"
+    readme = (create_project("d2", template=template, path=tmp_path / "d2",
+                             variables={"description": "Nightly order ETL."}) /
+              "README.md").read_text()
+    assert readme.split("\n")[2] == "Nightly order ETL." and "ETL.." not in readme
+    if template == "rust":
+        lib = (tmp_path / "d2" / "src" / "lib.rs").read_text()
+        assert lib.startswith("//! Nightly order ETL.\n"), lib[:40]
+
+
+@pytest.mark.parametrize("template", ["python", "pyproject", "rust"])
 def test_var_values_cannot_break_the_files_they_land_in(tmp_path, template):
     """Quotes, backslashes and control characters in --var values are written as TOML
     strings, so the project still reads (found by a new user: `description=has "quotes"`
@@ -244,6 +262,8 @@ def test_new_says_what_ci_installs(tmp_path):
     proc = ctl("new", "said2", "--var", "cloacina_build_requirement=cloacina-build>=0.1",
                cwd=tmp_path)
     assert "CI installs cloacinactl with: cloacina-build>=0.1 " in proc.stdout
+    quiet = ctl("new", "said3", "-q", cwd=tmp_path)  # -q: the result, not the advice
+    assert (quiet.returncode, quiet.stdout) == (0, "created said3 from template 'python'\n")
 
 
 @pytest.mark.parametrize("info, expected", [

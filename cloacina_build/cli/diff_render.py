@@ -20,7 +20,10 @@ _HEX = frozenset({"code", "fingerprint", "sha256", "digest", "source_revision"})
 
 def value_text(field: str, value: Any) -> str:
     """A value as one short line: hashes cut to 12 digits, lists joined, a retry policy
-    as ``attempts=3 backoff=exponential``, anything else as compact JSON."""
+    as ``attempts=3 backoff=exponential``, a trigger rule in words, anything else as compact
+    JSON."""
+    if field == "trigger_rules":
+        return rule_words(value)
     if value is None or value == [] or value == {}:
         return "-"
     if field in _HEX and isinstance(value, str):
@@ -34,6 +37,22 @@ def value_text(field: str, value: Any) -> str:
     if field == "retry" and isinstance(value, dict):
         return " ".join(f"{k}={v}" for k, v in value.items())
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def rule_words(value: Any) -> str:
+    """A trigger rule (its JSON form) in the words ``inspect`` and ``graph`` use; no rule
+    is ``always``.  A value the rule book would not read stays JSON."""
+    from ..model import RuleType
+    from ..ops.rule_words import rule_text
+    from ..rulebook import RuleViolation, trigger_rule
+
+    if value is None:
+        return "always"
+    try:
+        rule = trigger_rule(value)
+    except RuleViolation:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return "always" if rule.type is RuleType.ALWAYS else rule_text(rule)
 
 
 def change_text(c: Change) -> str:

@@ -57,7 +57,7 @@ def listing_text(listing, level: int = NORMAL) -> str:
     width = 64 if level >= VERBOSE else 12
     totals = listing.totals()
     lines = [] if level <= QUIET else [_title(listing), ""]
-    lines += [f"members ({listing.format} package)" if listing.root is None
+    lines += [f"members ({_kind(listing)})" if listing.root is None
               else f"members (under {listing.root}/)"]
     lines += [_heading(width)]
     lines += [_row(m.size, m.sha256, _member_name(m), width) for m in listing.members]
@@ -71,10 +71,14 @@ def listing_text(listing, level: int = NORMAL) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def _kind(listing) -> str:
+    return "engine archive" if listing.format == "engine" else f"{listing.format} package"
+
+
 def _title(listing) -> str:
     p = listing.payload
     if p is None:
-        return f"{listing.path}  ({listing.format} package, payload unknown)"
+        return f"{listing.path}  ({_kind(listing)}, payload unknown)"
     if listing.format == "engine":
         return f"{listing.path}  (engine archive, source payload)"
     return f"{listing.path}  ({listing.format} package, {p.kind} payload {p.filename})"

@@ -85,17 +85,23 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     if as_json:
         emit_json({"ok": True, "path": str(path), "template": template, "name": name})
     else:
-        from ..project.scaffold import REQUIREMENT, load_template
-        from .render import shown_path
+        _created(path, template, values)
 
-        tpl = load_template(template)
-        test = "cargo test --offline" if tpl.language == "rust" else "pytest"
-        click.echo(f"created {shown_path(path)} from template '{template}'\n"
-                   f"next: cd {shown_path(path)} && {test} && cloacinactl package .")
-        requirement = values.get(REQUIREMENT, tpl.default_of(REQUIREMENT))
-        if requirement:
-            click.echo(printable(f"CI installs cloacinactl with: {requirement} (to change "
-                                 "it: README.md, 'Install cloacinactl')"))
+
+def _created(path, template: str, values: dict[str, str]) -> None:
+    from ..project.scaffold import REQUIREMENT, load_template
+    from .render import shown_path
+
+    tpl = load_template(template)
+    test = "cargo test --offline" if tpl.language == "rust" else "pytest"
+    click.echo(f"created {shown_path(path)} from template '{template}'")
+    if verbosity() == QUIET:  # the result only, not the advice
+        return
+    click.echo(f"next: cd {shown_path(path)} && {test} && cloacinactl package .")
+    requirement = values.get(REQUIREMENT, tpl.default_of(REQUIREMENT))
+    if requirement:
+        click.echo(printable(f"CI installs cloacinactl with: {requirement} (to change "
+                             "it: README.md, 'Install cloacinactl')"))
 
 
 @cli.command()
@@ -196,7 +202,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
                                                         detached=detached,
                                                         require=require_signature))
     with command_progress() as progress:
-        report = validated(path, policy, fmt, progress)
+        report = validated(path, policy, fmt, progress, output)
     emit_validation(report, fmt, output, path)
 
 

@@ -93,6 +93,26 @@ def handle_errors(func):
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 
 
+def _level_options() -> list[click.Option]:
+    return [click.Option(["-v", "--verbose"], is_flag=True,
+                         help="Say more: each phase, and every finding."),
+            click.Option(["-q", "--quiet"], is_flag=True,
+                         help="Print only results and errors: no progress, no warnings.")]
+
+
+def _take_level(ctx: click.Context) -> None:
+    """Take ``-q``/``-v`` out of ``ctx.params`` and record the level in ``ctx.meta``
+    (shared by the group's context and its command's): given before the command
+    (``cloacinactl -q validate``) or after it, the same; both at once is a usage error."""
+    quiet, verbose = ctx.params.pop("quiet", False), ctx.params.pop("verbose", False)
+    before = ctx.meta.get("cloacina.verbosity", NORMAL)
+    if (quiet and (verbose or before == VERBOSE)) or (verbose and before == QUIET):
+        raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together",
+                               ctx=ctx)
+    if quiet or verbose:
+        ctx.meta["cloacina.verbosity"] = QUIET if quiet else VERBOSE
+
+
 class CloacinaCommand(click.Command):
     """Every command: ``-q/--quiet`` and ``-v/--verbose`` are added here, so no command
     can lack them, and taken out of the arguments before the command's function is called
@@ -100,18 +120,10 @@ class CloacinaCommand(click.Command):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.params.append(click.Option(["-v", "--verbose"], is_flag=True,
-                                        help="Say more: each phase, and every finding."))
-        self.params.append(click.Option(["-q", "--quiet"], is_flag=True,
-                                        help="Print only results and errors: no progress, "
-                                             "no warnings."))
+        self.params += _level_options()
 
     def invoke(self, ctx: click.Context):
-        quiet, verbose = ctx.params.pop("quiet", False), ctx.params.pop("verbose", False)
-        if quiet and verbose:
-            raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together",
-                                   ctx=ctx)
-        ctx.meta["cloacina.verbosity"] = QUIET if quiet else VERBOSE if verbose else NORMAL
+        _take_level(ctx)
         return super().invoke(ctx)
 
 
@@ -132,10 +144,19 @@ class CloacinaGroup(click.Group):
     missing argument, a bad value) come out like every other error: ``error:`` and
     ``hint:`` on standard error, or one JSON object when ``--json`` is among the
     arguments; exit 2.  Ctrl-C while click parses is ``interrupted`` (exit 130).  Its
-    commands are :class:`CloacinaCommand` (``-q``/``-v``), its sub-groups the same."""
+    commands are :class:`CloacinaCommand` (``-q``/``-v``), its sub-groups the same; it
+    takes ``-q``/``-v`` itself too, before the command's name."""
 
     command_class = CloacinaCommand
     group_class = CloacinaSubgroup
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params += _level_options()  # 'cloacinactl -q COMMAND' as 'COMMAND -q'
+
+    def invoke(self, ctx: click.Context):
+        _take_level(ctx)
+        return super().invoke(ctx)
 
     def main(self, args=None, prog_name=None, complete_var=None,
              standalone_mode: bool = True, **extra):

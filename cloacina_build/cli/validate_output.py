@@ -1,5 +1,6 @@
 """``validate``'s outputs: ``--format text|json|sarif`` (``--json`` is ``--format json``) and
-``-o/--output FILE``, written atomically, with the one-line summary left on the terminal."""
+``-o/--output FILE``, written atomically, with the findings and the summary (which names
+FILE) left on the terminal."""
 
 from __future__ import annotations
 
@@ -37,17 +38,18 @@ def output_options(func):
     wrapper = click.option(
         "-o", "--output", type=click.Path(dir_okay=False),
         help="Write the report (in the chosen format) to FILE, atomically; the terminal "
-             "gets the one-line summary.")(wrapper)
+             "still shows the findings and the summary.")(wrapper)
     return click.option(
         "--format", "fmt", type=click.Choice(FORMATS),
         help="text (default), json (the same as --json) or sarif (SARIF 2.1.0 for code "
              "scanning, e.g. GitHub's upload-sarif).")(wrapper)
 
 
-def validated(path: str, policy, fmt: str, progress=None):
+def validated(path: str, policy, fmt: str, progress=None, output: str | None = None):
     """The report of ``validate_path``.  For SARIF, a project or package too broken to
     validate at all (exit 1: invalid TOML, say) becomes a report of that one error, so
-    the SARIF file still says what is wrong; the error is printed as usual too."""
+    the SARIF file still says what is wrong; the error is printed as usual too (with
+    ``output``, as the report's one finding above the summary)."""
     from ..ops.validate import validate_path
 
     try:
@@ -57,25 +59,26 @@ def validated(path: str, policy, fmt: str, progress=None):
             raise
         from ..ops.sarif import failed_report
 
-        click.echo(f"error: {exc.diagnostics(printable)}", err=True)
+        if output is None:
+            click.echo(paint(f"error: {exc.diagnostics(printable)}", err=True,
+                             findings=True), err=True)
         return failed_report(path, exc)
 
 
 def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
     """Print (or with ``output`` write) ``report`` in ``fmt``; exit 1 when it failed."""
     from ..fsutil import write_output
-    from .render import shown_path, validate_summary, validate_text
+    from .render import shown_path, validate_text
 
-    if output is None:
-        if fmt == "text":
-            quiet = verbosity() == QUIET  # -q: errors only (warnings still counted)
-            click.echo(paint(validate_text(report, quiet=True) if quiet
-                             else validate_text(report)))
-        else:
-            emit_json(_document(report, fmt))
-    else:
+    quiet = verbosity() == QUIET  # -q: errors only (warnings still counted)
+    if output is None and fmt != "text":
+        emit_json(_document(report, fmt))
+    elif output is None:
+        click.echo(paint(validate_text(report, quiet=quiet)))
+    else:  # the terminal (a CI log) still says what is wrong, then what was written
         write_output(Path(output), _file_text(report, fmt).encode("utf-8"), source=source)
-        click.echo(printable(f"{validate_summary(report)}; wrote {shown_path(output)}"))
+        click.echo(paint(validate_text(report, quiet=quiet)
+                         + printable(f"; wrote {shown_path(output)}")))
     if not report.ok:
         sys.exit(EXIT_FAILED)
 

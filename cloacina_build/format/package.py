@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +71,11 @@ def _check_file(path: Path) -> int:
         raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
     with open(path, "rb") as fh:
         magic = fh.read(4)
+    if not magic:
+        raise PackageError(f"{path} is empty (0 bytes): not a .cloacina package",
+                           code="archive-not-zstd",
+                           hint="an interrupted copy or download? copy it again; "
+                                "'cloacinactl package PROJECT_DIR' builds a package")
     refuse_engine(path, None, magic)
     if magic != ZSTD_MAGIC:
         raise PackageError(f"{path} is not a .cloacina package (it starts neither with a "
@@ -100,15 +104,29 @@ def refuse_engine(path: Path | str, command: str | None, magic: bytes | None = N
 
 
 @contextlib.contextmanager
-def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *,
-                   hash_raw: bool = True, progress: Progress = NO_PROGRESS
-                   ) -> Iterator[TarStream]:
+def stream_members(path: Path, limits: Limits = DEFAULT_LIMITS, *, hash_raw: bool = True,
+                   progress: Progress = NO_PROGRESS) -> Iterator[TarStream]:
     """``hash_raw=False``: a reader that needs no signature digests skips hashing the
     raw file bytes.  ``progress`` hears the file's size and the bytes read."""
-    _check_file(path)
+    size = _check_file(path)
     with open(path, "rb") as fh:
-        progress.total(os.fstat(fh.fileno()).st_size)
-        yield TarStream(fh, limits, hash_raw=hash_raw, progress=progress)
+        progress.total(size)
+        with naming(path):
+            stream = TarStream(fh, limits, hash_raw=hash_raw, progress=progress)
+        yield stream
+
+
+@contextlib.contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """A :class:`PackageError` raised inside names the file it is about (``cut.cloacina:
+    the zstd framing is broken: ...``), unless its message does already."""
+    try:
+        yield
+    except PackageError as exc:
+        if exc.message.startswith(str(path)):
+            raise
+        raise PackageError(f"{path}: {exc.message}", code=exc.code, hint=exc.hint,
+                           findings=exc.findings) from None
 
 
 def parse_package_toml(data: bytes) -> dict[str, Any]:
@@ -157,7 +175,7 @@ def open_package(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Package:
     """Read the head of a package (and its signature trailer) without touching the payload."""
     path = Path(path)
     size = _check_file(path)
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, naming(path):
         frames = check_framing(fh)
         head_toml, head_manifest = read_head(TarStream(fh, limits, check_frames=False), limits)
         signatures = read_trailer(fh, frames, limits)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ProjectError, UsageError
 from ..findings import Severity
+from ..format.manifest import digest as manifest_digest
 from ..model import (
     BuildInfo,
     Language,
@@ -35,8 +36,9 @@ KIND_NAMES = {PROJECT: "project", CLOACINA: "package", ENGINE: "engine archive"}
 @dataclass(frozen=True)
 class Description:
     """A workflow and what holds it.  ``payload``, ``digest`` and ``file_size`` are
-    ``None`` for a project (nothing is built); ``build`` is ``None`` for a project and for
-    an engine archive this tool did not write."""
+    ``None`` for a project (nothing is built); ``build`` (and ``digest``, the sha256 of
+    the build manifest) is ``None`` for a project and for an engine archive this tool did
+    not write."""
 
     path: str
     kind: str                               # PROJECT, CLOACINA or ENGINE
@@ -45,7 +47,7 @@ class Description:
     payload: Payload | None
     native: NativeFacts | None
     build: BuildInfo | None
-    digest: str | None                      # sha256 of the manifest (cloacina format)
+    digest: str | None                      # sha256 of the (build) manifest
     file_size: int | None
     signatures: tuple[SignatureVerdict, ...]
 
@@ -91,7 +93,9 @@ def _engine(path: str, info: EngineInspection) -> Description:
                           description=pkg["description"], author=pkg["author"],
                           requires_python=pkg["requires_python"])
     payload, build = engine_payload(archive)
-    return Description(path, ENGINE, package, info.workflow, payload, None, build, None,
+    head = archive.build_manifest
+    digest = manifest_digest(head) if build is not None and head else None
+    return Description(path, ENGINE, package, info.workflow, payload, None, build, digest,
                        archive.file_size, tuple(info.signatures))
 
 
@@ -105,20 +109,29 @@ def _language(value: Any) -> Language:
 def describe_project(path: Path) -> Description:
     """A project directory, discovered statically with the graph checked; nothing is built
     and none of its code runs."""
+    import shlex
+
     from ..project.config import inspect_project_config
     from ..project.discover import discover_project
     from ..project.workflow import package_info, workflow_of
 
-    project, findings = inspect_project_config(path)
+    hint = f"run 'cloacinactl validate {shlex.quote(str(path))}' to see every problem"
+    try:
+        project, findings = inspect_project_config(path)
+    except ProjectError as exc:  # 'package.toml: invalid TOML': name the project too
+        if str(path) in exc.message:
+            raise
+        raise ProjectError(f"{path}: {exc.message}", code=exc.code, hint=exc.hint,
+                           findings=exc.findings) from None
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if project is None or errors:
         raise ProjectError(f"{path}: the project's configuration has problems",
                            code=(errors or findings)[0].code if findings else "project",
-                           findings=errors or findings)
+                           findings=errors or findings, hint=hint)
     found = discover_project(project)
     errors = [f for f in found.findings if f.severity is Severity.ERROR]
     if errors:
         raise ProjectError(f"{path}: workflow '{project.metadata['workflow_name']}' has "
-                           "problems", code=errors[0].code, findings=errors)
+                           "problems", code=errors[0].code, findings=errors, hint=hint)
     return Description(str(path), PROJECT, package_info(project, project.version or ""),
                        workflow_of(project, found), None, None, None, None, None, ())

@@ -173,7 +173,7 @@ def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False,
     """Compare the workflows at ``old`` and ``new`` (packages of either format, or project
     directories).  Only the packages' heads are read, unless ``payload`` asks for their
     payloads compared file by file (:mod:`.diff_files`: both packages read once, whole,
-    each pass reported to ``progress``).
+    reported to ``progress`` as the steps ``reading OLD`` and ``reading NEW``).
     Any input that cannot be read raises :class:`UsageError` (exit 2, as diff(1) does for
     trouble), keeping the underlying error's code and hint and naming the side."""
     a, b = _described(old, "OLD"), _described(new, "NEW")
@@ -190,7 +190,8 @@ def diff_paths(old: Path | str, new: Path | str, *, payload: bool = False,
     files = diff_files(listed(str(old), "OLD", progress), listed(str(new), "NEW", progress),
                        across_formats=across)
     notes = result.notes
-    if across:
+    if across:  # the files were compared: the note saying the payload was not goes
+        notes = tuple(n for n in notes if not n.startswith("payload not compared: "))
         notes += ("payload files compared as importable files: the wheel's without its "
                   ".dist-info, the source's workflow/ and vendor/ without the prefix",)
     return replace(result, files=files, notes=notes)

@@ -50,11 +50,12 @@ def _file(f: PayloadFile) -> dict[str, Any]:
 
 def listed(path: str, side: str, progress: Progress = NO_PROGRESS) -> Listing:
     """The package's listing; a package that cannot be listed whole is an error (exit 2,
-    as any input diff cannot read), since a partial listing would report files as gone."""
+    as any input diff cannot read), since a partial listing would report files as gone.
+    ``progress`` hears the step ``reading SIDE`` and its bytes."""
     from .listing import list_package
 
     try:
-        listing = list_package(path, progress=progress)
+        listing = list_package(path, progress=progress, step=f"reading {side}")
     except CloacinaError as exc:
         raise UsageError(f"cannot list {side}'s payload: {exc.message}", code=exc.code,
                          hint=exc.hint) from exc

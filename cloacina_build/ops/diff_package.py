@@ -58,8 +58,9 @@ def payload_diff(a: Description, b: Description) -> PayloadDiff:
         return PayloadDiff(False, reason=f"{' and '.join(which)} {what} (nothing is built)")
     if a.payload.kind != b.payload.kind:
         return PayloadDiff(False, reason=f"a {a.payload.kind} payload and a "
-                                         f"{b.payload.kind} payload (another format) are "
-                                         "not compared")
+                                         f"{b.payload.kind} payload (another format) have "
+                                         "no size or sha256 in common; --payload compares "
+                                         "their files")
     return PayloadDiff(True, field_changes(a.payload.to_dict(), b.payload.to_dict(),
                                            PAYLOAD_FIELDS))
 

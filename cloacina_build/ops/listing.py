@@ -56,15 +56,17 @@ from .listed import (
 
 
 def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
-                 progress: Progress = NO_PROGRESS) -> Listing:
+                 progress: Progress = NO_PROGRESS,
+                 step: str = "reading the package") -> Listing:
     """Every member of the package at ``path`` (either format) and every file of its
     payload.  Raises :class:`UsageError` for a missing file and :class:`PackageError` for
     a file that is no package or whose head cannot be read; later problems are findings.
-    ``progress`` hears each pass over the file and the bytes it reads."""
+    ``progress`` hears one step (named ``step``) and the bytes of the file read."""
     from ..format.engine.bzip import ENGINE as BZIP2
     from ..format.engine.bzip import sniff
 
     path = Path(path)
+    progress.phase(step)
     if path.is_file():
         with open(path, "rb") as fh:
             if sniff(fh.read(4)) == BZIP2:
@@ -126,7 +128,6 @@ class _Pass:
 
 
 def _list_cloacina(path: Path, limits: Limits, progress: Progress) -> Listing:
-    progress.phase("reading the package")
     with stream_members(path, limits, hash_raw=False, progress=progress) as stream:
         toml, manifest_bytes = read_head(stream, limits)
         manifest = read_manifest(manifest_bytes, path)

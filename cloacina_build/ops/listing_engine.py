@@ -22,8 +22,7 @@ def list_engine(path: Path | str, limits: EngineLimits = DEFAULT_ENGINE_LIMITS, 
                 progress: Progress = NO_PROGRESS) -> Listing:
     """The engine archive at ``path``.  Reading stops where the engine's unpacker stops
     (``complete`` False, with the findings that say why); the engine's other rules are
-    ``validate``'s, not listed here."""
-    progress.phase("reading the archive")
+    ``validate``'s, not listed here.  ``progress`` hears the bytes read."""
     archive = open_engine(path, limits, progress)
     complete = archive.complete and archive.root is not None
     files: tuple[PayloadFile, ...] = ()
