@@ -4,9 +4,9 @@ Uploads (``POST`` then either one ``PUT`` with the whole body, or ``PATCH`` chun
 closing ``PUT``) read the file in 1 MiB pieces through :class:`Slice`, which urllib3 can
 rewind to resend a piece (and retries 5xx answers); when an upload breaks anyway (the
 registry forgot the session, the connection dropped past urllib3's retries) it starts again
-from the beginning, at most :data:`ATTEMPTS` times.  Downloads hash and count every piece as it arrives and stop as
-soon as the blob is longer than its descriptor says; the digest is checked at the end,
-before the caller puts anything in place.
+from the beginning, at most :data:`ATTEMPTS` times.  Downloads hash and count every piece
+as it arrives and stop as soon as the blob is longer than its descriptor says; the digest
+is checked at the end, before the caller puts anything in place.
 """
 
 from __future__ import annotations
