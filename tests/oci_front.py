@@ -43,7 +43,7 @@ class Front:
         self.seen: list[tuple[str, str, int]] = []
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -70,6 +70,14 @@ class Front:
                 self.fail_left -= 1
                 return True
         return False
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hangs up (the Ctrl-C test) is not an error of the test
 
 
 def _handler(front: Front):  # noqa: C901 (one request handler class)
@@ -146,8 +154,15 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             if front.registry.auth:
                 raw = f"{front.registry.auth[0]}:{front.registry.auth[1]}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-            conn.request(self.command, self.path, body=body or None, headers=headers)
-            resp = conn.getresponse()
+            try:
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                self._relay(conn.getresponse())
+            except OSError:  # the client went away (Ctrl-C): nothing more to send
+                self.close_connection = True
+            finally:
+                conn.close()
+
+        def _relay(self, resp) -> None:
             front.record(self.command, self.path, resp.status)
             self.send_response(resp.status)
             for k, v in resp.getheaders():
@@ -163,7 +178,6 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
             self._send_body(data)
-            conn.close()
 
         def _send_body(self, data: bytes) -> None:
             if self.command == "HEAD":
