@@ -28,18 +28,22 @@ class Front:
     ``bearer``: (user, password) the token service at ``/token`` wants; the front then
     wants ``Authorization: Bearer <token>`` on every /v2/ request.  ``stall_blobs``: a blob
     GET of more than 1 KiB (a package, not a config) sends its first half, then waits
-    until ``release`` is set (or 30 s)."""
+    until ``release`` is set (or 30 s).  ``reset_first``: that many requests get their
+    connection closed with no answer.  ``cut_blobs_first``: that many such blob GETs send
+    half the blob and then close the connection."""
 
     def __init__(self, registry, *, fail_first: int = 0,
                  fail_when: Callable[[str, str], bool] | None = None,
                  bearer: tuple[str, str] | None = None, stall_blobs: bool = False,
-                 fail_status: int = 503, retry_after: str | None = None) -> None:
+                 fail_status: int = 503, retry_after: str | None = None,
+                 reset_first: int = 0, cut_blobs_first: int = 0) -> None:
         self.registry = registry
         self.fail_left, self.fail_when = fail_first, fail_when or (lambda m, p: True)
         self.fail_status, self.retry_after = fail_status, retry_after
         self.bearer, self.tokens = bearer, {}
         self.stall_blobs, self.release = stall_blobs, threading.Event()
         self.stalled = threading.Event()
+        self.reset_left, self.cut_left = reset_first, cut_blobs_first
         self.seen: list[tuple[str, str, int]] = []
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
@@ -63,6 +67,14 @@ class Front:
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
             self.seen.append((method, path, status))
+
+    def take(self, counter: str) -> bool:
+        with self.lock:
+            left = getattr(self, counter)
+            if left > 0:
+                setattr(self, counter, left - 1)
+                return True
+        return False
 
     def take_failure(self, method: str, path: str) -> bool:
         with self.lock:
@@ -92,6 +104,10 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith("/token"):
                 return self._token()
+            if front.take("reset_left"):
+                front.record(self.command, self.path, 0)
+                self.close_connection = True
+                return None
             if front.take_failure(self.command, self.path):
                 return self._reply(front.fail_status, b'{"errors":[{"code":"UNAVAILABLE",'
                                    b'"message":"injected"}]}',
@@ -182,7 +198,13 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
         def _send_body(self, data: bytes) -> None:
             if self.command == "HEAD":
                 return
-            if front.stall_blobs and "/blobs/sha256:" in self.path and len(data) > 1024:
+            big_blob = "/blobs/sha256:" in self.path and len(data) > 1024
+            if big_blob and front.take("cut_left"):
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            if front.stall_blobs and big_blob:
                 self.wfile.write(data[:len(data) // 2])
                 self.wfile.flush()
                 front.stalled.set()

@@ -59,6 +59,32 @@ def test_503s_are_retried_and_the_transfer_completes(method, built_pipeline, reg
     assert len(failed) == 3 and {m for m, _, _ in failed} == {method}
 
 
+def test_connections_closed_without_an_answer_are_retried(built_pipeline, registry, request,
+                                                          tmp_path, fast):
+    repo = registry.repo(request)
+    with Front(registry, reset_first=4) as front:
+        reg = fast(front.host)
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
+    assert [s[2] for s in front.seen[:4]] == [0, 0, 0, 0]
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def test_a_download_cut_in_the_middle_starts_again(built_pipeline, registry, request,
+                                                   tmp_path, fast):
+    repo = registry.repo(request)
+    push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    with Front(registry, cut_blobs_first=2) as front:
+        pulled = pull_package(f"oci://{front.host}/{repo}:1", tmp_path / "out",
+                              registry=fast(front.host))
+    assert Path(pulled.path).read_bytes() == built_pipeline.read_bytes()
+    import hashlib
+
+    layer = "sha256:" + hashlib.sha256(built_pipeline.read_bytes()).hexdigest()
+    gets = [s for s in front.seen if s[:2] == ("GET", f"/v2/{repo}/blobs/{layer}")]
+    assert len(gets) == 3  # cut twice, then whole
+
+
 def test_retry_after_is_honoured(built_pipeline, registry, request, fast):
     with Front(registry, fail_first=1, retry_after="0") as front:
         push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
