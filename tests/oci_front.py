@@ -30,13 +30,19 @@ class Front:
     GET of more than 1 KiB (a package, not a config) sends its first half, then waits
     until ``release`` is set (or 30 s).  ``reset_first``: that many requests get their
     connection closed with no answer.  ``cut_blobs_first``: that many such blob GETs send
-    half the blob and then close the connection."""
+    half the blob and then close the connection.  ``refresh_token``: the token service also
+    takes this OAuth2 refresh token (``grant_type=refresh_token``, POST).  ``answer``: called
+    with (method, path); a (status, headers, body) it returns is sent instead of the
+    registry's answer (a hostile registry)."""
 
     def __init__(self, registry, *, fail_first: int = 0,
                  fail_when: Callable[[str, str], bool] | None = None,
                  bearer: tuple[str, str] | None = None, stall_blobs: bool = False,
                  fail_status: int = 503, retry_after: str | None = None,
-                 reset_first: int = 0, cut_blobs_first: int = 0) -> None:
+                 reset_first: int = 0, cut_blobs_first: int = 0,
+                 refresh_token: str | None = None,
+                 answer: Callable[[str, str], tuple[int, dict, bytes] | None] | None = None
+                 ) -> None:
         self.registry = registry
         self.fail_left, self.fail_when = fail_first, fail_when or (lambda m, p: True)
         self.fail_status, self.retry_after = fail_status, retry_after
@@ -44,6 +50,7 @@ class Front:
         self.stall_blobs, self.release = stall_blobs, threading.Event()
         self.stalled = threading.Event()
         self.reset_left, self.cut_left = reset_first, cut_blobs_first
+        self.refresh_token, self.answer = refresh_token, answer
         self.seen: list[tuple[str, str, int]] = []
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
@@ -103,7 +110,10 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith("/token"):
-                return self._token()
+                return self._token(body)
+            faked = front.answer(self.command, self.path) if front.answer else None
+            if faked is not None:
+                return self._reply(faked[0], faked[2], faked[1])
             if front.take("reset_left"):
                 front.record(self.command, self.path, 0)
                 self.close_connection = True
@@ -147,8 +157,18 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             self._reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
                         {"WWW-Authenticate": value})
 
-        def _token(self) -> None:
+        def _token(self, body: bytes) -> None:
             query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if self.command == "POST":
+                form = dict(urllib.parse.parse_qsl(body.decode()))
+                front.token_requests.append({**form, "user": None})
+                if form.get("grant_type") != "refresh_token" or \
+                        form.get("refresh_token") != front.refresh_token:
+                    return self._reply(401, b"{}")
+                token = secrets.token_hex(16)
+                front.tokens[token] = form.get("scope")
+                return self._reply(200, json.dumps({"access_token": token}).encode(),
+                                   {"Content-Type": "application/json"})
             auth = self.headers.get("Authorization", "")
             user = None
             if auth.startswith("Basic "):

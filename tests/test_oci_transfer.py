@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.errors import UsageError
+from cloacina_build.errors import CloacinaError, UsageError
 from cloacina_build.oci import Registry, pull_package, push_package
 from cloacina_build.oci.transport import Transport, default_retry
 
@@ -221,3 +221,80 @@ def test_push_and_pull_commands_end_to_end(pipeline_pkg, registry, request, tmp_
                           text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]["code"] == "oci-reference"
+
+
+# -- a hostile or broken registry --------------------------------------------------------
+
+
+def _manifest_path(path: str) -> bool:
+    return "/manifests/" in path
+
+
+@pytest.mark.parametrize("answer,code", [
+    ((200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+      b" " * (5 << 20)), "oci-too-large"),
+    ((200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+      b'{"schemaVersion": 2, "config": 1}'), "oci-manifest"),
+    ((200, {}, b"<html>not json</html>"), "oci-manifest"),
+    ((500, {}, b"oops"), "registry-error"),
+    ((403, {}, b'{"errors":[{"code":"DENIED","message":"no"}]}'), "registry-auth"),
+])
+def test_hostile_manifest_answers_are_one_error_and_nothing_is_written(
+        answer, code, registry, tmp_path, fast):
+    with Front(registry, answer=lambda m, p: answer if _manifest_path(p) else None) as front:
+        with pytest.raises(CloacinaError) as caught:
+            pull_package(f"oci://{front.host}/a/b:1", tmp_path / "out",
+                         registry=fast(front.host))
+    assert caught.value.code == code
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_fetched_by_digest_must_have_that_digest(built_pipeline, registry,
+                                                            request, tmp_path, fast):
+    repo = registry.repo(request)
+    pushed = push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    other = push_package(built_pipeline, registry.ref(repo, "2"), plain_http=True,
+                         source="https://example.com/other")
+    swap = f"/v2/{repo}/manifests/{pushed.digest}"
+
+    def answer(method, path):
+        if path == swap:  # the other manifest's bytes, under this digest
+            status, headers, body = registry.get(f"/v2/{repo}/manifests/{other.digest}",
+                                                 {"Accept": "application/vnd.oci.image."
+                                                            "manifest.v1+json"})
+            return status, {"Content-Type": headers["Content-Type"]}, body
+        return None
+
+    with Front(registry, answer=answer) as front:
+        with pytest.raises(CloacinaError) as caught:
+            pull_package(f"oci://{front.host}/{repo}@{pushed.digest}", tmp_path / "out",
+                         registry=fast(front.host))
+    assert caught.value.code == "oci-digest-mismatch"
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_identity_token_is_exchanged_for_an_access_token(built_pipeline, registry, request,
+                                                            fast):
+    from cloacina_build.oci import Credentials
+
+    with Front(registry, bearer=("nobody", "-"), refresh_token="refresh-me") as front:
+        reg = Registry(front.host, transport=Transport(
+            front.host, plain_http=True, credentials=Credentials("", "", "refresh-me")))
+        try:
+            push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
+                         registry=reg)
+        finally:
+            reg.close()
+    grants = {(t["grant_type"], t["refresh_token"], t["client_id"])
+              for t in front.token_requests}
+    assert grants == {("refresh_token", "refresh-me", "cloacinactl")}
+
+
+def test_pushing_something_that_is_not_a_package_is_refused(registry, tmp_path):
+    junk = tmp_path / "junk.cloacina"
+    junk.write_bytes(b"not a package at all")
+    done = subprocess.run([EXE, "push", str(junk), registry.ref("a/b"), "--plain-http"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "hint: " in done.stderr
+    assert "Traceback" not in done.stderr
