@@ -11,13 +11,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError, UsageError
 from ..fsutil import unwritable
 from ..json_reader import strict_json
 from ..progress import NO_PROGRESS, Progress
-from ..trust.policy import TrustPolicy
 from .artifact import (
     LAYER_TYPES,
     MAX_CONFIG,
@@ -34,6 +33,9 @@ from .client import Registry
 from .manifest import Descriptor, ImageManifest, parse_manifest
 from .push import open_registry
 from .reference import Reference, parse_reference
+
+if TYPE_CHECKING:  # pragma: no cover (the trust code is imported only to verify)
+    from ..trust.policy import TrustPolicy
 
 MAX_PACKAGE = 4 << 30  # bytes of a package layer we are willing to write
 
@@ -221,7 +223,7 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
 def _verify(staged: dict[str, Path], final: Path, trust: TrustPolicy | Path | str,
             ref: str, progress: Progress) -> list[str]:
     from ..ops.validate import ValidationPolicy, validate_package
-    from ..trust.policy import policy_from_options, require
+    from ..trust.policy import TrustPolicy, policy_from_options, require
 
     sig = staged.get(SIDECARS[SIGNATURE_TYPE][0])
     policy = trust if isinstance(trust, TrustPolicy) else policy_from_options(trust)
