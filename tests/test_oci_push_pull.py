@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -423,3 +424,23 @@ def test_under_trust_the_config_must_name_the_package_it_describes(
     assert "config says payroll 1.0.0 but the package is data-pipeline" in \
         caught.value.message
     assert _nothing_in(tmp_path / "out")
+
+
+def test_a_registry_with_the_referrers_api_gets_no_fallback_tag(
+        pipeline_pkg, registry, request, keyring, tmp_path, client):
+    from .oci_front import Front
+
+    sig = sign_detached(pipeline_pkg, key(keyring, "alice")).path
+    repo = registry.repo(request)
+    with Front(registry, referrers_api=True) as front:
+        ref = f"oci://{front.host}/{repo}:1.0.0"
+        pushed = push_package(pipeline_pkg, ref, plain_http=True)
+        listed = client(front.host).referrers(repo, pushed.digest, SIGNATURE_TYPE)
+        pulled = pull_package(ref, tmp_path / "out", trust=keyring["trusted_dir"],
+                              plain_http=True)
+    tag = pushed.digest.replace(":", "-")
+    assert registry.get(f"/v2/{repo}/manifests/{tag}", {"Accept": OCI_INDEX})[0] == 404
+    assert [d.digest for d in listed] == [pushed.referrers[0].digest]
+    assert any("/referrers/" in path for _, path, _ in front.seen)
+    assert not any(tag in path for _, path, _ in front.seen)
+    assert pulled.verified and Path(pulled.signature).read_bytes() == sig.read_bytes()
