@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cloacina_build"
 # What each layer may import (besides itself). docs/architecture.md explains the layers.
 BASE = {"__about__", "errors", "findings", "fsutil", "model", "rulebook", "manifest_parser",
         "fast_tasks", "json_reader", "canonical", "gcpause", "schema_subset", "progress",
-        "codes", "safe_text"}
+        "codes", "codes_engine", "safe_text"}
 ALLOWED = {
     "base": {"base"},
     "project": {"base"},
@@ -19,10 +19,12 @@ ALLOWED = {
     "format": {"base", "project", "trust"},
     "ops": {"base", "project", "format", "trust"},
     "build": {"base", "project", "format", "trust", "ops"},
-    "runtime": {"base", "project", "format", "trust", "ops", "build"},
-    "testing": {"base", "project", "format", "trust", "ops", "build", "runtime"},
-    "cli": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing"},
-    "api": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "cli"},
+    "oci": {"base", "project", "format", "trust", "ops"},
+    "runtime": {"base", "project", "format", "trust", "ops", "build", "oci"},
+    "testing": {"base", "project", "format", "trust", "ops", "build", "runtime", "oci"},
+    "cli": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "oci"},
+    "api": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "cli",
+            "oci"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60

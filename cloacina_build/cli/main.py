@@ -34,6 +34,8 @@ from .options import (
     verbosity,
 )
 from .progress import command_progress
+from .pull import pull
+from .push import push
 from .terminal import echo_text, paint, printable
 from .validate_output import output_options
 
@@ -368,6 +370,8 @@ cli.add_command(attest)
 cli.add_command(diff)
 cli.add_command(ls)
 cli.add_command(graph)
+cli.add_command(push)
+cli.add_command(pull)
 
 
 def main() -> None:
