@@ -86,3 +86,31 @@ def _engine_archives_meet_the_independent_model(monkeypatch):
             (None, None, None, None), verdict
 
     monkeypatch.setattr(engine, "engine_accepts", judged)
+
+
+def _registry(tmp_path_factory, auth):
+    from . import registry as oci_registry
+
+    reason = oci_registry.missing()
+    if reason:
+        pytest.skip(reason)
+    reg = oci_registry.start_registry(tmp_path_factory.mktemp("registry"), auth=auth)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real OCI registry (docker-registry, distribution 2.8: no referrers API), plain
+    HTTP on a free loopback port, no auth; one per xdist worker.  See tests/registry.py.
+    Skipped, naming what is missing, when docker-registry is not installed."""
+    yield from _registry(tmp_path_factory, None)
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory):
+    """The same registry with htpasswd (basic) auth: ``registry.AUTH_USER`` and
+    ``registry.AUTH_PASSWORD`` (also in its ``.auth``).  See tests/registry.py."""
+    from . import registry as oci_registry
+
+    yield from _registry(tmp_path_factory, (oci_registry.AUTH_USER, oci_registry.AUTH_PASSWORD))
