@@ -34,6 +34,7 @@ _SIGNING = "signing.md#verifying"
 _NATIVE = "native.md"
 _LOADER = "loader.md"
 _ENGINE = "engine.md"
+_OCI = "oci.md#errors"
 
 _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
     ("archive", [
@@ -291,6 +292,21 @@ _TABLE: list[tuple[str, list[tuple[str, Severity, str, str]]]] = [
          "engine.md#signing-engine-archives"),
         ("engine-unsupported", E, "an engine archive given to a reader of this tool's zstd "
          "format only", _ENGINE),
+    ]),
+    ("registry", [
+        ("oci-reference", E, "a malformed oci:// reference, or no tag or digest (exit 2)", _OCI),
+        ("registry-unreachable", E, "connection, DNS or TLS failure after retries (exit 2)", _OCI),
+        ("registry-auth", E, "the registry refused the credentials, or needs some (exit 2)", _OCI),
+        ("registry-credentials", E, "docker's config or a credential helper failed (exit 2)",
+         _OCI),
+        ("registry-error", E, "the registry failed or refused a request (exit 2)", _OCI),
+        ("oci-not-found", E, "no such repository, tag, digest or blob (exit 2)", _OCI),
+        ("oci-manifest", E, "a manifest, config or referrer is malformed or misplaced", _OCI),
+        ("oci-not-package", E, "the artifact is not a cloacina package", _OCI),
+        ("oci-too-large", E, "something from the registry is larger than allowed", _OCI),
+        ("oci-digest-mismatch", E, "bytes from the registry do not match their digest", _OCI),
+        ("pull-unverified", E, "pull --trust: the package did not verify (nothing written)",
+         _OCI),
     ]),
     ("errors", [
         ("error", E, "a generic error", _FORMAT),

@@ -19,10 +19,12 @@ ALLOWED = {
     "format": {"base", "project", "trust"},
     "ops": {"base", "project", "format", "trust"},
     "build": {"base", "project", "format", "trust", "ops"},
-    "runtime": {"base", "project", "format", "trust", "ops", "build"},
-    "testing": {"base", "project", "format", "trust", "ops", "build", "runtime"},
-    "cli": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing"},
-    "api": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "cli"},
+    "oci": {"base", "project", "format", "trust", "ops"},
+    "runtime": {"base", "project", "format", "trust", "ops", "build", "oci"},
+    "testing": {"base", "project", "format", "trust", "ops", "build", "runtime", "oci"},
+    "cli": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "oci"},
+    "api": {"base", "project", "format", "trust", "ops", "build", "runtime", "testing", "cli",
+            "oci"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60

@@ -31,6 +31,8 @@ from .options import (
     verbosity,
 )
 from .progress import command_progress
+from .pull import pull
+from .push import push
 from .terminal import echo_text, paint, printable
 from .validate_output import output_options
 
@@ -371,6 +373,8 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 cli.add_command(key)
 cli.add_command(diff)
 cli.add_command(ls)
+cli.add_command(push)
+cli.add_command(pull)
 
 
 def main() -> None:

@@ -1,0 +1,189 @@
+"""Blob uploads and downloads with bounded memory.
+
+Uploads (``POST`` then either one ``PUT`` with the whole body, or ``PATCH`` chunks and a
+closing ``PUT``) read the file in 1 MiB pieces through :class:`Slice`, which urllib3 can
+rewind to resend a piece; when an upload breaks anyway (the registry forgot the session,
+the connection dropped past urllib3's retries) it starts again from the beginning, at most
+:data:`ATTEMPTS` times.  Downloads hash and count every piece as it arrives and stop as
+soon as the blob is longer than its descriptor says; the digest is checked at the end,
+before the caller puts anything in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.parse
+from pathlib import Path
+from typing import IO, Protocol
+
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from ..errors import PackageError
+from ..progress import Progress
+from .manifest import Descriptor
+from .transport import CHUNK, RegistryError, Transport, discard
+
+ATTEMPTS = 3
+OCTETS = "application/octet-stream"
+
+
+class Registry(Protocol):
+    """What blob transfers need of :class:`~.client.Registry`."""
+
+    host: str
+    transport: Transport
+    chunk_size: int
+    monolithic_max: int
+
+    def url(self, repo: str, *parts: str) -> str: ...
+
+
+class Slice:
+    """``length`` bytes of a file from ``start``, as a readable, seekable body that
+    reports each piece read to ``progress``."""
+
+    def __init__(self, fh: IO[bytes], start: int, length: int, progress: Progress) -> None:
+        self.fh, self.start, self.length, self.progress = fh, start, length, progress
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.length - self.pos
+        n = left if n is None or n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        self.fh.seek(self.start + self.pos)
+        data = self.fh.read(n)
+        self.pos += len(data)
+        self.progress.advance(len(data))
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.pos = pos if whence == 0 else self.pos + pos if whence == 1 else self.length + pos
+        return self.pos
+
+
+def _open(source: bytes | Path) -> IO[bytes]:
+    import io
+
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+
+
+def upload(reg: Registry, repo: str, source: bytes | Path, size: int, digest: str,
+           progress: Progress) -> None:
+    for attempt in range(1, ATTEMPTS + 1):
+        progress.total(size)
+        try:
+            with _open(source) as fh:
+                _upload_once(reg, repo, fh, size, digest, progress)
+            return
+        except RegistryError as exc:
+            if attempt == ATTEMPTS or not (exc.transient or exc.code == "oci-not-found"):
+                raise
+            time.sleep(0.5 * attempt)
+
+
+def _location(reg: Registry, resp, base: str) -> str:
+    location = resp.headers.get("Location")
+    discard(resp)
+    if not location:
+        raise RegistryError(f"{reg.host} started an upload but gave no Location",
+                            code="registry-error", status=resp.status,
+                            hint="the registry does not follow the distribution API")
+    return urllib.parse.urljoin(base, location)
+
+
+def _with_digest(location: str, digest: str) -> str:
+    sep = "&" if urllib.parse.urlsplit(location).query else "?"
+    return f"{location}{sep}{urllib.parse.urlencode({'digest': digest})}"
+
+
+def _upload_once(reg: Registry, repo: str, fh: IO[bytes], size: int, digest: str,
+                 progress: Progress) -> None:
+    what = f"uploading blob {digest[:19]} to {repo}"
+    start_url = reg.url(repo, "blobs", "uploads") + "/"
+    resp = reg.transport.request("POST", start_url, what=what, expect=(202,))
+    location = _location(reg, resp, start_url)
+    if size > reg.monolithic_max:
+        location = _patch_chunks(reg, location, fh, size, what, progress)
+        body: Slice | bytes = b""
+        headers = {"Content-Length": "0"}
+    else:
+        body = Slice(fh, 0, size, progress)
+        headers = {"Content-Type": OCTETS, "Content-Length": str(size)}
+    resp = reg.transport.request("PUT", _with_digest(location, digest), what=what,
+                                 headers=headers, body=body, expect=(201,))
+    said = resp.headers.get("Docker-Content-Digest")
+    discard(resp)
+    if said and said != digest:
+        raise PackageError(f"{reg.host} stored blob {digest} as {said[:80]}",
+                           code="oci-digest-mismatch",
+                           hint="the file changed while it was uploaded? push again")
+
+
+def _patch_chunks(reg: Registry, location: str, fh: IO[bytes], size: int, what: str,
+                  progress: Progress) -> str:
+    offset = 0
+    while offset < size:
+        n = min(reg.chunk_size, size - offset)
+        headers = {"Content-Type": OCTETS, "Content-Length": str(n),
+                   "Content-Range": f"{offset}-{offset + n - 1}"}
+        resp = reg.transport.request("PATCH", location, what=what, headers=headers,
+                                     body=Slice(fh, offset, n, progress), expect=(202,))
+        location = _location(reg, resp, location)
+        offset += n
+    return location
+
+
+def download(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
+             progress: Progress) -> None:
+    """Stream ``desc`` into ``out`` (from its start), again from the start when the
+    connection breaks, at most :data:`ATTEMPTS` times."""
+    for attempt in range(1, ATTEMPTS + 1):
+        out.seek(0)
+        out.truncate()
+        progress.total(desc.size)
+        try:
+            _download_once(reg, repo, desc, out, progress)
+            return
+        except RegistryError as exc:
+            if attempt == ATTEMPTS or not exc.transient:
+                raise
+            time.sleep(0.5 * attempt)
+
+
+def _download_once(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
+                   progress: Progress) -> None:
+    resp = reg.transport.request("GET", reg.url(repo, "blobs", desc.digest),
+                                 what=f"fetching blob {desc.digest[:19]} of {repo}")
+    h, count = hashlib.sha256(), 0
+    try:
+        for chunk in resp.stream(CHUNK):
+            count += len(chunk)
+            if count > desc.size:
+                raise _mismatch(desc, repo, f"more than the {desc.size} bytes it should have")
+            h.update(chunk)
+            out.write(chunk)
+            progress.advance(len(chunk))
+    except Urllib3Error as exc:
+        raise reg.transport.unreachable(exc) from None
+    finally:
+        discard(resp)
+    if count != desc.size or "sha256:" + h.hexdigest() != desc.digest:
+        raise _mismatch(desc, repo, f"{count} bytes with digest sha256:{h.hexdigest()}")
+
+
+def check(data: bytes, desc: Descriptor, repo: str) -> None:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if len(data) != desc.size or digest != desc.digest:
+        raise _mismatch(desc, repo, f"{len(data)} bytes with digest {digest}")
+
+
+def _mismatch(desc: Descriptor, repo: str, got: str) -> PackageError:
+    return PackageError(f"blob {desc.digest} of {repo} does not match its descriptor: the "
+                        f"registry sent {got}", code="oci-digest-mismatch",
+                        hint="the registry's copy is damaged or was replaced; nothing was "
+                             "written")

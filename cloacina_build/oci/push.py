@@ -1,0 +1,168 @@
+"""``push_package``: a package file, and the ``FILE.sig`` and ``FILE.intoto.jsonl`` beside
+it, into a registry; ``push_referrer``: one more referrer for a package already there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..fsutil import file_sha256
+from ..progress import NO_PROGRESS, Progress
+from .artifact import (
+    EMPTY,
+    EMPTY_DESCRIPTOR,
+    MAX_SIDECAR,
+    SIDECARS,
+    TITLE,
+    FileFacts,
+    config_json,
+    package_manifest,
+    referrer_manifest,
+)
+from .auth import Credentials
+from .client import Registry
+from .manifest import OCI_MANIFEST, Descriptor, sha256_digest
+from .reference import Reference, default_tag, parse_reference
+
+
+@dataclass(frozen=True)
+class ReferrerResult:
+    """A referrer pushed: its artifact type, the file it holds, its manifest digest."""
+
+    artifact_type: str
+    file: str
+    digest: str
+    subject: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact_type": self.artifact_type, "file": self.file,
+                "digest": self.digest, "subject": self.subject}
+
+
+@dataclass(frozen=True)
+class PushResult:
+    reference: str          # oci://HOST/REPO:TAG
+    digest: str             # the package manifest's digest
+    file: str
+    size: int
+    media_type: str         # the layer's: which format
+    uploaded: int           # blobs sent (the others were there already)
+    referrers: list[ReferrerResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": True, "reference": self.reference, "digest": self.digest,
+                "file": self.file, "size": self.size, "media_type": self.media_type,
+                "uploaded_blobs": self.uploaded,
+                "referrers": [r.to_dict() for r in self.referrers]}
+
+
+def open_registry(ref: Reference, auth: Credentials | None, plain_http: bool,
+                  registry: Registry | None) -> Registry:
+    return registry or Registry(ref.api_host, plain_http=plain_http, auth=auth)
+
+
+def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
+                 plain_http: bool = False, source: str | None = None,
+                 registry: Registry | None = None,
+                 progress: Progress = NO_PROGRESS) -> PushResult:
+    """Push the package at ``path`` to ``ref`` (``oci://HOST/REPO[:TAG]``; the tag defaults
+    to the package version with ``+`` as ``_``), then ``FILE.sig`` and
+    ``FILE.intoto.jsonl`` beside it as referrers.  ``source``: the
+    ``org.opencontainers.image.source`` annotation (a repository URL)."""
+    from ..ops.describe import describe_path
+
+    path = Path(path)
+    target = parse_reference(ref)
+    if target.digest:
+        raise UsageError(f"cannot push to a digest ({ref})", code="oci-reference",
+                         hint="push to oci://HOST/REPO:TAG (or without a tag: the version)")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", hint="push a .cloacina package file; "
+                         "'cloacinactl package' builds one")
+    progress.phase("reading the package")
+    desc = describe_path(path)
+    target = target if target.tag else target.with_tag(default_tag(desc.package.version))
+    progress.phase("hashing the package")
+    size = path.stat().st_size
+    facts = FileFacts(path.name, size, "sha256:" + file_sha256(path))
+    config = config_json(desc, facts)
+    manifest = package_manifest(desc, facts, config, source)
+    reg = open_registry(target, auth, plain_http, registry)
+    try:
+        repo = target.repository
+        progress.phase("uploading the package")
+        uploaded = int(reg.push_blob(repo, path, size, facts.digest, progress=progress))
+        uploaded += reg.push_blob(repo, config, len(config), sha256_digest(config))
+        data = manifest.to_bytes()
+        digest = reg.put_manifest(repo, target.tag or "", data, OCI_MANIFEST)
+        subject = Descriptor(OCI_MANIFEST, digest, len(data))
+        referrers = [_push_sidecar(reg, repo, subject, sidecar, artifact_type, progress)
+                     for artifact_type, sidecar in sidecars(path)]
+    finally:
+        if registry is None:
+            reg.close()
+    return PushResult(str(target), digest, str(path), size, manifest.layers[0].media_type,
+                      uploaded, referrers)
+
+
+def sidecars(path: Path) -> list[tuple[str, Path]]:
+    """The referrer files beside a package: ``FILE.sig``, ``FILE.intoto.jsonl``."""
+    found = []
+    for artifact_type, (suffix, _layer) in SIDECARS.items():
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            found.append((artifact_type, candidate))
+    return found
+
+
+def _read_sidecar(file: Path, artifact_type: str) -> bytes:
+    limit = MAX_SIDECAR.get(artifact_type, 1 << 20)
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}", code="os-error") from None
+    if len(data) > limit:
+        raise UsageError(f"{file} is larger than {limit} bytes",
+                         hint="is it a signature or an attestation of this tool?")
+    return data
+
+
+def _push_sidecar(reg: Registry, repo: str, subject: Descriptor, file: Path,
+                  artifact_type: str, progress: Progress) -> ReferrerResult:
+    progress.phase(f"pushing {file.name}")
+    data = _read_sidecar(file, artifact_type)
+    layer_type = SIDECARS[artifact_type][1] if artifact_type in SIDECARS else artifact_type
+    layer = Descriptor.of(layer_type, data, annotations=((TITLE, file.name),))
+    reg.push_blob(repo, EMPTY, len(EMPTY), EMPTY_DESCRIPTOR.digest)
+    reg.push_blob(repo, data, len(data), layer.digest)
+    manifest = referrer_manifest(subject, artifact_type, layer)
+    body = manifest.to_bytes()
+    desc = Descriptor(OCI_MANIFEST, sha256_digest(body), len(body),
+                      artifact_type=artifact_type, annotations=manifest.annotations)
+    reg.push_referrer_manifest(repo, body, desc, subject.digest)
+    return ReferrerResult(artifact_type, str(file), desc.digest, subject.digest)
+
+
+def push_referrer(ref_or_digest: str, file: Path | str, artifact_type: str, *,
+                  auth: Credentials | None = None, plain_http: bool = False,
+                  registry: Registry | None = None,
+                  progress: Progress = NO_PROGRESS) -> ReferrerResult:
+    """Add ``file`` as a referrer of type ``artifact_type`` (e.g. ``SIGNATURE_TYPE``,
+    ``PROVENANCE_TYPE``) to the package manifest ``ref_or_digest`` names (a tag or a
+    digest reference)."""
+    target = parse_reference(ref_or_digest)
+    if target.reference is None:
+        raise UsageError(f"{ref_or_digest} names no tag or digest", code="oci-reference",
+                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:...")
+    reg = open_registry(target, auth, plain_http, registry)
+    try:
+        fetched = reg.get_manifest(target.repository, target.reference)
+        subject = Descriptor(OCI_MANIFEST, fetched.digest, len(fetched.data))
+        return _push_sidecar(reg, target.repository, subject, Path(file), artifact_type,
+                             progress)
+    finally:
+        if registry is None:
+            reg.close()

@@ -1,0 +1,176 @@
+"""A small HTTP front for the real test registry (tests/registry.py), on loopback, that can
+misbehave on purpose: answer 503 to the first requests, demand bearer tokens from its own
+token service, or stall in the middle of a blob.  Everything else is passed through to the
+registry unchanged, so the client under test still talks to a real distribution server.
+
+    with Front(registry, fail_first=2) as front:      # two 503s, then the real answers
+        push_package(pkg, f"oci://{front.host}/x:1", plain_http=True)
+        front.seen                                     # [(method, path, status), ...]
+
+Request bodies are read whole (test blobs are small); responses stream through.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import http.server
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+
+
+class Front:
+    """``fail_first``: that many requests (matching ``fail_when``) get 503 first.
+    ``bearer``: (user, password) the token service at ``/token`` wants; the front then
+    wants ``Authorization: Bearer <token>`` on every /v2/ request.  ``stall_blobs``: a blob
+    GET of more than 1 KiB (a package, not a config) sends its first half, then waits
+    until ``release`` is set (or 30 s)."""
+
+    def __init__(self, registry, *, fail_first: int = 0,
+                 fail_when: Callable[[str, str], bool] | None = None,
+                 bearer: tuple[str, str] | None = None, stall_blobs: bool = False,
+                 fail_status: int = 503, retry_after: str | None = None) -> None:
+        self.registry = registry
+        self.fail_left, self.fail_when = fail_first, fail_when or (lambda m, p: True)
+        self.fail_status, self.retry_after = fail_status, retry_after
+        self.bearer, self.tokens = bearer, {}
+        self.stall_blobs, self.release = stall_blobs, threading.Event()
+        self.stalled = threading.Event()
+        self.seen: list[tuple[str, str, int]] = []
+        self.token_requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Front:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self.lock:
+            self.seen.append((method, path, status))
+
+    def take_failure(self, method: str, path: str) -> bool:
+        with self.lock:
+            if self.fail_left > 0 and self.fail_when(method, path):
+                self.fail_left -= 1
+                return True
+        return False
+
+
+def _handler(front: Front):  # noqa: C901 (one request handler class)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.path.startswith("/token"):
+                return self._token()
+            if front.take_failure(self.command, self.path):
+                return self._reply(front.fail_status, b'{"errors":[{"code":"UNAVAILABLE",'
+                                   b'"message":"injected"}]}',
+                                   {"Retry-After": front.retry_after} if front.retry_after
+                                   else {})
+            if front.bearer and not self._has_token():
+                return self._challenge()
+            self._forward(body)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+        def _reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
+            front.record(self.command, self.path, status)
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _has_token(self) -> bool:
+            auth = self.headers.get("Authorization", "")
+            return auth.startswith("Bearer ") and auth[7:] in front.tokens
+
+        def _challenge(self) -> None:
+            repo = self.path.split("/v2/", 1)[-1].split("/blobs/")[0].split("/manifests/")[0]
+            actions = "pull" if self.command in ("GET", "HEAD") else "pull,push"
+            realm = f"http://{front.host}/token"
+            value = (f'Bearer realm="{realm}",service="front.test",'
+                     f'scope="repository:{repo}:{actions}"')
+            self._reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
+                        {"WWW-Authenticate": value})
+
+        def _token(self) -> None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            auth = self.headers.get("Authorization", "")
+            user = None
+            if auth.startswith("Basic "):
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                if (user, password) != front.bearer:
+                    return self._reply(401, b"{}")
+            front.token_requests.append({**query, "user": user})
+            if user is None:
+                return self._reply(401, b"{}")
+            token = secrets.token_hex(16)
+            front.tokens[token] = query.get("scope")
+            self._reply(200, json.dumps({"token": token, "expires_in": 300}).encode(),
+                        {"Content-Type": "application/json"})
+
+        def _forward(self, body: bytes) -> None:
+            conn = http.client.HTTPConnection(front.registry.host, timeout=60)
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "authorization", "connection")}
+            if front.registry.auth:
+                raw = f"{front.registry.auth[0]}:{front.registry.auth[1]}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            front.record(self.command, self.path, resp.status)
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() in ("connection", "transfer-encoding"):
+                    continue
+                if k.lower() == "location":
+                    v = v.replace(front.registry.host, front.host)
+                self.send_header(k, v)
+            data = resp.read() if self.command != "HEAD" else b""
+            if self.command == "HEAD" or resp.getheader("Content-Length") is not None:
+                self.end_headers()
+            else:
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+            self._send_body(data)
+            conn.close()
+
+        def _send_body(self, data: bytes) -> None:
+            if self.command == "HEAD":
+                return
+            if front.stall_blobs and "/blobs/sha256:" in self.path and len(data) > 1024:
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                front.stalled.set()
+                front.release.wait(30)
+                time.sleep(0.01)
+                self.wfile.write(data[len(data) // 2:])
+                return
+            self.wfile.write(data)
+
+    return Handler
