@@ -39,6 +39,7 @@ from ..project.config import CARGO, Project, load_project
 from ..project.discover import discover_project
 from ..project.discovery import Discovery, discover
 from ..project.sources import ZipTree
+from ..trust.signatures import now_utc
 from .assemble import assemble, checked_manifest
 from .engine import build_engine_package
 from .identity import (
@@ -66,16 +67,23 @@ FORMATS = ("cloacina", "engine")
 def build_package(project_dir: Path | str, output: Path | str | None = None, *,
                   isolated: bool = False, native_lib: Path | str | None = None,
                   sign_key: SigningKey | None = None, comment: str = "",
-                  format: str | None = None, force: bool = False,
+                  format: str | None = None, force: bool = False, provenance: bool = False,
                   progress: Progress = NO_PROGRESS) -> BuildResult:
     """Build the project into one package; with ``sign_key``, sign it once it is written
-    (embedded: in an engine archive, in its second bzip2 stream).
+    (embedded: in an engine archive, in its second bzip2 stream), and with ``provenance``
+    then attest it (``FILE.intoto.jsonl``, signed with the same key, over the final bytes;
+    see :mod:`.provenance`).
     ``format``: ``cloacina`` (this tool's zstd package holding a wheel) or ``engine`` (the
     bzip2 source archive the Cloacina engine loads, see :mod:`.engine`); by default the
-    project's ``cloacina-build.toml`` says which, else ``cloacina``.  A signed package at
-    the output path is replaced only with ``force``.  ``progress`` hears each step (reading
-    the project, discovery, the wheel or cargo build, writing, signing) and the bytes
+    project's ``cloacina-build.toml`` says which, else ``cloacina``.  A signed package (or
+    one with a ``FILE.sig`` or ``FILE.intoto.jsonl`` beside it) at the output path is
+    replaced only with ``force``.  ``progress`` hears each step (reading the project,
+    discovery, the wheel or cargo build, writing, signing, attesting) and the bytes
     written."""
+    started = now_utc()
+    if provenance and sign_key is None:
+        raise UsageError("--provenance needs --sign KEY: the attestation is signed with it",
+                         hint="cloacinactl package . --sign KEY --provenance")
     if format is None:
         format = _default_format(Path(project_dir))
     if format not in FORMATS:
@@ -92,10 +100,25 @@ def build_package(project_dir: Path | str, output: Path | str | None = None, *,
             result = _build(Path(project_dir), output, isolated, native_lib, force, progress)
     if sign_key is None:
         return result
+    result = _sign(result, sign_key, comment, force, progress)
+    if not provenance:
+        return result
+    from .provenance import BuildRun, attest_build
+
+    progress.phase("attesting")
+    run = BuildRun(Path(project_dir), format, isolated,
+                   None if native_lib is None else str(native_lib), True, started, now_utc())
+    return replace(result, attestation=attest_build(result, run, sign_key))
+
+
+def _sign(result: BuildResult, key: SigningKey, comment: str, force: bool,
+          progress: Progress) -> BuildResult:
+    """Sign the package just written (``force``: even with a stale ``FILE.sig`` or
+    ``FILE.intoto.jsonl`` beside it, which the build was allowed to leave behind)."""
     from ..ops.signing import sign_package
 
     progress.phase("signing")
-    signed = sign_package(result.path, sign_key, comment=comment)
+    signed = sign_package(result.path, key, comment=comment, force=force)
     return replace(result, size=result.path.stat().st_size, signed=signed)
 
 

@@ -14,8 +14,10 @@ from ..errors import UsageError
 from ..model import Manifest
 from ..project.config import METADATA_KEYS, Project
 from ..trust.policy import sidecar
+from ..trust.provenance import sidecar_attestation
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.attest import Attestation
     from ..ops.signing import SignResult
 
 
@@ -27,6 +29,7 @@ class BuildResult:
     size: int
     signed: SignResult | None = None  # when build_package was given a signing key
     replaced: str | None = None  # with force: the signed package this build replaced
+    attestation: Attestation | None = None  # with provenance: FILE.intoto.jsonl written
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -37,7 +40,9 @@ class BuildResult:
                 "payload": m.payload.to_dict(),
                 "signed_by": None if self.signed is None else
                 {"key_id": self.signed.key_id, "signer": self.signed.signer},
-                "replaced": self.replaced}
+                "replaced": self.replaced,
+                "provenance": None if self.attestation is None else
+                self.attestation.to_dict()}
 
 
 def output_path(project: Project, version: str, output: Path | str | None) -> Path:
@@ -115,6 +120,9 @@ def signed_output(out: Path, force: bool) -> str | None:
     sig = sidecar(out)
     if sig is not None:
         found.append(detached_description(sig) + " beside it")
+    attested = sidecar_attestation(out)
+    if attested is not None:
+        found.append(f"build provenance {attested.name} beside it")
     if not found:
         return None
     what = "; ".join(found)
@@ -122,6 +130,8 @@ def signed_output(out: Path, force: bool) -> str | None:
         raise UsageError(f"{out} is already a signed package ({what}); refusing to replace "
                          "it", code="exists", hint="pass --force to replace it (its "
                          "signatures are lost), or build to another path with -o")
-    stale = f" ({sig.name} is left in place and no longer matches)" if sig is not None \
-        else ""
+    left = [p.name for p in (sig, attested) if p is not None]
+    verb = "is left in place and no longer matches" if len(left) == 1 else \
+        "are left in place and no longer match"
+    stale = f" ({' and '.join(left)} {verb})" if left else ""
     return f"the signed package {out.name} ({what}){stale}"

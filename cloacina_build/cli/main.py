@@ -13,6 +13,8 @@ import click
 
 from ..__about__ import __version__
 from ..errors import EXIT_FAILED
+from .attest import attest
+from .context import read_context
 from .diff import diff
 from .keys import key
 from .ls import ls
@@ -115,12 +117,15 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
                    "the project's cloacina-build.toml, else cloacina.")
 @click.option("--force", is_flag=True,
               help="Replace a signed package already at the output path.")
+@click.option("--provenance", is_flag=True,
+              help="With --sign: also write FILE.intoto.jsonl, signed SLSA build provenance.")
 @passphrase_options
 @json_option
 @handle_errors
 def package(path: str, output: str | None, isolated: bool, native_lib: str | None,
             sign_key: str | None, comment: str, package_format: str | None, force: bool,
-            passphrase_file: str | None, passphrase_env: str | None, as_json: bool) -> None:
+            provenance: bool, passphrase_file: str | None, passphrase_env: str | None,
+            as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
     from .render import package_text
@@ -129,7 +134,7 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
     with command_progress() as progress:
         result = build_package(path, output, isolated=isolated, native_lib=native_lib,
                                sign_key=key, comment=comment, format=package_format,
-                               force=force, progress=progress)
+                               force=force, provenance=provenance, progress=progress)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -139,6 +144,12 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
         if result.signed is not None:
             click.echo(f"  signed by {printable(result.signed.signer)} "
                        f"(key {result.signed.key_id[:16]})")
+        if result.attestation is not None:
+            from .provenance_text import attestation_text
+            from .render import shown_path
+
+            click.echo(attestation_text(result.attestation,
+                                        shown_path(result.attestation.path), indent="  "))
 
 
 @cli.command()
@@ -196,10 +207,12 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
 @click.option("--state", type=click.Path(dir_okay=False),
               help="Anti-rollback state file: refuse versions lower than the highest seen.")
 @click.option("--allow-rollback", is_flag=True, help="Accept a lower version this once.")
+@click.option("--provenance", is_flag=True,
+              help="Also require FILE.intoto.jsonl, build provenance by a trusted key.")
 @json_option
 @handle_errors
 def verify(file: str, trust_path: str | None, threshold: int, detached: str | None,
-           state: str | None, allow_rollback: bool, as_json: bool) -> None:
+           state: str | None, allow_rollback: bool, provenance: bool, as_json: bool) -> None:
     """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
     from ..errors import UsageError
     from ..ops.validate import verify_package
@@ -210,7 +223,7 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
         raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  require=True, state=state, allow_rollback=allow_rollback,
-                                 sidecar_of=file)
+                                 sidecar_of=file, provenance=provenance)
     with command_progress() as progress:
         report = verify_package(file, policy, progress=progress)
     finish(report, verify_text, as_json)
@@ -234,7 +247,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     from ..trust.policy import policy_from_options
     from .render import run_event_line, run_text, tries
 
-    context = _read_context(context_arg)
+    context = read_context(context_arg)
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  sidecar_of=file) if trust_path else None
     with command_progress() as progress:
@@ -263,31 +276,6 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
                                  err=True), err=True)
                 echo_text((outcome.traceback or "").rstrip(), err=True)
         sys.exit(EXIT_FAILED)
-
-
-def _read_context(arg: str | None) -> dict:
-    from pathlib import Path
-
-    from ..errors import UsageError
-
-    if not arg:
-        return {}
-    text = arg
-    if arg.startswith("@"):
-        try:
-            text = Path(arg[1:]).read_text("utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read the context file {arg[1:]}: {exc.strerror}") \
-                from None
-    from ..json_reader import strict_json  # the reader package files get: no NaN, no 1e9999
-
-    try:
-        value = strict_json(text.encode("utf-8", "surrogatepass"))
-    except ValueError as exc:
-        raise UsageError(f"--context is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError("--context must be a JSON object")
-    return value
 
 
 @cli.command()
@@ -371,6 +359,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 
 cli.add_command(key)
+cli.add_command(attest)
 cli.add_command(diff)
 cli.add_command(ls)
 cli.add_command(push)

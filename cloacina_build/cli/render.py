@@ -292,8 +292,14 @@ def verify_text(report, quiet: bool = False) -> str:
     if report.signatures:
         lines.append("signatures:")
         lines += signature_lines(report.signatures)
+    provenance = getattr(report, "provenance", None)
+    if provenance is not None:
+        from .provenance_text import provenance_lines
+
+        lines += provenance_lines(provenance)
     if report.ok:
-        lines.append(f"verified: {what}, signed by {', '.join(report.verified_by)}")
+        attested = ", build provenance verified" if provenance is not None else ""
+        lines.append(f"verified: {what}, signed by {', '.join(report.verified_by)}{attested}")
     else:
         lines.append(f"not verified: {what}: {len(report.errors)} error(s)")
     return _lines(lines)

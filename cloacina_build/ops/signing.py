@@ -29,6 +29,7 @@ from ..format.package import _check_file, open_package
 from ..fsutil import file_sha256
 from ..trust.keys import SigningKey
 from ..trust.policy import read_detached_file, sidecar
+from ..trust.provenance import sidecar_attestation
 from ..trust.signatures import (
     MAX_COMMENT,
     encode_record,
@@ -109,8 +110,9 @@ def sign_package(path: Path | str, key: SigningKey, *, comment: str = "",
 
 
 def _keep_detached(path: Path, force: bool) -> None:
-    """An embedded signature changes the file's bytes, so a detached ``FILE.sig`` beside it
-    would stop matching: refused without ``force`` (sign embedded first, detached last)."""
+    """An embedded signature changes the file's bytes, so a detached ``FILE.sig`` or the
+    build provenance ``FILE.intoto.jsonl`` beside it would stop matching: refused without
+    ``force`` (sign embedded first, detached and attest last)."""
     sig = sidecar(path)
     if sig is not None and not force:
         raise UsageError(f"{path} has a detached signature beside it ({sig.name}); an embedded "
@@ -118,6 +120,13 @@ def _keep_detached(path: Path, force: bool) -> None:
                          "longer match", code="exists",
                          hint="add embedded signatures first and the detached one last; "
                               "--force signs anyway (then sign --detached --force again)")
+    attested = sidecar_attestation(path)
+    if attested is not None and not force:
+        raise UsageError(f"{path} has build provenance beside it ({attested.name}); an "
+                         "embedded signature changes the file's bytes, and the attestation "
+                         "would no longer match", code="exists",
+                         hint="sign first and attest last; --force signs anyway (then "
+                              "cloacinactl attest FILE --key KEY --force again)")
 
 
 def _sign_copy(path: Path, copy: Path, key: SigningKey, comment: str, signer: str | None,

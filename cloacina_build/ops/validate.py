@@ -25,6 +25,7 @@ from ..format.package import _check_file
 from ..model import PayloadKind, Severity
 from ..progress import NO_PROGRESS, Progress
 from ..trust.policy import TrustPolicy
+from ..trust.provenance import ProvenanceVerdict
 from ..trust.signatures import SignatureVerdict
 from .checks import host, members, metadata, native, scan, signatures, wheel, workflow
 
@@ -52,6 +53,8 @@ class ValidationReport:
     verified_by: list[str] = field(default_factory=list)  # trusted signers that counted
     archive_digest: str | None = None  # sha256 of the bytes before the trailer, when computed
     verification: bool = False  # made by verify_package: the JSON says whether it verified
+    file_sha256: str | None = None  # sha256 of the whole file, when the pass computed it
+    provenance: ProvenanceVerdict | None = None  # FILE.intoto.jsonl, when it was required
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,8 @@ class ValidationReport:
                "findings": [f.to_dict() for f in self.findings]}
         if self.verification:
             out["verified"] = self.ok
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.to_dict()
         return out
 
 
@@ -160,6 +165,7 @@ def _validate_engine(path: Path, policy: ValidationPolicy, progress: Progress
         report.signatures, report.verified_by = outcome.signatures, outcome.verified
         report.digest = found.signatures.digest
         report.archive_digest = found.signatures.archive_digest
+        report.file_sha256 = found.signatures.file_digest
     report.findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.code,
                                         f.location or "", f.message))
     return report
@@ -188,7 +194,7 @@ def run_checks(found: scan.Scan, policy: ValidationPolicy, report: ValidationRep
             outcome = signatures.signature_outcome(found, m, policy.trust, progress)
             report.findings += outcome.findings
             report.signatures, report.verified_by = outcome.signatures, outcome.verified
-            report.archive_digest = found.archive_digest
+            report.archive_digest, report.file_sha256 = found.archive_digest, found.file_digest
     report.findings += workflow.workflow_findings(m.workflow)
     if policy.check_host:
         report.findings += host.host_findings(m)
@@ -198,12 +204,21 @@ def verify_package(path: Path | str, policy: TrustPolicy,
                    limits: Limits = DEFAULT_LIMITS, *,
                    keep_payload: Path | None = None,
                    progress: Progress = NO_PROGRESS) -> ValidationReport:
-    """Validate with a trusted signature required; then the anti-rollback check, if any."""
+    """Validate with a trusted signature required; then the build provenance, when the
+    policy requires it (``FILE.intoto.jsonl``: signed by a trusted key, about these very
+    bytes); then the anti-rollback check, if any."""
     from ..trust.policy import check_rollback, require
 
     report = validate_package(path, ValidationPolicy(limits=limits, trust=require(policy)),
                               keep_payload=keep_payload, progress=progress)
     report.verification = True
+    if policy.provenance is not None:
+        from ..trust.provenance import verify_attestation
+
+        progress.phase("verifying the provenance")
+        report.provenance = verify_attestation(path, policy.trust, sha256=report.file_sha256,
+                                               attestation=policy.provenance, now=policy.now)
+        report.findings += report.provenance.findings
     if report.ok and policy.state_file is not None:
         refused = check_rollback(Path(policy.state_file), report.name or "",
                                  report.version or "", allow=policy.allow_rollback)

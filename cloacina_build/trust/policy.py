@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..findings import Finding, error, warning
 from ..fsutil import exclusive_lock
 from ..model import SignatureStatus
+from .provenance import attestation_path
 from .signatures import (
     Detached,
     Record,
@@ -40,6 +41,7 @@ class TrustPolicy:
     detached: Path | None = None          # a FILE.sig to check as well
     state_file: Path | None = None        # anti-rollback: highest version seen per package
     allow_rollback: bool = False
+    provenance: Path | None = None        # a FILE.intoto.jsonl required to verify as well
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -300,10 +302,12 @@ def sidecar(package: Path | str) -> Path | None:
 def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
                         detached: Path | str | None = None, require: bool = False,
                         state: Path | str | None = None, allow_rollback: bool = False,
-                        sidecar_of: Path | str | None = None) -> TrustPolicy:
+                        sidecar_of: Path | str | None = None,
+                        provenance: bool = False) -> TrustPolicy:
     """A policy from the command line's options: a trust directory or file, a detached
     signature, a state file.  ``sidecar_of``: a package whose ``FILE.sig`` counts as its
-    detached signature when none is given (``verify`` and ``run`` do this)."""
+    detached signature when none is given (``verify`` and ``run`` do this), and whose
+    ``FILE.intoto.jsonl`` must verify too with ``provenance``."""
     from .store import load_trust
 
     store = load_trust(trust) if trust else None
@@ -314,7 +318,9 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
     return TrustPolicy(trust=store, require_signature=require, threshold=threshold,
                        detached=Path(detached) if detached is not None else None,
                        state_file=Path(state) if state else None,
-                       allow_rollback=allow_rollback)
+                       allow_rollback=allow_rollback,
+                       provenance=attestation_path(sidecar_of) if provenance and sidecar_of
+                       is not None else None)
 
 
 def require(policy: TrustPolicy) -> TrustPolicy:

@@ -28,6 +28,7 @@ class EngineSignatures:
     outcome: Outcome = field(default_factory=Outcome)
     digest: str | None = None           # sha256 of .cloacina-build/manifest.json
     archive_digest: str | None = None   # sha256 of the first stream's bytes
+    file_digest: str | None = None      # sha256 of the whole file
 
 
 def needs_judging(archive: EngineArchive, policy: TrustPolicy) -> bool:
@@ -57,7 +58,7 @@ def engine_signatures(archive: EngineArchive, policy: TrustPolicy,
         outcome.findings.insert(0, error(
             "signature-trailer", "the bytes after the first bzip2 stream are not the "
             f"signature stream 'cloacinactl sign' writes: {archive.trailer_problem}"))
-    return EngineSignatures(outcome, digest, archive_digest)
+    return EngineSignatures(outcome, digest, archive_digest, whole)
 
 
 def _identity(archive: EngineArchive, manifest: Manifest | None) -> tuple[str, str]:
