@@ -106,8 +106,13 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
                 self.wfile.write(body)
 
         def _has_token(self) -> bool:
+            """A token whose scope allows this request (push needs pull,push), as a
+            token service's registry checks it."""
             auth = self.headers.get("Authorization", "")
-            return auth.startswith("Bearer ") and auth[7:] in front.tokens
+            scope = front.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            if scope is None:
+                return False
+            return self.command in ("GET", "HEAD") or scope.endswith(":pull,push")
 
         def _challenge(self) -> None:
             repo = self.path.split("/v2/", 1)[-1].split("/blobs/")[0].split("/manifests/")[0]

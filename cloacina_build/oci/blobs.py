@@ -2,11 +2,11 @@
 
 Uploads (``POST`` then either one ``PUT`` with the whole body, or ``PATCH`` chunks and a
 closing ``PUT``) read the file in 1 MiB pieces through :class:`Slice`, which urllib3 can
-rewind to resend a piece; when an upload breaks anyway (the registry forgot the session,
-the connection dropped past urllib3's retries) it starts again from the beginning, at most
-:data:`ATTEMPTS` times.  Downloads hash and count every piece as it arrives and stop as
-soon as the blob is longer than its descriptor says; the digest is checked at the end,
-before the caller puts anything in place.
+rewind to resend a piece (and retries 5xx answers); when an upload breaks anyway (the
+registry forgot the session, the connection dropped past urllib3's retries) it starts again
+from the beginning, at most :data:`ATTEMPTS` times.  Downloads hash and count every piece
+as it arrives and stop as soon as the blob is longer than its descriptor says; the digest
+is checked at the end, before the caller puts anything in place.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def upload(reg: Registry, repo: str, source: bytes | Path, size: int, digest: st
                 _upload_once(reg, repo, fh, size, digest, progress)
             return
         except RegistryError as exc:
-            if attempt == ATTEMPTS or not (exc.transient or exc.code == "oci-not-found"):
-                raise
+            if attempt == ATTEMPTS or exc.status not in (None, 404):
+                raise  # 5xx were retried by the transport already
             time.sleep(0.5 * attempt)
 
 
@@ -150,8 +150,8 @@ def download(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
             _download_once(reg, repo, desc, out, progress)
             return
         except RegistryError as exc:
-            if attempt == ATTEMPTS or not exc.transient:
-                raise
+            if attempt == ATTEMPTS or exc.status is not None:
+                raise  # only a connection broken mid-stream is tried again here
             time.sleep(0.5 * attempt)
 
 

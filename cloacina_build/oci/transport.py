@@ -71,11 +71,6 @@ class RegistryError(UsageError):
         super().__init__(message, code=code, hint=hint)
         self.status = status
 
-    @property
-    def transient(self) -> bool:
-        """Worth another try: a broken connection or a server error."""
-        return self.status is None or self.status >= 500
-
 
 def _hint_for(host: str, plain_http: bool) -> str:
     if plain_http:

@@ -1,0 +1,190 @@
+"""How transfers behave when the network or the registry does not: 503s retried with
+backoff, broken uploads started again, chunked uploads, an unreachable registry, TLS to a
+plain-HTTP registry, Ctrl-C in the middle of a pull; and the commands end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloacina_build.errors import UsageError
+from cloacina_build.oci import Registry, pull_package, push_package
+from cloacina_build.oci.transport import Transport, default_retry
+
+from .oci_front import Front
+
+EXE = str(Path(sys.executable).with_name("cloacinactl"))
+
+
+def _fast(host: str, **kw) -> Registry:
+    """A client whose retries wait milliseconds, not seconds."""
+    return Registry(host, transport=Transport(host, plain_http=True,
+                                              retries=default_retry(backoff=0.001)), **kw)
+
+
+def _pull_digest(registry, repo, digest, tmp_path) -> bytes:
+    pulled = pull_package(registry.ref(repo, digest=digest), tmp_path / "check",
+                          plain_http=True)
+    return Path(pulled.path).read_bytes()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "GET"])
+def test_503s_are_retried_and_the_transfer_completes(method, built_pipeline, registry,
+                                                     request, tmp_path):
+    repo = registry.repo(request)
+    with Front(registry, fail_first=3, fail_when=lambda m, p: m == method) as front:
+        reg = _fast(front.host)
+        ref = f"oci://{front.host}/{repo}:1.0.0"
+        pushed = push_package(built_pipeline, ref, registry=reg)
+        pulled = pull_package(ref, tmp_path / "out", registry=reg)
+    assert pulled.digest == pushed.digest
+    assert Path(pulled.path).read_bytes() == built_pipeline.read_bytes()
+    failed = [s for s in front.seen if s[2] == 503]
+    assert len(failed) == 3 and {m for m, _, _ in failed} == {method}
+
+
+def test_retry_after_is_honoured(built_pipeline, registry, request):
+    with Front(registry, fail_first=1, retry_after="0") as front:
+        push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
+                     registry=_fast(front.host))
+    assert [s[2] for s in front.seen[:2]] == [503, 404]  # the HEAD, again
+
+
+def test_a_registry_that_keeps_failing_is_one_error_after_bounded_tries(
+        built_pipeline, registry, request):
+    with Front(registry, fail_first=10_000, fail_when=lambda m, p: m == "POST") as front:
+        with pytest.raises(UsageError) as caught:
+            push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
+                         registry=_fast(front.host))
+    assert caught.value.code == "registry-error" and caught.value.exit_code == 2
+    assert "(503: UNAVAILABLE injected)" in caught.value.message
+    posts = [s for s in front.seen if s[0] == "POST"]
+    assert len(posts) == 6  # the first try and five retries
+
+
+def test_an_upload_whose_session_is_lost_starts_again(built_pipeline, registry, request,
+                                                      tmp_path):
+    """A 404 on the closing PUT (the registry forgot the upload): a new upload."""
+    repo = registry.repo(request)
+    with Front(registry, fail_first=1, fail_status=404,
+               fail_when=lambda m, p: m == "PUT" and "/blobs/uploads/" in p) as front:
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1",
+                              registry=_fast(front.host))
+    posts = [s for s in front.seen if s[0] == "POST"]
+    assert len(posts) == 3  # the package twice, then its config
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def test_large_blobs_go_in_patch_chunks(built_pipeline, registry, request, tmp_path):
+    size = built_pipeline.stat().st_size
+    repo = registry.repo(request)
+    with Front(registry) as front:
+        reg = Registry(front.host, plain_http=True, chunk_size=1000, monolithic_max=1000)
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
+    patches = [s for s in front.seen if s[0] == "PATCH"]
+    assert len(patches) == -(-size // 1000) and all(s[2] == 202 for s in patches)
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def test_a_chunk_that_fails_is_sent_again(built_pipeline, registry, request, tmp_path):
+    repo = registry.repo(request)
+    with Front(registry, fail_first=2, fail_when=lambda m, p: m == "PATCH") as front:
+        reg = _fast(front.host, chunk_size=1000, monolithic_max=1000)
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_registry_is_one_error(built_pipeline):
+    host = f"127.0.0.1:{_closed_port()}"
+    with pytest.raises(UsageError) as caught:
+        push_package(built_pipeline, f"oci://{host}/a/b:1", registry=_fast(host))
+    assert caught.value.code == "registry-unreachable"
+    assert host in caught.value.message
+
+
+def test_tls_to_a_plain_http_registry_says_to_pass_plain_http(registry, tmp_path):
+    with pytest.raises(UsageError) as caught:
+        pull_package(registry.ref("a/b", "1"), tmp_path,
+                     registry=Registry(registry.host, transport=Transport(
+                         registry.host, retries=default_retry(backoff=0.001))))
+    assert caught.value.code == "registry-unreachable"
+    assert "--plain-http" in caught.value.hint
+
+
+def test_ctrl_c_in_the_middle_of_a_pull_leaves_nothing(built_pipeline, registry, request,
+                                                       tmp_path):
+    repo = registry.repo(request)
+    push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    with Front(registry, stall_blobs=True) as front:
+        proc = subprocess.Popen([EXE, "pull", f"oci://{front.host}/{repo}:1", "-o", str(out),
+                                 "--plain-http"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        try:
+            assert front.stalled.wait(60), "the pull never reached the package blob"
+            staged = list(out.iterdir())
+            assert len(staged) == 1 and staged[0].name.startswith(".cloacina-pull-")
+            assert list(staged[0].iterdir())  # the half-written package
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130
+    assert "error: interrupted" in err
+    assert list(out.iterdir()) == []
+
+
+def test_push_and_pull_commands_end_to_end(pipeline_pkg, registry, request, tmp_path):
+    from cloacina_build.ops.signing import sign_detached
+    from cloacina_build.trust.keys import generate, load_signing_key
+
+    private, public, _ = generate("ci", tmp_path / "keys")
+    sign_detached(pipeline_pkg, load_signing_key(str(private)))
+    ref = registry.ref(registry.repo(request))
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "none")}
+    done = subprocess.run([EXE, "push", str(pipeline_pkg), ref, "--plain-http"],
+                          capture_output=True, text=True, env=env, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"pushed {pipeline_pkg} to {ref}:1.0.0"
+    assert lines[1].endswith("cloacina format, 2 new blob(s)")
+    digest = lines[2].removeprefix("  digest ")
+    assert digest.startswith("sha256:") and len(digest) == 71
+    assert lines[3].startswith(f"  referrer {pipeline_pkg}.sig "
+                               "(application/vnd.cloacina.signature.v1) sha256:")
+
+    trust = tmp_path / "trusted"
+    trust.mkdir()
+    (trust / public.name).write_bytes(public.read_bytes())
+    done = subprocess.run([EXE, "pull", f"{ref}@{digest}", "-o", str(tmp_path / "out"),
+                           "--trust", str(trust), "--plain-http", "--json"],
+                          capture_output=True, text=True, env=env, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["ok"], result["verified"], result["signed_by"]) == (True, True, ["ci"])
+    assert result["digest"] == digest
+    assert Path(result["path"]).read_bytes() == pipeline_pkg.read_bytes()
+    done = subprocess.run([EXE, "pull", "oci://nohost", "--json"], capture_output=True,
+                          text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"]["code"] == "oci-reference"
