@@ -30,8 +30,9 @@ def _fact_lines(facts) -> list[str]:
     lines = []
     if facts.source is not None:
         commit = facts.source.digest.get("gitCommit")
-        where = facts.source.uri or "git"
-        lines.append(f"source:     {where}" + (f" (commit {commit[:12]})" if commit else ""))
+        shown = [facts.source.uri, f"commit {commit[:12]}" if commit else None]
+        lines.append("source:     " + (f"{shown[0]} ({shown[1]})" if all(shown)
+                                       else shown[0] or shown[1] or "?"))
     if facts.toolchain:
         lines.append("toolchain:  " + ", ".join(_dependency(d) for d in facts.toolchain))
     if facts.started_on or facts.finished_on:

@@ -29,8 +29,11 @@ def prepare(work: Path) -> dict[str, list[bytes]]:
     base = pkgs["data-pipeline"]
     members = hostile.read_members(base)
     trust, signed = _signed_copies(work, base)
+    attested = _attested(work, base, trust)
     targets._BASE.update(members=members, payload=hostile.payload_name(members),
                          trust=trust, signed=signed,
+                         attested=(attested.name, hashlib.sha256(attested.read_bytes())
+                                   .hexdigest()),
                          tasks_py=(EXAMPLES / "data-pipeline/workflow/data_pipeline/tasks.py")
                          .read_bytes())
     seeds: dict[str, list[bytes]] = {
@@ -45,6 +48,7 @@ def prepare(work: Path) -> dict[str, list[bytes]]:
         "signature": [data for name, data in hostile.read_members(signed)
                       if name.startswith("signatures/")],
         "detached_signature": [(work / (signed.name + ".sig")).read_bytes()],
+        "provenance": [(work / (attested.name + ".intoto.jsonl")).read_bytes()],
         "elf": _shared_library(work),
         "source": [p.read_bytes() for p in sorted(EXAMPLES.glob("*/workflow/*/*.py"))],
         "package_toml": [p.read_bytes() for p in sorted(EXAMPLES.glob("*/package.toml"))],
@@ -63,6 +67,17 @@ def _engine_tars(work: Path) -> list[bytes]:
     fixture = Path(__file__).resolve().parents[1] / "fixtures/engine/python-workflow.cloacina"
     found = [ours] + ([fixture] if fixture.is_file() else [])
     return [bz2.decompress(p.read_bytes()) for p in found]
+
+
+def _attested(work: Path, base: Path, keys: Path) -> Path:
+    """A copy of the package with a real attestation beside it (by the trusted key)."""
+    from cloacina_build.ops.attest import attest_package
+
+    attested = work / "attested.cloacina"
+    if not (work / "attested.cloacina.intoto.jsonl").exists():
+        shutil.copyfile(base, attested)
+        attest_package(attested, load_signing_key(str(keys / "fuzz.key")), env={})
+    return attested
 
 
 def _signed_copies(work: Path, base: Path) -> tuple[Path, Path]:

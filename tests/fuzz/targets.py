@@ -162,6 +162,20 @@ def detached_signature(data: bytes) -> None:
 
 
 @_guarded
+def provenance(data: bytes) -> None:
+    """A FILE.intoto.jsonl (DSSE envelope, in-toto statement, SLSA predicate) judged
+    against a trust store, for the package the seed attestation was made for."""
+    from cloacina_build import load_trust
+    from cloacina_build.trust.provenance import judge_attestation
+
+    name, sha256 = _BASE["attested"]  # type: ignore[misc]
+    verdict = judge_attestation(data, where="fuzz.intoto.jsonl", name=name, sha256=sha256,
+                                trust=load_trust(_BASE["trust"]))  # type: ignore[arg-type]
+    _check_findings(verdict.findings)
+    json.dumps(verdict.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+@_guarded
 def elf(data: bytes) -> None:
     """The ELF reader on any bytes."""
     from cloacina_build.format.elf import describe_library, embedded_metadata
@@ -204,7 +218,7 @@ def package_toml(data: bytes) -> None:
 
 TARGETS: dict[str, Target] = {t.__name__: t for t in (
     manifest, package_bytes, tar_stream, engine_tar, wheel, wheel_index, signature,
-    detached_signature, elf, source, package_toml)}
+    detached_signature, provenance, elf, source, package_toml)}
 ORDER = sorted(TARGETS)
 ALL = "all"  # every target in one fuzzer (see all_targets)
 
