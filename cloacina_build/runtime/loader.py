@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError
 from ..findings import Finding, error
@@ -29,12 +29,15 @@ from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
 from ..progress import NO_PROGRESS, Progress
 from ..project.fingerprint import fingerprint_function
-from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
+from ..trust.policy import SignatureCheck, TrustPolicy, require, signature_findings
 from . import cache as cache_mod
 from .cloaca_compat import Registry, make_module, real_cloaca
 from .drift import registry_drift, resolved_functions
 from .isolation import PackageImporter
-from .remote import Credentials, from_registry
+from .remote import from_registry
+
+if TYPE_CHECKING:
+    from ..oci.auth import Credentials
 
 
 class DriftError(PackageError):
@@ -191,8 +194,6 @@ def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPoli
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
     """With a trust policy a signature is required, exactly as ``verify_package`` does."""
-    from ..trust.policy import require
-
     return require(trust) if trust is not None else TrustPolicy()
 
 
