@@ -220,6 +220,8 @@ def test_a_swapped_referrer_is_refused_under_trust(pipeline_pkg, built_etl, regi
         proc = ctl(command, ref, *trust, cache=cache)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "signature-wrong-package" in proc.stdout + proc.stderr
+        if command == "run":
+            assert "from the cache, its referrers fetched again" in proc.stderr
     with pytest.raises(PackageError) as caught:
         load_package(ref, trust=trusted(keyring), cache_dir=cache, plain_http=True)
     assert caught.value.code == "load-refused"

@@ -55,7 +55,9 @@ def local_file(ref: str, plain_http: bool, username: str | None, password_stdin:
         local = fetch_reference(ref, cache_dir=cache_dir, auth=auth, plain_http=plain_http,
                                 progress=progress)
     if not as_json and verbosity() != QUIET:
-        how = "fetched into the cache" if local.downloaded else "from the cache"
+        how = "fetched into the cache" if local.downloaded else \
+            "from the cache, its referrers fetched again" if local.refreshed else \
+            "from the cache"
         extras = [n for n, p in (("signature", local.signature),
                                  ("provenance", local.provenance)) if p is not None]
         click.echo(paint(printable(f"{local.reference}: {how}" + (

@@ -56,12 +56,13 @@ class LocalPackage:
     signature: Path | None       # FILE.sig, when the registry has a signature referrer
     provenance: Path | None      # FILE.intoto.jsonl, when it has an attestation
     downloaded: bool             # False: served from the cache
+    refreshed: bool = False      # cached, but its referrers changed and were fetched again
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "digest": self.digest, "path": str(self.path),
                 "signature": None if self.signature is None else str(self.signature),
                 "provenance": None if self.provenance is None else str(self.provenance),
-                "downloaded": self.downloaded}
+                "downloaded": self.downloaded, "refreshed": self.refreshed}
 
 
 def oci_cache_dir(cache_dir: Path | str | None = None) -> Path:
@@ -105,8 +106,8 @@ def _fetch(reg: Registry, pinned: Reference, root: Path, progress: Progress) -> 
     with _locked(root, digest):
         entry = _read_entry(root, digest)
         if entry is not None:  # a tag to a cached package: its referrers may have changed
-            _refresh(reg, pinned, root, entry, progress)
-            return _local(pinned, entry, downloaded=False)
+            refreshed = _refresh(reg, pinned, root, entry, progress)
+            return _local(pinned, entry, downloaded=False, refreshed=refreshed)
         entry = _make_entry(reg, pinned, root, progress)
         return _local(pinned, entry, downloaded=True)
 
@@ -141,14 +142,15 @@ def _dir_name(digest: str) -> str:
     return digest.replace(":", "-", 1)
 
 
-def _local(pinned: Reference, entry: dict[str, Any], *, downloaded: bool) -> LocalPackage:
+def _local(pinned: Reference, entry: dict[str, Any], *, downloaded: bool,
+           refreshed: bool = False) -> LocalPackage:
     path = Path(entry["_dir"]) / entry["file"]
     sig, prov = (_suffix(t) for t in SIDECARS)
     recorded = entry["sidecars"]
     return LocalPackage(str(pinned), entry["digest"], path,
                         path.with_name(path.name + sig) if sig in recorded else None,
                         path.with_name(path.name + prov) if prov in recorded else None,
-                        downloaded)
+                        downloaded, refreshed)
 
 
 def _suffix(artifact_type: str) -> str:
@@ -243,13 +245,14 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
 
 
 def _refresh(reg: Registry, pinned: Reference, root: Path, entry: dict[str, Any],
-             progress: Progress) -> None:
+             progress: Progress) -> bool:
     """List the referrers again; when they changed, fetch them (each checked: subject,
-    type, digest) and put them beside the cached package in place of the old ones."""
+    type, digest) and put them beside the cached package in place of the old ones (True
+    then)."""
     assert pinned.digest is not None
     listing = _listing(reg, pinned.repository, pinned.digest)
     if listing == {s: r.get("referrer") for s, r in entry["sidecars"].items()}:
-        return
+        return False
     fetched = _referrers(reg, pinned.repository, pinned.digest, progress)
     where, name = Path(entry["_dir"]), entry["file"]
     try:
@@ -268,6 +271,7 @@ def _refresh(reg: Registry, pinned: Reference, root: Path, entry: dict[str, Any]
         if not _about(root, exc):
             raise
         raise unusable(root, exc) from None
+    return True
 
 
 def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer: str,
