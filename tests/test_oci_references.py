@@ -66,9 +66,16 @@ def blob_gets(front: Front) -> list[str]:
     return [path for method, path, _ in front.seen if method == "GET" and "/blobs/" in path]
 
 
-def entries(cache: Path) -> list[str]:
-    root = oci_cache_dir(cache)
+def entries(cache: Path, registry, repo: str) -> list[str]:
+    """What the cache holds for one repository of ``registry``."""
+    root = oci_cache_dir(cache) / registry.host / repo
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def cached_files(cache: Path) -> list[str]:
+    """Every file in the references' cache but the locks."""
+    return sorted(str(p.relative_to(cache)) for p in oci_cache_dir(cache).rglob("*")
+                  if p.is_file() and not p.name.endswith(".lock"))
 
 
 def test_run_straight_from_the_registry_then_from_the_cache(
@@ -165,9 +172,26 @@ def test_a_moved_tag_is_fetched_anew(pipeline_pkg, built_etl, registry, request,
     assert a.downloaded and b.downloaded
     assert b.path.read_bytes() == built_etl.read_bytes()
     assert a.path.read_bytes() == pipeline_pkg.read_bytes()  # the old digest's entry stays
-    assert entries(cache) == sorted(
+    assert entries(cache, registry, repo) == sorted(
         ["." + d.replace(":", "-") + ".lock" for d in (a.digest, b.digest)] +
         [d.replace(":", "-") for d in (a.digest, b.digest)])
+
+
+def test_one_package_in_two_repositories_keeps_each_ones_referrers(
+        pipeline_pkg, registry, request, keyring, cache):
+    """Referrers belong to a manifest in a repository: the same bytes pushed to a staging
+    and a release repository, signed only in the latter, are cached once for each."""
+    staging, release = registry.repo(request), registry.repo(request)
+    pushed = push_package(pipeline_pkg, registry.ref(staging, "1.0.0"), plain_http=True)
+    signed = signed_push(pipeline_pkg, registry, release, keyring)
+    assert signed.digest == pushed.digest  # the same manifest, byte for byte
+    for _ in range(2):  # in turn, twice: neither use takes the other's referrers away
+        a = fetch_reference(registry.ref(release, "1.0.0"), cache_dir=cache, plain_http=True)
+        b = fetch_reference(registry.ref(staging, "1.0.0"), cache_dir=cache, plain_http=True)
+        assert a.signature is not None and b.signature is None
+        assert not a.refreshed and not b.refreshed
+    assert a.path.parent != b.path.parent
+    assert a.path.read_bytes() == b.path.read_bytes() == pipeline_pkg.read_bytes()
 
 
 def test_a_damaged_cache_entry_is_fetched_again(pipeline_pkg, registry, request, cache):
@@ -198,8 +222,7 @@ def test_a_tampered_blob_is_refused_and_nothing_is_cached(pipeline_pkg, own_regi
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith(f"error: blob {layer}") and "hint: " in proc.stderr
     assert "Traceback" not in proc.stderr
-    root = oci_cache_dir(cache)
-    assert [p.name for p in root.iterdir() if not p.name.endswith(".lock")] == []
+    assert cached_files(cache) == []
     with pytest.raises(PackageError) as caught:
         load_package(own_registry.ref("team/p", "1.0.0"), cache_dir=cache, plain_http=True)
     assert caught.value.code == "oci-digest-mismatch"
@@ -241,7 +264,8 @@ def test_a_referrer_of_another_package_is_refused(pipeline_pkg, built_etl, regis
     proc = ctl("verify", registry.ref(repo, "1.0.0"), "--trust", str(keyring["trusted_dir"]),
                "--plain-http", cache=cache)
     assert proc.returncode == 1 and "names another subject" in proc.stderr, proc.stderr
-    assert entries(cache) == ["." + pkg.digest.replace(":", "-") + ".lock"]
+    assert entries(cache, registry, repo) == ["." + pkg.digest.replace(":", "-") + ".lock"]
+    assert cached_files(cache) == []
 
 
 def test_sign_and_attest_a_reference_and_skopeo_sees_the_referrers(

@@ -4,14 +4,15 @@
 download it again.
 
 The cache is ``CACHE_DIR/oci/`` (``CACHE_DIR``: the loader's, ``CLOACINA_CACHE_DIR`` or
-``~/.cache/cloacina/packages``), one directory per package manifest digest,
-``sha256-<hex>/``, holding the package under its own file name, its referrers beside it
-and ``oci.json``, which records what the directory must hold: the package file's identity
-(device, inode, size, times: a changed file is fetched again, never served), the sha256 of
-each referrer file, and which referrer manifests they came from.  An entry is filled in a
-private directory by :func:`~.pull.pull_package` (every digest checked while it streams)
-and renamed into place under a per-digest lock: a failed or interrupted fetch leaves
-nothing behind.
+``~/.cache/cloacina/packages``), one directory per package manifest digest in each
+repository, ``HOST/REPOSITORY/sha256-<hex>/`` (referrers belong to a manifest in a
+repository: the same package in two repositories may have different signatures), holding
+the package under its own file name, its referrers beside it and ``oci.json``, which
+records what the directory must hold: the package file's identity (device, inode, size,
+times: a changed file is fetched again, never served), the sha256 of each referrer file,
+and which referrer manifests they came from.  An entry is filled in a private directory by
+:func:`~.pull.pull_package` (every digest checked while it streams) and renamed into place
+under a per-digest lock: a failed or interrupted fetch leaves nothing behind.
 
 A digest never names other bytes, so a reference by digest that is cached is served
 without asking the registry at all (the registry may be down).  A tag is resolved each
@@ -82,7 +83,7 @@ def fetch_reference(ref: str, *, cache_dir: Path | str | None = None,
     if target.reference is None:
         raise UsageError(f"{ref} names no tag or digest", code="oci-reference",
                          hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:DIGEST")
-    root = oci_cache_dir(cache_dir)
+    root = _Store(oci_cache_dir(cache_dir), target)
     if target.digest is not None:
         with _locked(root, target.digest):
             entry = _read_entry(root, target.digest)
@@ -100,7 +101,23 @@ def fetch_reference(ref: str, *, cache_dir: Path | str | None = None,
             reg.close()
 
 
-def _fetch(reg: Registry, pinned: Reference, root: Path, progress: Progress) -> LocalPackage:
+@dataclass(frozen=True)
+class _Store:
+    """The cache (``top``) and the directory of one repository's entries in it."""
+
+    top: Path
+    target: Reference
+
+    @property
+    def repo(self) -> Path:
+        return self.top / self.target.host.lower() / self.target.repository
+
+    def entry(self, digest: str) -> Path:
+        return self.repo / _dir_name(digest)
+
+
+def _fetch(reg: Registry, pinned: Reference, root: _Store, progress: Progress
+           ) -> LocalPackage:
     digest = pinned.digest
     assert digest is not None
     with _locked(root, digest):
@@ -113,10 +130,10 @@ def _fetch(reg: Registry, pinned: Reference, root: Path, progress: Progress) -> 
 
 
 @contextlib.contextmanager
-def _locked(root: Path, digest: str) -> Iterator[None]:
+def _locked(root: _Store, digest: str) -> Iterator[None]:
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(root / f".{_dir_name(digest)}.lock"):
+        root.repo.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(root.repo / f".{_dir_name(digest)}.lock"):
             yield
     except OSError as exc:
         if not _about(root, exc):
@@ -124,15 +141,15 @@ def _locked(root: Path, digest: str) -> Iterator[None]:
         raise unusable(root, exc) from None
 
 
-def _about(root: Path, exc: OSError) -> bool:
+def _about(root: _Store, exc: OSError) -> bool:
     names = [os.path.abspath(str(n)) for n in (exc.filename, exc.filename2) if n is not None]
-    top = os.path.abspath(root)
+    top = os.path.abspath(root.top)
     return not names or any(n == top or n.startswith(top + os.sep) for n in names)
 
 
-def unusable(root: Path, exc: OSError) -> UsageError:
+def unusable(root: _Store, exc: OSError) -> UsageError:
     reason = (exc.strerror or type(exc).__name__).lower()
-    return UsageError(f"cannot use the package cache {root.parent}: {reason}",
+    return UsageError(f"cannot use the package cache {root.top.parent}: {reason}",
                       code="cache-unusable",
                       hint="set CLOACINA_CACHE_DIR (or pass --cache-dir to run) to a "
                            "directory you can write to (with free space)")
@@ -160,10 +177,10 @@ def _suffix(artifact_type: str) -> str:
 # ---------------------------------------------------------------------------- entries
 
 
-def _read_entry(root: Path, digest: str) -> dict[str, Any] | None:
+def _read_entry(root: _Store, digest: str) -> dict[str, Any] | None:
     """The entry of ``digest`` when it is whole and untouched, else None (it is then
     fetched again and replaced)."""
-    where = root / _dir_name(digest)
+    where = root.entry(digest)
     try:
         entry = json.loads((where / ENTRY_FILE).read_text("utf-8"))
         names = set(os.listdir(where))
@@ -186,13 +203,13 @@ def _read_entry(root: Path, digest: str) -> dict[str, Any] | None:
     return {**entry, "_dir": str(where)}
 
 
-def _make_entry(reg: Registry, pinned: Reference, root: Path, progress: Progress
+def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progress
                 ) -> dict[str, Any]:
     """Pull into a private directory in the cache, record it, rename it into place."""
     digest = pinned.digest
     assert digest is not None
     try:
-        stage = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
+        stage = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root.repo))
     except OSError as exc:
         raise unusable(root, exc) from None
     try:
@@ -203,9 +220,9 @@ def _make_entry(reg: Registry, pinned: Reference, root: Path, progress: Progress
                  "identity": file_identity(stage / name),
                  "sidecars": _records(stage, name, listing)}
         _write_json(stage / ENTRY_FILE, entry)
-        final = root / _dir_name(digest)
+        final = root.entry(digest)
         if final.exists():  # damaged or tampered with: replaced whole
-            trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=root))
+            trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=root.repo))
             os.replace(final, trash / "old")
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(stage, final)
@@ -244,7 +261,7 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _refresh(reg: Registry, pinned: Reference, root: Path, entry: dict[str, Any],
+def _refresh(reg: Registry, pinned: Reference, root: _Store, entry: dict[str, Any],
              progress: Progress) -> bool:
     """List the referrers again; when they changed, fetch them (each checked: subject,
     type, digest) and put them beside the cached package in place of the old ones (True
@@ -278,7 +295,7 @@ def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer:
                   cache_dir: Path | str | None = None) -> Path:
     """Put ``file`` (a referrer just pushed for ``local``) beside the cached package, so a
     reference by digest, which is served without asking the registry, sees it too."""
-    root = oci_cache_dir(cache_dir)
+    root = _Store(oci_cache_dir(cache_dir), parse_reference(local.reference))
     with _locked(root, local.digest):
         entry = _read_entry(root, local.digest)
         where = local.path.parent
