@@ -21,6 +21,10 @@ side finds the blob already there):
 - pull: ``cloacinactl pull oci://…/bench/tool-N@sha256:… -o DIR --plain-http`` against
   ``curl -o FILE`` of the blob (``GET /v2/bench/curl-N/blobs/sha256:…``).
 
+``--explain`` adds, in the same alternation, push with one monolithic ``PUT`` whatever the
+size and pull without the ``fsync`` of the package (each through a patched entry point),
+and measures what importing the OCI code and one sha256 pass over the package cost.
+
 Every command runs as a subprocess of a small probe which prints its wall time and
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the command's peak RSS), as bench/scale.py does.
 Figures are medians of ``--runs`` runs, the sides alternating which goes first.  Targets:
@@ -64,6 +68,25 @@ print(json.dumps({"code": p.returncode, "seconds": took, "rss_kib": rss,
                   "stdout": p.stdout.decode("utf-8", "replace")[-4000:],
                   "stderr": p.stderr.decode("utf-8", "replace")[-4000:]}))
 """
+# --explain: the same commands with one cost taken away, to say where the time goes.
+_VARIANT = """\
+import os, sys
+{patch}
+from cloacina_build.cli.main import main
+sys.argv = ["cloacinactl", *sys.argv[1:]]
+main()
+"""
+PATCHES = {
+    # push: one monolithic PUT whatever the size (no PATCH chunks)
+    "push_mono": "from cloacina_build.oci import client\n"
+                 "client.Registry.__init__.__kwdefaults__['monolithic_max'] = 1 << 62",
+    # pull: no fsync of the package before it is renamed into place
+    "pull_nofsync": "os.fsync = lambda fd: None",
+}
+_IMPORTS = ("import cloacina_build.cli.main",
+            "import cloacina_build.cli.main, cloacina_build.oci.pull, cloacina_build.oci.push")
+_HASH = ("import hashlib, sys\nh = hashlib.sha256()\nwith open(sys.argv[1], 'rb') as f:\n"
+         "    while b := f.read(1 << 20):\n        h.update(b)\n")
 # curl's monolithic upload: POST for a session, then one PUT of the whole file.
 _CURL_UPLOAD = """\
 set -eu
@@ -209,7 +232,9 @@ class Bench:
         bindir = Path(sys.executable).parent
         self.ctl = [str(bindir / "cloacinactl")] if (bindir / "cloacinactl").is_file() \
             else [sys.executable, "-m", "cloacina_build"]
-        self.sides = {name: Side() for name in ("push", "curl_up", "pull", "curl_down")}
+        self.sides = {name: Side() for name in ("push", "curl_up", "pull", "curl_down",
+                                                "push_mono", "pull_nofsync")}
+        self.explained: dict[str, float] = {}
         self.manifests: dict[int, str] = {}
 
     def curl_up(self, i: int) -> Sample:
@@ -234,11 +259,33 @@ class Bench:
         self.manifests[i] = json.loads(stdout)["digest"]
         return sample
 
-    def pull(self, i: int) -> Sample:
-        out = self.work / f"pull-{i}"
+    def push_mono(self, i: int) -> Sample:
+        ref = f"oci://{self.registry.host}/bench/mono-{i}:1.0.0"
+        return measure([*self._variant("push_mono"), "push", str(self.pkg), ref,
+                        "--plain-http", "-q"], self.env)[0]
+
+    def pull_nofsync(self, i: int) -> Sample:
+        return self.pull(i, self._variant("pull_nofsync"), "nofsync")
+
+    def _variant(self, name: str) -> list[str]:
+        return [sys.executable, "-c", _VARIANT.format(patch=PATCHES[name])]
+
+    def explain(self, runs: int) -> None:
+        """What importing the OCI code costs (on top of the CLI's own imports), and one
+        sha256 pass over the package, each a median of ``runs`` fresh interpreters."""
+        def median(cmd: list[str]) -> float:
+            return statistics.median(measure(cmd, self.env)[0].seconds for _ in range(runs))
+
+        base, oci = (median([sys.executable, "-c", code]) for code in _IMPORTS)
+        self.explained["import_oci_s"] = oci - base
+        self.explained["hash_s"] = median([sys.executable, "-c", _HASH, str(self.pkg)]) - \
+            median([sys.executable, "-c", "pass"])
+
+    def pull(self, i: int, ctl: list[str] | None = None, tag: str = "") -> Sample:
+        out = self.work / f"pull-{i}{tag}"
         ref = f"oci://{self.registry.host}/bench/tool-{i}@{self.manifests[i]}"
-        sample = measure([*self.ctl, "pull", ref, "-o", str(out), "--plain-http", "-q"],
-                         self.env)[0]
+        sample = measure([*(ctl or self.ctl), "pull", ref, "-o", str(out), "--plain-http",
+                          "-q"], self.env)[0]
         pulled = list(out.glob("*.cloacina"))
         same = len(pulled) == 1 and sha256_of(pulled[0]) == self.digest
         shutil.rmtree(out)
@@ -249,7 +296,7 @@ class Bench:
     def run(self, runs: int, sides: tuple[str, ...]) -> None:
         """Uploads first (each side into its own fresh repositories), then downloads; one
         untimed warm-up of each side, then ``runs`` runs, alternating which goes first."""
-        for phase in (("push", "curl_up"), ("pull", "curl_down")):
+        for phase in (("push", "curl_up", "push_mono"), ("pull", "curl_down", "pull_nofsync")):
             phase = tuple(n for n in phase if n in sides)
             for i in range(runs + 1):
                 for name in phase if i % 2 == 0 else phase[::-1]:
@@ -279,6 +326,8 @@ def summary(b: Bench) -> dict:
         "push_rss_mib": s["push"].rss_mib, "pull_rss_mib": s["pull"].rss_mib,
         "curl_upload_rss_mib": s["curl_up"].rss_mib,
         "curl_download_rss_mib": s["curl_down"].rss_mib,
+        "push_monolithic_s": s["push_mono"].seconds, "pull_no_fsync_s": s["pull_nofsync"].seconds,
+        **b.explained,
     }
 
 
@@ -302,6 +351,16 @@ def markdown(result: dict) -> str:
         value = r[key]
         met = "—" if value is None else "yes" if value <= bound else "NO"
         lines.append(f"| {what} | {_f(value)} | {bound:g} | {met} |")
+    if r.get("push_monolithic_s") is not None:
+        lines += ["", "Where the time goes (--explain):", "",
+                  "| variant | time | ratio to curl |", "|---|---:|---:|",
+                  f"| push with one monolithic PUT | {_f(r['push_monolithic_s'], ' s')} | "
+                  f"{_f(_ratio(r['push_monolithic_s'], r['curl_upload_s']))} |",
+                  f"| pull without fsync | {_f(r['pull_no_fsync_s'], ' s')} | "
+                  f"{_f(_ratio(r['pull_no_fsync_s'], r['curl_download_s']))} |",
+                  f"| importing the OCI code (on top of the CLI's) | "
+                  f"{_f(r.get('import_oci_s'), ' s')} | |",
+                  f"| one sha256 pass over the package | {_f(r.get('hash_s'), ' s')} | |"]
     return "\n".join(lines)
 
 
@@ -316,6 +375,9 @@ def main() -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--curl-only", action="store_true",
                         help="measure only the curl baseline (checks the registry and curl)")
+    parser.add_argument("--explain", action="store_true",
+                        help="also measure push with one monolithic PUT, pull without fsync, "
+                             "the OCI code's import time and a sha256 pass: where time goes")
     args = parser.parse_args()
     for tool in (REGISTRY, "curl"):
         if not shutil.which(tool):
@@ -324,7 +386,10 @@ def main() -> None:
     (HERE / ".work").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="oci-", dir=HERE / ".work"))
     try:
-        result = _run(work, size, args.runs, args.curl_only)
+        sides = ("curl_up", "curl_down") if args.curl_only else \
+            ("push", "curl_up", "pull", "curl_down") + \
+            (("push_mono", "pull_nofsync") if args.explain else ())
+        result = _run(work, size, args.runs, sides)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -338,13 +403,15 @@ def main() -> None:
         sys.exit(1)
 
 
-def _run(work: Path, size: int, runs: int, curl_only: bool) -> dict:
+def _run(work: Path, size: int, runs: int, sides: tuple[str, ...]) -> dict:
     with Registry(work / "registry") as registry:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         ctl = [sys.executable, "-m", "cloacina_build"]
         pkg = build_big(work, size, ctl, env)
         b = Bench(work, registry, pkg)
-        b.run(runs, ("curl_up", "curl_down") if curl_only else tuple(b.sides))
+        b.run(runs, sides)
+        if "push_mono" in sides:
+            b.explain(runs)
     return {"package_bytes": pkg.stat().st_size, "runs": runs, "summary": summary(b),
             "samples": {n: [vars(s) for s in side.samples] for n, side in b.sides.items()},
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
