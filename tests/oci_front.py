@@ -28,22 +28,33 @@ class Front:
     ``bearer``: (user, password) the token service at ``/token`` wants; the front then
     wants ``Authorization: Bearer <token>`` on every /v2/ request.  ``stall_blobs``: a blob
     GET of more than 1 KiB (a package, not a config) sends its first half, then waits
-    until ``release`` is set (or 30 s)."""
+    until ``release`` is set (or 30 s).  ``reset_first``: that many requests get their
+    connection closed with no answer.  ``cut_blobs_first``: that many such blob GETs send
+    half the blob and then close the connection.  ``refresh_token``: the token service also
+    takes this OAuth2 refresh token (``grant_type=refresh_token``, POST).  ``answer``: called
+    with (method, path); a (status, headers, body) it returns is sent instead of the
+    registry's answer (a hostile registry)."""
 
     def __init__(self, registry, *, fail_first: int = 0,
                  fail_when: Callable[[str, str], bool] | None = None,
                  bearer: tuple[str, str] | None = None, stall_blobs: bool = False,
-                 fail_status: int = 503, retry_after: str | None = None) -> None:
+                 fail_status: int = 503, retry_after: str | None = None,
+                 reset_first: int = 0, cut_blobs_first: int = 0,
+                 refresh_token: str | None = None,
+                 answer: Callable[[str, str], tuple[int, dict, bytes] | None] | None = None
+                 ) -> None:
         self.registry = registry
         self.fail_left, self.fail_when = fail_first, fail_when or (lambda m, p: True)
         self.fail_status, self.retry_after = fail_status, retry_after
         self.bearer, self.tokens = bearer, {}
         self.stall_blobs, self.release = stall_blobs, threading.Event()
         self.stalled = threading.Event()
+        self.reset_left, self.cut_left = reset_first, cut_blobs_first
+        self.refresh_token, self.answer = refresh_token, answer
         self.seen: list[tuple[str, str, int]] = []
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -64,12 +75,28 @@ class Front:
         with self.lock:
             self.seen.append((method, path, status))
 
+    def take(self, counter: str) -> bool:
+        with self.lock:
+            left = getattr(self, counter)
+            if left > 0:
+                setattr(self, counter, left - 1)
+                return True
+        return False
+
     def take_failure(self, method: str, path: str) -> bool:
         with self.lock:
             if self.fail_left > 0 and self.fail_when(method, path):
                 self.fail_left -= 1
                 return True
         return False
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hangs up (the Ctrl-C test) is not an error of the test
 
 
 def _handler(front: Front):  # noqa: C901 (one request handler class)
@@ -83,7 +110,14 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith("/token"):
-                return self._token()
+                return self._token(body)
+            faked = front.answer(self.command, self.path) if front.answer else None
+            if faked is not None:
+                return self._reply(faked[0], faked[2], faked[1])
+            if front.take("reset_left"):
+                front.record(self.command, self.path, 0)
+                self.close_connection = True
+                return None
             if front.take_failure(self.command, self.path):
                 return self._reply(front.fail_status, b'{"errors":[{"code":"UNAVAILABLE",'
                                    b'"message":"injected"}]}',
@@ -123,8 +157,18 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             self._reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
                         {"WWW-Authenticate": value})
 
-        def _token(self) -> None:
+        def _token(self, body: bytes) -> None:
             query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if self.command == "POST":
+                form = dict(urllib.parse.parse_qsl(body.decode()))
+                front.token_requests.append({**form, "user": None})
+                if form.get("grant_type") != "refresh_token" or \
+                        form.get("refresh_token") != front.refresh_token:
+                    return self._reply(401, b"{}")
+                token = secrets.token_hex(16)
+                front.tokens[token] = form.get("scope")
+                return self._reply(200, json.dumps({"access_token": token}).encode(),
+                                   {"Content-Type": "application/json"})
             auth = self.headers.get("Authorization", "")
             user = None
             if auth.startswith("Basic "):
@@ -146,8 +190,15 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
             if front.registry.auth:
                 raw = f"{front.registry.auth[0]}:{front.registry.auth[1]}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-            conn.request(self.command, self.path, body=body or None, headers=headers)
-            resp = conn.getresponse()
+            try:
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                self._relay(conn.getresponse())
+            except OSError:  # the client went away (Ctrl-C): nothing more to send
+                self.close_connection = True
+            finally:
+                conn.close()
+
+        def _relay(self, resp) -> None:
             front.record(self.command, self.path, resp.status)
             self.send_response(resp.status)
             for k, v in resp.getheaders():
@@ -163,12 +214,17 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
             self._send_body(data)
-            conn.close()
 
         def _send_body(self, data: bytes) -> None:
             if self.command == "HEAD":
                 return
-            if front.stall_blobs and "/blobs/sha256:" in self.path and len(data) > 1024:
+            big_blob = "/blobs/sha256:" in self.path and len(data) > 1024
+            if big_blob and front.take("cut_left"):
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            if front.stall_blobs and big_blob:
                 self.wfile.write(data[:len(data) // 2])
                 self.wfile.flush()
                 front.stalled.set()

@@ -61,6 +61,20 @@ def own_registry(tmp_path):
     reg.stop()
 
 
+@pytest.fixture
+def client():
+    """Registry clients for a test, closed after it."""
+    made: list[Registry] = []
+
+    def make(host: str) -> Registry:
+        made.append(Registry(host, plain_http=True))
+        return made[-1]
+
+    yield make
+    for reg in made:
+        reg.close()
+
+
 def _manifest(registry, repo: str, ref: str) -> dict:
     status, headers, body = registry.get(f"/v2/{repo}/manifests/{ref}", MANIFEST_ACCEPT)
     assert status == 200, body
@@ -232,7 +246,7 @@ def test_sig_and_provenance_beside_the_file_are_pushed_as_referrers_in_the_fallb
 
 
 def test_push_referrer_adds_to_the_index_and_pull_takes_the_newest(
-        pipeline_pkg, registry, request, keyring, tmp_path):
+        pipeline_pkg, registry, request, keyring, tmp_path, client):
     repo = registry.repo(request)
     pushed = push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
     assert pushed.referrers == []
@@ -243,7 +257,7 @@ def test_push_referrer_adds_to_the_index_and_pull_takes_the_newest(
     assert first.digest == again.digest and first.subject == pushed.digest
     push_referrer(registry.ref(repo, digest=pushed.digest), bob, SIGNATURE_TYPE,
                   plain_http=True)
-    reg = Registry(registry.host, plain_http=True)
+    reg = client(registry.host)
     listed = reg.referrers(repo, pushed.digest, SIGNATURE_TYPE)
     assert [d.annotation("org.opencontainers.image.title") for d in listed] == \
         ["a.sig", "b.sig"]  # the same referrer twice is listed once
@@ -295,14 +309,14 @@ def test_a_swapped_referrer_is_refused_under_trust_and_nothing_is_written(
 
 
 def test_a_referrer_listed_for_another_package_is_refused(pipeline_pkg, built_etl, registry,
-                                                          request, keyring, tmp_path):
+                                                          request, keyring, tmp_path, client):
     repo = registry.repo(request)
     pkg = push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
     other = push_package(built_etl, registry.ref(repo, "etl"), plain_http=True)
     sig = sign_detached(built_etl, key(keyring, "alice"), out=tmp_path / "etl.sig").path
     ref = push_referrer(registry.ref(repo, "etl"), sig, SIGNATURE_TYPE, plain_http=True)
     # the fallback index of the package now lists the other package's referrer
-    reg = Registry(registry.host, plain_http=True)
+    reg = client(registry.host)
     entry = reg.fallback_index(repo, other.digest).manifests[0]
     reg.push_referrer_manifest(repo, reg.get_manifest(repo, ref.digest).data, entry,
                                pkg.digest)
@@ -334,10 +348,10 @@ def test_a_tampered_blob_in_the_registry_is_refused_and_nothing_is_written(
 
 
 def test_a_hostile_title_cannot_choose_where_the_file_goes(built_pipeline, registry, request,
-                                                           tmp_path):
+                                                           tmp_path, client):
     repo = registry.repo(request)
     pushed = push_package(built_pipeline, registry.ref(repo, "1.0.0"), plain_http=True)
-    reg = Registry(registry.host, plain_http=True)
+    reg = client(registry.host)
     raw = _manifest(registry, repo, "1.0.0")
     raw["layers"][0]["annotations"]["org.opencontainers.image.title"] = "../../evil.cloacina"
     reg.put_manifest(repo, "evil", json.dumps(raw).encode(), OCI_MANIFEST)
@@ -360,9 +374,9 @@ def test_pull_removes_a_stale_signature_beside_the_package(built_pipeline, regis
     assert [p.name for p in out.iterdir()] == [built_pipeline.name]
 
 
-def test_pull_refuses_an_artifact_that_is_not_a_package(registry, request, tmp_path):
+def test_pull_refuses_an_artifact_that_is_not_a_package(registry, request, tmp_path, client):
     repo = registry.repo(request)
-    reg = Registry(registry.host, plain_http=True)
+    reg = client(registry.host)
     layer = b"not a package"
     reg.push_blob(repo, layer, len(layer), _sha(layer))
     reg.push_blob(repo, b"{}", 2, EMPTY_DESCRIPTOR.digest)

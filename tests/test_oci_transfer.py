@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.errors import UsageError
+from cloacina_build.errors import CloacinaError, UsageError
 from cloacina_build.oci import Registry, pull_package, push_package
 from cloacina_build.oci.transport import Transport, default_retry
 
@@ -23,10 +23,19 @@ from .oci_front import Front
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
 
 
-def _fast(host: str, **kw) -> Registry:
-    """A client whose retries wait milliseconds, not seconds."""
-    return Registry(host, transport=Transport(host, plain_http=True,
-                                              retries=default_retry(backoff=0.001)), **kw)
+@pytest.fixture
+def fast():
+    """Clients whose retries wait milliseconds, not seconds; closed after the test."""
+    made: list[Registry] = []
+
+    def make(host: str, *, plain_http: bool = True, **kw) -> Registry:
+        made.append(Registry(host, transport=Transport(
+            host, plain_http=plain_http, retries=default_retry(backoff=0.001)), **kw))
+        return made[-1]
+
+    yield make
+    for reg in made:
+        reg.close()
 
 
 def _pull_digest(registry, repo, digest, tmp_path) -> bytes:
@@ -37,10 +46,10 @@ def _pull_digest(registry, repo, digest, tmp_path) -> bytes:
 
 @pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "GET"])
 def test_503s_are_retried_and_the_transfer_completes(method, built_pipeline, registry,
-                                                     request, tmp_path):
+                                                     request, tmp_path, fast):
     repo = registry.repo(request)
     with Front(registry, fail_first=3, fail_when=lambda m, p: m == method) as front:
-        reg = _fast(front.host)
+        reg = fast(front.host)
         ref = f"oci://{front.host}/{repo}:1.0.0"
         pushed = push_package(built_pipeline, ref, registry=reg)
         pulled = pull_package(ref, tmp_path / "out", registry=reg)
@@ -50,19 +59,45 @@ def test_503s_are_retried_and_the_transfer_completes(method, built_pipeline, reg
     assert len(failed) == 3 and {m for m, _, _ in failed} == {method}
 
 
-def test_retry_after_is_honoured(built_pipeline, registry, request):
+def test_connections_closed_without_an_answer_are_retried(built_pipeline, registry, request,
+                                                          tmp_path, fast):
+    repo = registry.repo(request)
+    with Front(registry, reset_first=4) as front:
+        reg = fast(front.host)
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
+    assert [s[2] for s in front.seen[:4]] == [0, 0, 0, 0]
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def test_a_download_cut_in_the_middle_starts_again(built_pipeline, registry, request,
+                                                   tmp_path, fast):
+    repo = registry.repo(request)
+    push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    with Front(registry, cut_blobs_first=2) as front:
+        pulled = pull_package(f"oci://{front.host}/{repo}:1", tmp_path / "out",
+                              registry=fast(front.host))
+    assert Path(pulled.path).read_bytes() == built_pipeline.read_bytes()
+    import hashlib
+
+    layer = "sha256:" + hashlib.sha256(built_pipeline.read_bytes()).hexdigest()
+    gets = [s for s in front.seen if s[:2] == ("GET", f"/v2/{repo}/blobs/{layer}")]
+    assert len(gets) == 3  # cut twice, then whole
+
+
+def test_retry_after_is_honoured(built_pipeline, registry, request, fast):
     with Front(registry, fail_first=1, retry_after="0") as front:
         push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
-                     registry=_fast(front.host))
+                     registry=fast(front.host))
     assert [s[2] for s in front.seen[:2]] == [503, 404]  # the HEAD, again
 
 
 def test_a_registry_that_keeps_failing_is_one_error_after_bounded_tries(
-        built_pipeline, registry, request):
+        built_pipeline, registry, request, fast):
     with Front(registry, fail_first=10_000, fail_when=lambda m, p: m == "POST") as front:
         with pytest.raises(UsageError) as caught:
             push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
-                         registry=_fast(front.host))
+                         registry=fast(front.host))
     assert caught.value.code == "registry-error" and caught.value.exit_code == 2
     assert "(503: UNAVAILABLE injected)" in caught.value.message
     posts = [s for s in front.seen if s[0] == "POST"]
@@ -70,24 +105,24 @@ def test_a_registry_that_keeps_failing_is_one_error_after_bounded_tries(
 
 
 def test_an_upload_whose_session_is_lost_starts_again(built_pipeline, registry, request,
-                                                      tmp_path):
+                                                      tmp_path, fast):
     """A 404 on the closing PUT (the registry forgot the upload): a new upload."""
     repo = registry.repo(request)
     with Front(registry, fail_first=1, fail_status=404,
                fail_when=lambda m, p: m == "PUT" and "/blobs/uploads/" in p) as front:
         pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1",
-                              registry=_fast(front.host))
+                              registry=fast(front.host))
     posts = [s for s in front.seen if s[0] == "POST"]
     assert len(posts) == 3  # the package twice, then its config
     assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
         built_pipeline.read_bytes()
 
 
-def test_large_blobs_go_in_patch_chunks(built_pipeline, registry, request, tmp_path):
+def test_large_blobs_go_in_patch_chunks(built_pipeline, registry, request, tmp_path, fast):
     size = built_pipeline.stat().st_size
     repo = registry.repo(request)
     with Front(registry) as front:
-        reg = Registry(front.host, plain_http=True, chunk_size=1000, monolithic_max=1000)
+        reg = fast(front.host, chunk_size=1000, monolithic_max=1000)
         pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
     patches = [s for s in front.seen if s[0] == "PATCH"]
     assert len(patches) == -(-size // 1000) and all(s[2] == 202 for s in patches)
@@ -95,10 +130,10 @@ def test_large_blobs_go_in_patch_chunks(built_pipeline, registry, request, tmp_p
         built_pipeline.read_bytes()
 
 
-def test_a_chunk_that_fails_is_sent_again(built_pipeline, registry, request, tmp_path):
+def test_a_chunk_that_fails_is_sent_again(built_pipeline, registry, request, tmp_path, fast):
     repo = registry.repo(request)
     with Front(registry, fail_first=2, fail_when=lambda m, p: m == "PATCH") as front:
-        reg = _fast(front.host, chunk_size=1000, monolithic_max=1000)
+        reg = fast(front.host, chunk_size=1000, monolithic_max=1000)
         pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1", registry=reg)
     assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
         built_pipeline.read_bytes()
@@ -110,19 +145,18 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_an_unreachable_registry_is_one_error(built_pipeline):
+def test_an_unreachable_registry_is_one_error(built_pipeline, fast):
     host = f"127.0.0.1:{_closed_port()}"
     with pytest.raises(UsageError) as caught:
-        push_package(built_pipeline, f"oci://{host}/a/b:1", registry=_fast(host))
+        push_package(built_pipeline, f"oci://{host}/a/b:1", registry=fast(host))
     assert caught.value.code == "registry-unreachable"
     assert host in caught.value.message
 
 
-def test_tls_to_a_plain_http_registry_says_to_pass_plain_http(registry, tmp_path):
+def test_tls_to_a_plain_http_registry_says_to_pass_plain_http(registry, tmp_path, fast):
     with pytest.raises(UsageError) as caught:
         pull_package(registry.ref("a/b", "1"), tmp_path,
-                     registry=Registry(registry.host, transport=Transport(
-                         registry.host, retries=default_retry(backoff=0.001))))
+                     registry=fast(registry.host, plain_http=False))
     assert caught.value.code == "registry-unreachable"
     assert "--plain-http" in caught.value.hint
 
@@ -169,8 +203,7 @@ def test_push_and_pull_commands_end_to_end(pipeline_pkg, registry, request, tmp_
     assert lines[1].endswith("cloacina format, 2 new blob(s)")
     digest = lines[2].removeprefix("  digest ")
     assert digest.startswith("sha256:") and len(digest) == 71
-    assert lines[3].startswith(f"  referrer {pipeline_pkg}.sig "
-                               "(application/vnd.cloacina.signature.v1) sha256:")
+    assert lines[3].startswith(f"  referrer {pipeline_pkg}.sig: signature sha256:")
 
     trust = tmp_path / "trusted"
     trust.mkdir()
@@ -188,3 +221,80 @@ def test_push_and_pull_commands_end_to_end(pipeline_pkg, registry, request, tmp_
                           text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]["code"] == "oci-reference"
+
+
+# -- a hostile or broken registry --------------------------------------------------------
+
+
+def _manifest_path(path: str) -> bool:
+    return "/manifests/" in path
+
+
+@pytest.mark.parametrize("answer,code", [
+    ((200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+      b" " * (5 << 20)), "oci-too-large"),
+    ((200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+      b'{"schemaVersion": 2, "config": 1}'), "oci-manifest"),
+    ((200, {}, b"<html>not json</html>"), "oci-manifest"),
+    ((500, {}, b"oops"), "registry-error"),
+    ((403, {}, b'{"errors":[{"code":"DENIED","message":"no"}]}'), "registry-auth"),
+])
+def test_hostile_manifest_answers_are_one_error_and_nothing_is_written(
+        answer, code, registry, tmp_path, fast):
+    with Front(registry, answer=lambda m, p: answer if _manifest_path(p) else None) as front:
+        with pytest.raises(CloacinaError) as caught:
+            pull_package(f"oci://{front.host}/a/b:1", tmp_path / "out",
+                         registry=fast(front.host))
+    assert caught.value.code == code
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_fetched_by_digest_must_have_that_digest(built_pipeline, registry,
+                                                            request, tmp_path, fast):
+    repo = registry.repo(request)
+    pushed = push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    other = push_package(built_pipeline, registry.ref(repo, "2"), plain_http=True,
+                         source="https://example.com/other")
+    swap = f"/v2/{repo}/manifests/{pushed.digest}"
+
+    def answer(method, path):
+        if path == swap:  # the other manifest's bytes, under this digest
+            status, headers, body = registry.get(f"/v2/{repo}/manifests/{other.digest}",
+                                                 {"Accept": "application/vnd.oci.image."
+                                                            "manifest.v1+json"})
+            return status, {"Content-Type": headers["Content-Type"]}, body
+        return None
+
+    with Front(registry, answer=answer) as front:
+        with pytest.raises(CloacinaError) as caught:
+            pull_package(f"oci://{front.host}/{repo}@{pushed.digest}", tmp_path / "out",
+                         registry=fast(front.host))
+    assert caught.value.code == "oci-digest-mismatch"
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_identity_token_is_exchanged_for_an_access_token(built_pipeline, registry, request,
+                                                            fast):
+    from cloacina_build.oci import Credentials
+
+    with Front(registry, bearer=("nobody", "-"), refresh_token="refresh-me") as front:
+        reg = Registry(front.host, transport=Transport(
+            front.host, plain_http=True, credentials=Credentials("", "", "refresh-me")))
+        try:
+            push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
+                         registry=reg)
+        finally:
+            reg.close()
+    grants = {(t["grant_type"], t["refresh_token"], t["client_id"])
+              for t in front.token_requests}
+    assert grants == {("refresh_token", "refresh-me", "cloacinactl")}
+
+
+def test_pushing_something_that_is_not_a_package_is_refused(registry, tmp_path):
+    junk = tmp_path / "junk.cloacina"
+    junk.write_bytes(b"not a package at all")
+    done = subprocess.run([EXE, "push", str(junk), registry.ref("a/b"), "--plain-http"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "hint: " in done.stderr
+    assert "Traceback" not in done.stderr

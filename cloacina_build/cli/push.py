@@ -42,5 +42,9 @@ def push(file: str, reference: str, plain_http: bool, username: str | None,
                f"\n  {human_size(result.size)}, {fmt} format, {result.uploaded} new blob(s)"
                f"\n  digest {result.digest}")
     for ref in result.referrers:
-        click.echo(printable(f"  referrer {shown_path(ref.file)} ({ref.artifact_type}) "
-                             f"{ref.digest}"))
+        kind = KINDS.get(ref.artifact_type, ref.artifact_type)
+        click.echo(printable(f"  referrer {shown_path(ref.file)}: {kind} {ref.digest}"))
+
+
+KINDS = {"application/vnd.cloacina.signature.v1": "signature",
+         "application/vnd.in-toto+json": "provenance"}

@@ -4,6 +4,7 @@ before anything is put in place, each file written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -186,11 +187,13 @@ def _check_referrer(manifest: ImageManifest, subject: str, artifact_type: str,
 def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict[str, bytes],
                      out_dir: Path, name: str, trust: TrustPolicy | Path | str | None,
                      result: PullResult, progress: Progress) -> None:
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         private = Path(tempfile.mkdtemp(prefix=".cloacina-pull-", dir=out_dir))
     except OSError as exc:
         raise unwritable(out_dir / name, exc) from None
+    placed = False
     try:
         staged = {"": private / name}
         progress.phase("downloading the package")
@@ -207,8 +210,12 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
                                        progress)
             result.verified = True
         _place(staged, out_dir, name, result)
+        placed = True
     finally:
         shutil.rmtree(private, ignore_errors=True)
+        if created and not placed:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # the directory this pull made, left empty
 
 
 def _verify(staged: dict[str, Path], final: Path, trust: TrustPolicy | Path | str,

@@ -78,8 +78,9 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
     if target.digest:
         raise UsageError(f"cannot push to a digest ({ref})", code="oci-reference",
                          hint="push to oci://HOST/REPO:TAG (or without a tag: the version)")
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory", hint="push a .cloacina package file; "
+    if not path.is_file():
+        raise UsageError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}",
+                         code="os-error", hint="push a .cloacina package file; "
                          "'cloacinactl package' builds one")
     progress.phase("reading the package")
     desc = describe_path(path)

@@ -217,6 +217,7 @@ class Transport:
         except (MaxRetryError, Urllib3Error) as exc:
             raise self.unreachable(getattr(exc, "reason", None) or exc) from None
         if resp.status != 200:
+            discard(resp)
             raise UsageError(f"the token service of {self.host} refused {what} "
                              f"({resp.status})", code="registry-auth",
                              hint="check the user name and password or token")
