@@ -336,6 +336,10 @@ def test_url_safe_base64_and_a_missing_keyid_are_accepted(pipeline_pkg, keys):
     report = verify_package(pipeline_pkg, policy(keys, pipeline_pkg))
     assert report.ok, report.findings
     assert report.provenance.signer == "bob"
+    # a keyid naming another trusted key decides nothing: the key that verifies counts
+    rewrite(path, lambda e: e["signatures"][0].update(keyid=keys["alice"].public.id))
+    report = verify_package(pipeline_pkg, policy(keys, pipeline_pkg))
+    assert report.ok and report.provenance.signer == "bob"
 
 
 def test_an_untrusted_second_signature_is_a_warning_beside_a_trusted_one(pipeline_pkg, keys):

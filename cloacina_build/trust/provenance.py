@@ -271,8 +271,9 @@ def _judge_signatures(envelope: Envelope, trust: TrustStore, now: dt.datetime,
 
 def _judge(sig: EnvelopeSignature, message: bytes, trust: TrustStore, now: dt.datetime
            ) -> tuple[SignatureStatus, TrustedKey | None, tuple[str, str]]:
-    named = trust.lookup(sig.keyid.lower())
-    candidates = [named] if named is not None else list(trust.keys.values())
+    named = trust.lookup(sig.keyid.lower())  # a hint only (DSSE): tried first, not trusted
+    candidates = ([named] if named is not None else []) + \
+        [k for k in trust.keys.values() if k is not named]
     signed_by = next((k for k in candidates if k.key.verify(sig.sig, message)), None)
     short = sig.keyid[:16] + "..." if sig.keyid else "(no keyid)"
     if signed_by is None:
