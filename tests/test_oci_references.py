@@ -316,3 +316,24 @@ def test_registry_options_need_a_reference(pipeline_pkg, cache):
     with pytest.raises(UsageError) as caught:
         fetch_reference("oci://127.0.0.1:1/team/p", cache_dir=cache)
     assert caught.value.code == "oci-reference"  # no tag and no digest: nothing to fetch
+
+
+def test_pulling_imports_neither_the_package_readers_nor_urllib3_before_it_needs_them():
+    """What a command imports is time before any byte moves (bench/oci.py): pulling needs
+    no package reader (ops.describe imports them all), and loading a local file needs no
+    HTTP client at all."""
+    code = ("import sys, cloacina_build.oci.pull, cloacina_build.runtime.loader\n"
+            "import cloacina_build.cli.main\n"
+            "print(sorted(m for m in ('cloacina_build.ops.describe', 'cloacina_build.oci')\n"
+            "             if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["['cloacina_build.oci']"]
+    probe = ("import sys, cloacina_build.runtime.loader, cloacina_build.cli.main\n"
+             "print('urllib3' in sys.modules, 'cloacina_build.oci' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]
+    from cloacina_build.oci import artifact
+    from cloacina_build.ops import describe
+
+    assert (artifact.CLOACINA, artifact.ENGINE) == (describe.CLOACINA, describe.ENGINE)

@@ -14,11 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError
-from ..ops.describe import CLOACINA, ENGINE, Description
 from .manifest import Descriptor, ImageManifest, to_json_bytes
+
+if TYPE_CHECKING:  # ops.describe imports every package reader: not needed to pull
+    from ..ops.describe import Description
+
+CLOACINA, ENGINE = "cloacina", "engine"  # the formats, named as ops.describe names them
 
 ARTIFACT_TYPE = "application/vnd.cloacina.package.v1"
 CONFIG_TYPE = "application/vnd.cloacina.package.config.v1+json"
