@@ -425,7 +425,8 @@ def test_the_publish_step_pushes_to_a_real_registry(tmp_path, request, with_auth
     assert f"pushed dist/ci-demo-0.1.0.cloacina to {ref}" in proc.stdout
     # the signature is embedded (in the package); the provenance goes beside it
     assert proc.stdout.count("  referrer ") == 1
-    assert "ci-demo-0.1.0.cloacina.intoto.jsonl (application/vnd.in-toto+json)" in proc.stdout
+    assert "referrer dist/ci-demo-0.1.0.cloacina.intoto.jsonl: provenance sha256:" \
+        in proc.stdout
     status, _, body = registry.get(f"/v2/{namespace}/ci-demo/tags/list")
     assert status == 200 and "0.1.0" in body.decode()
     if with_auth:  # without the secrets the same push is refused
