@@ -13,6 +13,7 @@ Request bodies are read whole (test blobs are small); responses stream through.
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -33,14 +34,16 @@ class Front:
     half the blob and then close the connection.  ``refresh_token``: the token service also
     takes this OAuth2 refresh token (``grant_type=refresh_token``, POST).  ``answer``: called
     with (method, path); a (status, headers, body) it returns is sent instead of the
-    registry's answer (a hostile registry)."""
+    registry's answer (a hostile registry).  ``referrers_api``: the front is an OCI 1.1
+    registry: it answers ``GET /v2/<name>/referrers/<digest>`` from the manifests with a
+    ``subject`` stored through it, and says ``OCI-Subject`` when it stores one."""
 
     def __init__(self, registry, *, fail_first: int = 0,
                  fail_when: Callable[[str, str], bool] | None = None,
                  bearer: tuple[str, str] | None = None, stall_blobs: bool = False,
                  fail_status: int = 503, retry_after: str | None = None,
                  reset_first: int = 0, cut_blobs_first: int = 0,
-                 refresh_token: str | None = None,
+                 refresh_token: str | None = None, referrers_api: bool = False,
                  answer: Callable[[str, str], tuple[int, dict, bytes] | None] | None = None
                  ) -> None:
         self.registry = registry
@@ -51,6 +54,7 @@ class Front:
         self.stalled = threading.Event()
         self.reset_left, self.cut_left = reset_first, cut_blobs_first
         self.refresh_token, self.answer = refresh_token, answer
+        self.referrers_api, self.referrers = referrers_api, {}
         self.seen: list[tuple[str, str, int]] = []
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
@@ -125,7 +129,37 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
                                    else {})
             if front.bearer and not self._has_token():
                 return self._challenge()
+            if front.referrers_api and self.command == "GET" and "/referrers/" in self.path:
+                return self._referrers()
             self._forward(body)
+
+        def _referrers(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            digest = url.path.rsplit("/", 1)[-1]
+            wanted = dict(urllib.parse.parse_qsl(url.query)).get("artifactType")
+            entries = [d for d in front.referrers.get(digest, [])
+                       if wanted is None or d.get("artifactType") == wanted]
+            headers = {"Content-Type": "application/vnd.oci.image.index.v1+json"}
+            if wanted:
+                headers["OCI-Filters-Applied"] = "artifactType"
+            self._reply(200, json.dumps({"schemaVersion": 2, "mediaType": headers[
+                "Content-Type"], "manifests": entries}).encode(), headers)
+
+        def _subject(self, body: bytes, status: int) -> str | None:
+            """Index a referrer stored through the front; its subject's digest."""
+            if not (front.referrers_api and self.command == "PUT" and status == 201 and
+                    "/manifests/" in self.path):
+                return None
+            manifest = json.loads(body)
+            if "subject" not in manifest:
+                return None
+            entry = {"mediaType": manifest["mediaType"], "size": len(body),
+                     "digest": "sha256:" + hashlib.sha256(body).hexdigest(),
+                     "artifactType": manifest.get("artifactType"),
+                     "annotations": manifest.get("annotations", {})}
+            listed = front.referrers.setdefault(manifest["subject"]["digest"], [])
+            listed[:] = [e for e in listed if e["digest"] != entry["digest"]] + [entry]
+            return manifest["subject"]["digest"]
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _any
 
@@ -192,15 +226,18 @@ def _handler(front: Front):  # noqa: C901 (one request handler class)
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
             try:
                 conn.request(self.command, self.path, body=body or None, headers=headers)
-                self._relay(conn.getresponse())
+                self._relay(conn.getresponse(), body)
             except OSError:  # the client went away (Ctrl-C): nothing more to send
                 self.close_connection = True
             finally:
                 conn.close()
 
-        def _relay(self, resp) -> None:
+        def _relay(self, resp, body: bytes) -> None:
             front.record(self.command, self.path, resp.status)
             self.send_response(resp.status)
+            subject = self._subject(body, resp.status)
+            if subject:
+                self.send_header("OCI-Subject", subject)
             for k, v in resp.getheaders():
                 if k.lower() in ("connection", "transfer-encoding"):
                     continue

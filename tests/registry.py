@@ -77,7 +77,7 @@ class Registry:
     def repo(self, request) -> str:
         """A repository name unique to the calling test (from its node id)."""
         stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())
-        stem = "-".join(part for part in stem.split("-") if part)[:60] or "t"
+        stem = "-".join(part for part in stem.split("-") if part)[:60].strip("-") or "t"
         name, n = f"test/{stem}", 1
         while name in self._repos:
             n += 1

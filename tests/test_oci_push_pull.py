@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -347,13 +348,15 @@ def test_a_tampered_blob_in_the_registry_is_refused_and_nothing_is_written(
     assert _nothing_in(out)
 
 
-def test_a_hostile_title_cannot_choose_where_the_file_goes(built_pipeline, registry, request,
-                                                           tmp_path, client):
+@pytest.mark.parametrize("title", ["../../evil.cloacina", ".hidden.cloacina", "notes.txt",
+                                   "a/b.cloacina", "x\n.cloacina", ""])
+def test_a_hostile_title_cannot_choose_where_the_file_goes(title, built_pipeline, registry,
+                                                           request, tmp_path, client):
     repo = registry.repo(request)
     pushed = push_package(built_pipeline, registry.ref(repo, "1.0.0"), plain_http=True)
     reg = client(registry.host)
     raw = _manifest(registry, repo, "1.0.0")
-    raw["layers"][0]["annotations"]["org.opencontainers.image.title"] = "../../evil.cloacina"
+    raw["layers"][0]["annotations"]["org.opencontainers.image.title"] = title
     reg.put_manifest(repo, "evil", json.dumps(raw).encode(), OCI_MANIFEST)
     pulled = pull_package(registry.ref(repo, "evil"), tmp_path / "out", plain_http=True)
     assert pulled.path == str(tmp_path / "out" / "data-pipeline-1.0.0.cloacina")
@@ -397,3 +400,47 @@ def test_missing_tags_and_repositories_are_one_error(registry, request, tmp_path
     assert caught.value.code == "oci-not-found" and caught.value.exit_code == 2
     assert "MANIFEST_UNKNOWN" in caught.value.message or "NAME_UNKNOWN" in \
         caught.value.message
+
+
+def test_under_trust_the_config_must_name_the_package_it_describes(
+        pipeline_pkg, registry, request, keyring, tmp_path, client):
+    """A trusted signature over the file does not vouch for metadata beside it."""
+    sig = sign_detached(pipeline_pkg, key(keyring, "alice")).path
+    repo = registry.repo(request)
+    push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
+    reg = client(registry.host)
+    raw = _manifest(registry, repo, "1.0.0")
+    config = json.loads(_blob(registry, repo, raw["config"]["digest"]))
+    config["package"]["name"] = "payroll"
+    forged = json.dumps(config).encode()
+    reg.push_blob(repo, forged, len(forged), _sha(forged))
+    raw["config"].update(digest=_sha(forged), size=len(forged))
+    reg.put_manifest(repo, "forged", json.dumps(raw).encode(), OCI_MANIFEST)
+    push_referrer(registry.ref(repo, "forged"), sig, SIGNATURE_TYPE, plain_http=True)
+    with pytest.raises(PackageError) as caught:
+        pull_package(registry.ref(repo, "forged"), tmp_path / "out",
+                     trust=keyring["trusted_dir"], plain_http=True)
+    assert caught.value.code == "oci-manifest"
+    assert "config says payroll 1.0.0 but the package is data-pipeline" in \
+        caught.value.message
+    assert _nothing_in(tmp_path / "out")
+
+
+def test_a_registry_with_the_referrers_api_gets_no_fallback_tag(
+        pipeline_pkg, registry, request, keyring, tmp_path, client):
+    from .oci_front import Front
+
+    sig = sign_detached(pipeline_pkg, key(keyring, "alice")).path
+    repo = registry.repo(request)
+    with Front(registry, referrers_api=True) as front:
+        ref = f"oci://{front.host}/{repo}:1.0.0"
+        pushed = push_package(pipeline_pkg, ref, plain_http=True)
+        listed = client(front.host).referrers(repo, pushed.digest, SIGNATURE_TYPE)
+        pulled = pull_package(ref, tmp_path / "out", trust=keyring["trusted_dir"],
+                              plain_http=True)
+    tag = pushed.digest.replace(":", "-")
+    assert registry.get(f"/v2/{repo}/manifests/{tag}", {"Accept": OCI_INDEX})[0] == 404
+    assert [d.digest for d in listed] == [pushed.referrers[0].digest]
+    assert any("/referrers/" in path for _, path, _ in front.seen)
+    assert not any(tag in path for _, path, _ in front.seen)
+    assert pulled.verified and Path(pulled.signature).read_bytes() == sig.read_bytes()

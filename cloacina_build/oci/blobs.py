@@ -6,12 +6,15 @@ rewind to resend a piece (and retries 5xx answers); when an upload breaks anyway
 registry forgot the session, the connection dropped past urllib3's retries) it starts again
 from the beginning, at most :data:`ATTEMPTS` times.  Downloads hash and count every piece
 as it arrives and stop as soon as the blob is longer than its descriptor says; the digest
-is checked at the end, before the caller puts anything in place.
+is checked at the end, before the caller puts anything in place; the hashing runs in a
+second thread (:class:`Hashing`), beside the reading and writing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -138,6 +141,32 @@ def _patch_chunks(reg: Registry, location: str, fh: IO[bytes], size: int, what: 
     return location
 
 
+class Hashing:
+    """sha256 computed in a thread beside the one that reads the network and writes the
+    file (hashlib lets go of the GIL for large pieces), so hashing overlaps the transfer;
+    at most 8 pieces (8 MiB) wait for it."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.pieces: queue.Queue[bytes | None] = queue.Queue(8)
+        self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (piece := self.pieces.get()) is not None:
+            self.sha.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self.pieces.put(piece)
+
+    def finish(self) -> str:
+        """``sha256:<hex>`` of everything given; the thread has ended."""
+        if self.thread.is_alive():
+            self.pieces.put(None)
+            self.thread.join()
+        return "sha256:" + self.sha.hexdigest()
+
+
 def download(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
              progress: Progress) -> None:
     """Stream ``desc`` into ``out`` (from its start), again from the start when the
@@ -159,21 +188,22 @@ def _download_once(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
                    progress: Progress) -> None:
     resp = reg.transport.request("GET", reg.url(repo, "blobs", desc.digest),
                                  what=f"fetching blob {desc.digest[:19]} of {repo}")
-    h, count = hashlib.sha256(), 0
+    hashing, count = Hashing(), 0
     try:
         for chunk in resp.stream(CHUNK):
             count += len(chunk)
             if count > desc.size:
                 raise _mismatch(desc, repo, f"more than the {desc.size} bytes it should have")
-            h.update(chunk)
+            hashing.update(chunk)
             out.write(chunk)
             progress.advance(len(chunk))
     except Urllib3Error as exc:
         raise reg.transport.unreachable(exc) from None
     finally:
+        digest = hashing.finish()
         discard(resp)
-    if count != desc.size or "sha256:" + h.hexdigest() != desc.digest:
-        raise _mismatch(desc, repo, f"{count} bytes with digest sha256:{h.hexdigest()}")
+    if count != desc.size or digest != desc.digest:
+        raise _mismatch(desc, repo, f"{count} bytes with digest {digest}")
 
 
 def check(data: bytes, desc: Descriptor, repo: str) -> None:

@@ -62,8 +62,8 @@ class Registry:
     many bytes."""
 
     def __init__(self, host: str, *, plain_http: bool = False, auth: Credentials | None =
-                 None, transport: Transport | None = None, chunk_size: int = 16 << 20,
-                 monolithic_max: int = 32 << 20) -> None:
+                 None, transport: Transport | None = None, chunk_size: int = 64 << 20,
+                 monolithic_max: int = 256 << 20) -> None:
         self.host = host
         self.transport = transport or Transport(host, plain_http=plain_http, credentials=auth)
         self.chunk_size, self.monolithic_max = chunk_size, monolithic_max

@@ -11,13 +11,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError, UsageError
 from ..fsutil import unwritable
 from ..json_reader import strict_json
 from ..progress import NO_PROGRESS, Progress
-from ..trust.policy import TrustPolicy
 from .artifact import (
     LAYER_TYPES,
     MAX_CONFIG,
@@ -34,6 +33,9 @@ from .client import Registry
 from .manifest import Descriptor, ImageManifest, parse_manifest
 from .push import open_registry
 from .reference import Reference, parse_reference
+
+if TYPE_CHECKING:  # pragma: no cover (the trust code is imported only to verify)
+    from ..trust.policy import TrustPolicy
 
 MAX_PACKAGE = 4 << 30  # bytes of a package layer we are willing to write
 
@@ -121,13 +123,20 @@ def _pull(reg: Registry, target: Reference, out_dir: Path,
         raise PackageError(f"{pinned}: its config says {config.format!r} but its layer is "
                            f"{layer.media_type}", code="oci-manifest",
                            hint="the artifact was not pushed by cloacinactl push")
-    name = safe_file_name(layer.annotation(TITLE)) or \
-        safe_file_name(f"{config.name}-{config.version}.cloacina") or "package.cloacina"
+    name = _file_name(layer.annotation(TITLE)) or \
+        _file_name(f"{config.name}-{config.version}.cloacina") or "package.cloacina"
     sidecars = _referrers(reg, repo, fetched.digest, progress)
     result = PullResult(str(pinned), fetched.digest, str(out_dir / name), layer.size,
                         config.format, config.name, config.version)
     _fetch_and_place(reg, repo, layer, sidecars, out_dir, name, trust, result, progress)
     return result
+
+
+def _file_name(name: str | None) -> str | None:
+    """A name to write the package under: a plain file name ending in ``.cloacina``
+    (so a pull writes only NAME.cloacina and its sidecars), else None."""
+    safe = safe_file_name(name)
+    return safe if safe is not None and safe.endswith(".cloacina") else None
 
 
 def read_config(data: bytes, where: str) -> PackageConfig:
@@ -206,8 +215,7 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
             staged[suffix] = private / (name + suffix)
             staged[suffix].write_bytes(data)
         if trust is not None:
-            result.signed_by = _verify(staged, out_dir / name, trust, result.reference,
-                                       progress)
+            result.signed_by = _verify(staged, out_dir / name, trust, result, progress)
             result.verified = True
         _place(staged, out_dir, name, result)
         placed = True
@@ -219,9 +227,10 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
 
 
 def _verify(staged: dict[str, Path], final: Path, trust: TrustPolicy | Path | str,
-            ref: str, progress: Progress) -> list[str]:
+            result: PullResult, progress: Progress) -> list[str]:
+    """Verify the staged package; it must also be the package its config names."""
     from ..ops.validate import ValidationPolicy, validate_package
-    from ..trust.policy import policy_from_options, require
+    from ..trust.policy import TrustPolicy, policy_from_options, require
 
     sig = staged.get(SIDECARS[SIGNATURE_TYPE][0])
     policy = trust if isinstance(trust, TrustPolicy) else policy_from_options(trust)
@@ -230,10 +239,15 @@ def _verify(staged: dict[str, Path], final: Path, trust: TrustPolicy | Path | st
     report = validate_package(staged[""], ValidationPolicy(trust=policy), shown_as=final,
                               progress=progress)
     if not report.ok:
-        raise PackageError(f"{ref} did not verify; nothing was written",
+        raise PackageError(f"{result.reference} did not verify; nothing was written",
                            code="pull-unverified", findings=report.errors,
                            hint="the package or its signature is not what a trusted key "
                                 "signed; do not use it ('cloacinactl verify' explains)")
+    if (report.name, report.version) != (result.name, result.version):
+        raise PackageError(f"{result.reference}: its config says {result.name} "
+                           f"{result.version} but the package is {report.name} "
+                           f"{report.version}; nothing was written", code="oci-manifest",
+                           hint="the artifact's metadata was changed after the push")
     return list(report.verified_by)
 
 
