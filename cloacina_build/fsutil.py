@@ -16,6 +16,29 @@ from .errors import UsageError
 CHUNK = 1 << 20
 
 
+def default_cache_dir() -> Path:
+    """The package cache: ``CLOACINA_CACHE_DIR``, else ``$XDG_CACHE_HOME`` (or
+    ``~/.cache``) ``/cloacina/packages``.  The loader keeps its entries there and the
+    ``oci://`` resolver its downloads, under ``oci/``."""
+    env = os.environ.get("CLOACINA_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cloacina" / "packages"
+
+
+def file_identity(path: Path | str) -> dict[str, int] | None:
+    """What says a file is still the one that was read: device, inode, size, mtime and
+    ctime (ns).  An in-place write, a copy, a rename over it or ``os.utime`` changes the
+    ctime, which no system call can set back.  None when the file cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
 def file_sha256(path: Path | str) -> str:
     """sha256 hex of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()

@@ -37,6 +37,8 @@ PLANNED: dict[str, dict[str, set[str] | None]] = {
 PLANNED_ARGS = {"diff": (2, 2)}
 SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "2>&1", "2>/dev/null"}
 SECRETS = {"CLOACINA_SIGNING_KEY", "CLOACINA_KEY_PASSPHRASE"}
+REGISTRY_SECRETS = {"CLOACINA_REGISTRY", "CLOACINA_REGISTRY_USERNAME",
+                    "CLOACINA_REGISTRY_PASSWORD"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +135,8 @@ def test_the_workflow_runs_every_stage_in_order(projects, template):
     assert doc["permissions"] == {"contents": "read", "security-events": "write",
                                   "actions": "read"}
     ids = [s.get("id") for s in steps(project) if s.get("id")]
-    assert ids == ["install", "test", "validate", "sarif", "package", "sign", "verify", "diff"]
+    assert ids == ["install", "test", "validate", "sarif", "package", "sign", "verify", "diff",
+                   "publish"]
     test = "cargo test --offline" if template == "rust" else "pytest"
     assert step(project, "test")["run"] == test
     assert steps(project)[0]["uses"] == "actions/checkout@v4"
@@ -164,7 +167,8 @@ def test_validate_writes_sarif_and_it_is_uploaded_even_when_validate_fails(proje
 def test_every_cloacinactl_line_uses_real_commands_and_options(projects, template):
     lines = cloacinactl_lines(projects[template])
     run = {shlex.split(line)[1] for line in lines}
-    assert {"validate", "package", "sign", "verify", "diff", "key", "inspect"} <= run
+    assert {"validate", "package", "sign", "verify", "diff", "key", "inspect", "attest",
+            "push"} <= run
     assert {line: problems_of(line) for line in lines if problems_of(line)} == {}
 
 
@@ -179,20 +183,35 @@ def test_the_line_checker_finds_mistakes():
     assert problems_of("cloacinactl sign --key env:K")
     assert problems_of("cloacinactl keys generate ci --out k/")
     assert problems_of("cloacinactl package . --format zip")
+    assert problems_of('cloacinactl push "$p" "oci://r/x" --username u --password-stdin') == []
+    assert problems_of("cloacinactl attest dist/x.cloacina --key env:K") == []
+    assert problems_of("cloacinactl push dist/x.cloacina")
+    assert problems_of("cloacinactl push a oci://r/x --password")
+    assert problems_of("cloacinactl push a oci://r/x --username")
+    assert problems_of("cloacinactl attest --key env:K")
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_secrets_reach_only_the_sign_step_and_only_through_env(projects, template):
+def test_secrets_reach_only_their_steps_and_only_through_env(projects, template):
     project = projects[template]
     text = (project / ".github/workflows/package.yml").read_text()
-    assert set(re.findall(r"secrets\.(\w+)", text)) == SECRETS
+    assert set(re.findall(r"secrets\.(\w+)", text)) == SECRETS | REGISTRY_SECRETS
     sign = step(project, "sign")
     assert sign["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in SECRETS}
     assert "--key env:CLOACINA_SIGNING_KEY" in sign["run"]
     assert sign["if"] == "github.event_name != 'pull_request'"
+    publish = step(project, "publish")
+    assert publish["env"] == {
+        "CLOACINA_REGISTRY": "${{ vars.CLOACINA_REGISTRY || secrets.CLOACINA_REGISTRY }}",
+        "CLOACINA_REGISTRY_USERNAME": "${{ secrets.CLOACINA_REGISTRY_USERNAME }}",
+        "CLOACINA_REGISTRY_PASSWORD": "${{ secrets.CLOACINA_REGISTRY_PASSWORD }}",
+        "CLOACINA_REPOSITORY": "ci-demo"}
+    assert publish["if"] == "github.ref_type == 'tag'"
+    # the password reaches cloacinactl on standard input, never on its command line
+    assert "--password-stdin" in publish["run"] and "--password " not in publish["run"]
     for s in steps(project):
         assert "${{" not in s.get("run", ""), s  # no expression in a script: no injection
-        if s.get("id") != "sign":
+        if s.get("id") not in ("sign", "publish"):
             assert "secrets." not in str(s.get("env", {})), s
 
 
@@ -271,7 +290,9 @@ def test_the_package_sign_and_verify_steps_run(tmp_path):
     shutil.copy(keys / "ci-demo-ci.pub", project / "trust")
     proc = run_step(project, "verify", env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "verified: ci-demo 0.1.0, signed by ci-demo-ci" in proc.stdout
+    assert "verified: ci-demo 0.1.0, signed by ci-demo-ci, build provenance verified" \
+        in proc.stdout
+    assert (project / "dist" / "ci-demo-0.1.0.cloacina.intoto.jsonl").is_file()
     assert "acme/ci-demo@0000" in subprocess.run(
         [EXE, "inspect", "dist/ci-demo-0.1.0.cloacina"], cwd=project, env=env,
         capture_output=True, text=True).stdout
@@ -320,3 +341,96 @@ def test_the_diff_step_compares_a_tag_with_the_previous_tag(tmp_path):
     assert "## Changes since v0.1.0" in summary and f"stub diff {previous}" in summary
     assert (project / "dist" / "diff.txt").read_text().startswith("stub diff")
     assert (project / "dist" / "diff.json").read_text().startswith("stub diff")
+
+
+def stub_cloacinactl(tmp_path: Path) -> Path:
+    """A stand-in cloacinactl that records its arguments and standard input."""
+    stub = tmp_path / "stub"
+    stub.mkdir(exist_ok=True)
+    (stub / "cloacinactl").write_text(
+        '#!/bin/sh\necho "$*" >> "$STUB_LOG"\n'
+        'if [ "${*#*--password-stdin}" != "$*" ]; then cat >> "$STUB_LOG.stdin"; fi\n')
+    (stub / "cloacinactl").chmod(0o755)
+    return stub
+
+
+def test_the_publish_step_pushes_only_when_a_registry_is_set(tmp_path):
+    project = create_project("ci-demo", path=tmp_path / "ci-demo")
+    (project / "dist").mkdir()
+    for name in ("ci-demo-0.1.0.cloacina", "ci-demo-0.1.0.cloacina.intoto.jsonl", "diff.txt"):
+        (project / "dist" / name).write_text("x")
+    log = tmp_path / "calls"
+    env = actions_env(tmp_path, STUB_LOG=str(log), CLOACINA_REPOSITORY="ci-demo",
+                      PATH=f"{stub_cloacinactl(tmp_path)}{os.pathsep}{os.environ['PATH']}")
+    # No registry configured: a notice, nothing pushed, the release goes on.
+    proc = run_step(project, "publish", env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "::notice::not published" in proc.stdout and not log.exists()
+    # A registry that needs no credentials (or docker's config.json has them).
+    proc = run_step(project, "publish", {**env, "CLOACINA_REGISTRY": "registry.example/acme"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert log.read_text().splitlines() == [
+        "push dist/ci-demo-0.1.0.cloacina oci://registry.example/acme/ci-demo"]
+    # Credentials from the secrets: the password on standard input only.
+    log.unlink()
+    proc = run_step(project, "publish", {
+        **env, "CLOACINA_REGISTRY": "ghcr.io/acme", "CLOACINA_REGISTRY_USERNAME": "bot",
+        "CLOACINA_REGISTRY_PASSWORD": "s3cret token"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert log.read_text().splitlines() == [
+        "push dist/ci-demo-0.1.0.cloacina oci://ghcr.io/acme/ci-demo --username bot "
+        "--password-stdin"]
+    assert Path(f"{log}.stdin").read_text() == "s3cret token\n"
+    assert "s3cret" not in log.read_text()
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_the_repository_is_the_lower_case_project_name(tmp_path, template):
+    project = create_project("Order_ETL.v2", template=template, path=tmp_path / "p")
+    repository = step(project, "publish")["env"]["CLOACINA_REPOSITORY"]
+    assert repository == "order-etl-v2"
+    assert re.fullmatch(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*", repository)  # OCI's rule
+
+
+@pytest.mark.parametrize("with_auth", [False, True])
+def test_the_publish_step_pushes_to_a_real_registry(tmp_path, request, with_auth):
+    """The step's own script, run as GitHub runs it, against docker-registry (with and
+    without credentials): the package and, after a signed build, its signature and
+    provenance as referrers.  The test registry has no TLS, so the cloacinactl on PATH
+    adds --plain-http to what the step runs."""
+    from .registry import AUTH_PASSWORD, AUTH_USER
+
+    registry = request.getfixturevalue("auth_registry" if with_auth else "registry")
+    project = create_project("ci-demo", path=tmp_path / "ci-demo")
+    keys = tmp_path / "keys"
+    subprocess.run([EXE, "key", "generate", "ci-demo-ci", "--out", keys], check=True,
+                   capture_output=True)
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "cloacinactl").write_text(f'#!/bin/sh\nexec "{EXE}" "$@" --plain-http\n')
+    (wrapper / "cloacinactl").chmod(0o755)
+    namespace = f"ci/{registry.repo(request).split('/')[-1]}"
+    env = actions_env(tmp_path, CLOACINA_SIGNING_KEY=(keys / "ci-demo-ci.key").read_text(),
+                      CLOACINA_REGISTRY=f"{registry.host}/{namespace}",
+                      CLOACINA_REPOSITORY="ci-demo")
+    for step_id in ("package", "sign"):
+        proc = run_step(project, step_id, env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    if with_auth:
+        env.update(CLOACINA_REGISTRY_USERNAME=AUTH_USER, CLOACINA_REGISTRY_PASSWORD=AUTH_PASSWORD)
+    env["PATH"] = f"{wrapper}{os.pathsep}{env['PATH']}"
+    proc = run_step(project, "publish", env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ref = f"oci://{registry.host}/{namespace}/ci-demo:0.1.0"
+    assert f"pushed dist/ci-demo-0.1.0.cloacina to {ref}" in proc.stdout
+    # the signature is embedded (in the package); the provenance goes beside it
+    assert proc.stdout.count("  referrer ") == 1
+    assert "referrer dist/ci-demo-0.1.0.cloacina.intoto.jsonl: provenance sha256:" \
+        in proc.stdout
+    status, _, body = registry.get(f"/v2/{namespace}/ci-demo/tags/list")
+    assert status == 200 and "0.1.0" in body.decode()
+    if with_auth:  # without the secrets the same push is refused
+        env.pop("CLOACINA_REGISTRY_USERNAME")
+        env.pop("CLOACINA_REGISTRY_PASSWORD")
+        proc = run_step(project, "publish", {**env, "DOCKER_CONFIG": str(tmp_path / "none")})
+        assert proc.returncode == 2 and "error: " in proc.stderr

@@ -1,9 +1,12 @@
-"""``cloacinactl attest``: signed build provenance for a package already built."""
+"""``cloacinactl attest``: signed build provenance for a package already built; for a
+package in a registry (``attest oci://…``) it is pushed as a referrer."""
 
 from __future__ import annotations
 
 import click
 
+from ..errors import UsageError
+from .oci_options import registry_credentials, registry_options
 from .options import (
     CloacinaCommand,
     emit_json,
@@ -21,17 +24,28 @@ from .provenance_text import attestation_text
               help="The private key: a file, env:VAR (PEM text) or - (standard input).")
 @click.option("--force", is_flag=True, help="Replace an existing FILE.intoto.jsonl.")
 @passphrase_options
+@registry_options
 @json_option
 @handle_errors
 def attest(file: str, key_spec: str, force: bool, passphrase_file: str | None,
-           passphrase_env: str | None, as_json: bool) -> None:
+           passphrase_env: str | None, plain_http: bool, username: str | None,
+           password_stdin: bool, as_json: bool) -> None:
     """Write FILE.intoto.jsonl: signed SLSA build provenance of the package FILE.
 
     The facts come from the package's own build manifest (the predicate says it was
     attested after the build). Sign the package first and attest last: an embedded
-    signature changes the file's bytes."""
+    signature changes the file's bytes.  FILE may be an oci:// reference: the package is
+    fetched (through the cache), attested, and FILE.intoto.jsonl pushed as a referrer."""
+    from ..oci.reference import is_reference
     from ..ops.attest import attest_package
 
+    if is_reference(file):
+        _attest_reference(file, key_spec, force, (passphrase_file, passphrase_env),
+                          registry_credentials(username, password_stdin), plain_http, as_json)
+        return
+    if plain_http or username is not None or password_stdin:
+        raise UsageError("--plain-http, --username and --password-stdin apply only to an "
+                         "oci:// reference")
     key = signing_key(key_spec, passphrase_file, passphrase_env)
     result = attest_package(file, key, force=force)
     if as_json:
@@ -40,3 +54,23 @@ def attest(file: str, key_spec: str, force: bool, passphrase_file: str | None,
         from .render import shown_path
 
         click.echo(attestation_text(result, shown_path(result.path)))
+
+
+def _attest_reference(ref: str, key_spec: str, force: bool,
+                      passphrase: tuple[str | None, str | None], auth, plain_http: bool,
+                      as_json: bool) -> None:
+    from ..oci.endorse import attest_reference
+    from .progress import command_progress
+    from .render import shown_path
+    from .terminal import printable
+
+    key = signing_key(key_spec, *passphrase)
+    with command_progress() as progress:
+        result = attest_reference(ref, key, force=force, auth=auth, plain_http=plain_http,
+                                  progress=progress)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(attestation_text(result.made, shown_path(result.file)) + "\n" +
+               printable(f"  pushed it as referrer {result.referrer.digest} of "
+                         f"{result.reference}"))

@@ -36,6 +36,8 @@ from .options import (
 from .progress import command_progress
 from .pull import pull
 from .push import push
+from .references import accepts_reference
+from .sign import sign
 from .terminal import echo_text, paint, printable
 from .validate_output import output_options
 
@@ -165,6 +167,7 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
               help="Say which signatures are by trusted keys (a directory or trust file).")
 @json_option
 @handle_errors
+@accepts_reference("file")
 def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     """Show what the package FILE holds (reads only its head).
 
@@ -191,6 +194,7 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
 @output_options
 @json_option
 @handle_errors
+@accepts_reference("path")
 def validate(path: str, trust_path: str | None, threshold: int, detached: str | None,
              require_signature: bool, fmt: str, output: str | None, as_json: bool) -> None:
     """Check a .cloacina package or a project directory; exit 1 when invalid.
@@ -218,6 +222,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
               help="Also require FILE.intoto.jsonl, build provenance by a trusted key.")
 @json_option
 @handle_errors
+@accepts_reference("file")
 def verify(file: str, trust_path: str | None, threshold: int, detached: str | None,
            state: str | None, allow_rollback: bool, provenance: bool, as_json: bool) -> None:
     """Verify FILE: every digest, and trusted signatures; exit 1 when not verified."""
@@ -246,6 +251,7 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
                    "~/.cache/cloacina/packages).")
 @json_option
 @handle_errors
+@accepts_reference("file")
 def run(file: str, context_arg: str | None, trust_path: str | None, threshold: int,
         detached: str | None, cache_dir: str | None, as_json: bool) -> None:
     """Run the workflow in package FILE locally, the way the engine would."""
@@ -287,48 +293,6 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--key", "key_spec", required=True, metavar="KEY",
-              help="The private key: a file, env:VAR (PEM text) or - (standard input).")
-@click.option("--comment", default="", help="A comment, signed with the rest.")
-@click.option("--signer", help="The signer name recorded (default: the key's name).")
-@click.option("--detached", is_flag=True,
-              help="Write FILE.sig (the engine's format) and leave the package untouched.")
-@click.option("--force", is_flag=True,
-              help="Replace an existing FILE.sig, or this key's signature in the package.")
-@passphrase_options
-@json_option
-@handle_errors
-def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: bool,
-         force: bool, passphrase_file: str | None, passphrase_env: str | None,
-         as_json: bool) -> None:
-    """Sign the package FILE (embedded, or a detached .sig)."""
-    from ..ops.signing import sign_detached, sign_package
-
-    key = signing_key(key_spec, passphrase_file, passphrase_env)
-    if detached:
-        if comment or signer:
-            from ..errors import UsageError
-
-            raise UsageError("--comment and --signer do not apply to --detached signatures "
-                             "(the engine's format has no comment)")
-        result = sign_detached(file, key, force=force)
-    else:
-        result = sign_package(file, key, comment=comment, signer=signer, force=force)
-    if result.replaced is not None and not as_json:
-        click.echo(printable(f"replaced {result.replaced}"))  # a signer read from the package
-    if as_json:
-        emit_json(result.to_dict())
-    elif detached:
-        click.echo(printable(f"wrote {result.path}: signed by {result.signer} "
-                             f"(key {result.key_id[:16]})"))
-    else:
-        click.echo(printable(f"signed {result.path} as {result.signer} (key "
-                             f"{result.key_id[:16]}); {result.signatures} signature(s) in "
-                             "the package"))
-
-
-@cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--to", "to", type=click.Choice(["engine", "cloacina"]), required=True,
               help="engine: the bzip2 source archive the Cloacina engine loads; cloacina: "
                    "this tool's zstd package (a wheel payload).")
@@ -366,6 +330,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
 
 
 cli.add_command(key)
+cli.add_command(sign)
 cli.add_command(attest)
 cli.add_command(diff)
 cli.add_command(ls)

@@ -25,20 +25,14 @@ from typing import Any
 
 from ..errors import PackageError, UsageError
 from ..findings import error, has_errors
+from ..fsutil import default_cache_dir as default_cache_dir  # where it lived: kept importable
 from ..fsutil import exclusive_lock
+from ..fsutil import file_identity as file_identity  # where it lived: kept importable
 from ..fsutil import file_sha256 as _hash
 
 ENTRY_FILE = "entry.json"
 ENTRY_VERSION = 1
 MAX_SOURCES = 16  # identities of verified files kept per entry (the newest)
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("CLOACINA_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cloacina" / "packages"
 
 
 @dataclass(frozen=True)
@@ -58,18 +52,6 @@ class Entry:
             return [self.site]
         vendor = self.path / "vendor"
         return [self.path / "workflow"] + ([vendor] if vendor.is_dir() else [])
-
-
-def file_identity(path: Path) -> dict[str, int] | None:
-    """What says a file is still the one that was read: device, inode, size, mtime and
-    ctime (ns).  An in-place write, a copy, a rename over it or ``os.utime`` changes the
-    ctime, which no system call can set back.  None when the file cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
 
 
 def knows(entry: Entry, identity: dict[str, int] | None) -> bool:

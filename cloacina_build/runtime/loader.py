@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError
 from ..findings import Finding, error
@@ -29,11 +29,15 @@ from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
 from ..progress import NO_PROGRESS, Progress
 from ..project.fingerprint import fingerprint_function
-from ..trust.policy import SignatureCheck, TrustPolicy, signature_findings
+from ..trust.policy import SignatureCheck, TrustPolicy, require, signature_findings
 from . import cache as cache_mod
 from .cloaca_compat import Registry, make_module, real_cloaca
 from .drift import registry_drift, resolved_functions
 from .isolation import PackageImporter
+from .remote import from_registry
+
+if TYPE_CHECKING:
+    from ..oci.auth import Credentials
 
 
 class DriftError(PackageError):
@@ -102,17 +106,19 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
                  cache_dir: Path | str | None = None, limits: Limits = DEFAULT_LIMITS,
                  use_real_cloaca: bool | None = None,
                  engine_limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
-                 progress: Progress = NO_PROGRESS) -> LoadedPackage:
+                 progress: Progress = NO_PROGRESS, plain_http: bool = False,
+                 auth: Credentials | None = None) -> LoadedPackage:
     """Load a package for execution: this tool's (zstd, a wheel) or the engine's archive
-    (bzip2 source, told apart by its first bytes; see docs/engine.md#running).
+    (bzip2 source, told apart by its first bytes; see docs/engine.md#running).  ``path``
+    may be an ``oci://`` reference, fetched into the cache (``remote.py``).
 
     ``trust``: a :class:`TrustPolicy`; when given, the package must verify under it (a
     signature is required). Without it, the package must still validate, and its
     signatures, if any, are reported but not required.  ``progress`` hears each step (a
     cold load reads the whole file) and the bytes read.
     """
-    path = Path(path)
     cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
+    path, trust = from_registry(path, trust, cache_dir, plain_http, auth, progress)
     if path.is_file() and detect_format(path) == ENGINE:
         return _load_engine(path, trust, cache_dir, engine_limits, use_real_cloaca, progress)
     identity = cache_mod.file_identity(path)  # before anything is read from the file
@@ -188,8 +194,6 @@ def _through_cache(path: Path, head, cache_dir: Path, identity, trust: TrustPoli
 
 def _policy(trust: TrustPolicy | None) -> TrustPolicy:
     """With a trust policy a signature is required, exactly as ``verify_package`` does."""
-    from ..trust.policy import require
-
     return require(trust) if trust is not None else TrustPolicy()
 
 
