@@ -12,6 +12,7 @@ from .options import (
     emit_json,
     handle_errors,
     json_option,
+    key_option,
     passphrase_options,
     signing_key,
 )
@@ -20,8 +21,7 @@ from .provenance_text import attestation_text
 
 @click.command(cls=CloacinaCommand)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--key", "key_spec", required=True, metavar="KEY",
-              help="The private key: a file, env:VAR (PEM text) or - (standard input).")
+@key_option
 @click.option("--force", is_flag=True, help="Replace an existing FILE.intoto.jsonl.")
 @passphrase_options
 @registry_options

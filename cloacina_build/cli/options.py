@@ -213,6 +213,11 @@ json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object for machines.")
 
 
+key_option = click.option("--key", "key_spec", required=True, metavar="KEY",
+                          help="The private key: a file, env:VAR (PEM text) or - "
+                               "(standard input).")
+
+
 def passphrase_options(func):
     func = click.option("--passphrase-env", metavar="VAR",
                         help="Read the key passphrase from environment variable VAR "

@@ -13,6 +13,7 @@ from .options import (
     emit_json,
     handle_errors,
     json_option,
+    key_option,
     passphrase_options,
     signing_key,
 )
@@ -21,8 +22,7 @@ from .terminal import printable
 
 @click.command(cls=CloacinaCommand)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--key", "key_spec", required=True, metavar="KEY",
-              help="The private key: a file, env:VAR (PEM text) or - (standard input).")
+@key_option
 @click.option("--comment", default="", help="A comment, signed with the rest.")
 @click.option("--signer", help="The signer name recorded (default: the key's name).")
 @click.option("--detached", is_flag=True,
