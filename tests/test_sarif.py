@@ -31,6 +31,7 @@ from cloacina_build.ops.sarif import (
     project_file,
     sarif_report,
     split_line,
+    validate_for_sarif,
 )
 from cloacina_build.ops.validate import ValidationReport, validate_path
 
@@ -523,3 +524,21 @@ def test_a_project_too_broken_to_read_is_still_a_sarif_result(tmp_path, monkeypa
     for fmt in ("text", "json"):  # the other formats report the error as before
         other = run_cli("validate", "p", "--format", fmt)
         assert other.exit_code == 1 and "invalid: " not in other.stdout
+
+
+def test_the_library_turns_an_unreadable_project_into_a_report_and_raises_usage_errors(
+        tmp_path):
+    """The policy lives in the library: what the CLI's SARIF path does, a library user
+    gets from validate_for_sarif."""
+    from cloacina_build.errors import UsageError
+
+    project = write_project(tmp_path / "p", BROKEN)
+    (project / "package.toml").write_text("[package\n")
+    report, failure = validate_for_sarif(project)
+    assert failure is not None and failure.code == "config-syntax"
+    assert not report.ok and [f.code for f in report.findings] == ["config-syntax"]
+    check_sarif(sarif_report(report))
+    good, none = validate_for_sarif(EXAMPLES / "data-pipeline")
+    assert none is None and good.ok
+    with pytest.raises(UsageError):
+        validate_for_sarif(tmp_path / "missing.cloacina")

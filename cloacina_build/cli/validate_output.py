@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_FAILED, CloacinaError
+from ..errors import EXIT_FAILED
 from .options import QUIET, emit_json, verbosity
 from .terminal import paint, printable
 
@@ -46,23 +46,21 @@ def output_options(func):
 
 
 def validated(path: str, policy, fmt: str, progress=None, output: str | None = None):
-    """The report of ``validate_path``.  For SARIF, a project or package too broken to
-    validate at all (exit 1: invalid TOML, say) becomes a report of that one error, so
-    the SARIF file still says what is wrong; the error is printed as usual too (with
-    ``output``, as the report's one finding above the summary)."""
+    """The report of ``validate_path``; for SARIF, of ``ops.sarif.validate_for_sarif``
+    (a project or package too broken to validate becomes a report of that one error),
+    whose error is printed as usual too (with ``output``, as the report's one finding
+    above the summary)."""
     from ..ops.validate import validate_path
 
-    try:
+    if fmt != "sarif":
         return validate_path(path, policy, progress=progress)
-    except CloacinaError as exc:
-        if fmt != "sarif" or exc.exit_code != EXIT_FAILED:
-            raise
-        from ..ops.sarif import failed_report
+    from ..ops.sarif import validate_for_sarif
 
-        if output is None:
-            click.echo(paint(f"error: {exc.diagnostics(printable)}", err=True,
-                             findings=True), err=True)
-        return failed_report(path, exc)
+    report, failure = validate_for_sarif(path, policy, progress=progress)
+    if failure is not None and output is None:
+        click.echo(paint(f"error: {failure.diagnostics(printable)}", err=True,
+                         findings=True), err=True)
+    return report
 
 
 def emit_validation(report, fmt: str, output: str | None, source: str) -> None:

@@ -31,10 +31,11 @@ from urllib.parse import quote
 
 from .. import codes
 from ..__about__ import __url__, __version__
-from ..errors import CloacinaError
+from ..errors import EXIT_FAILED, CloacinaError
 from ..findings import Finding, error
 from ..model import Severity
-from .validate import ValidationReport
+from ..progress import NO_PROGRESS, Progress
+from .validate import ValidationPolicy, ValidationReport, validate_path
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
@@ -266,3 +267,19 @@ def failed_report(path: Path | str, exc: CloacinaError) -> ValidationReport:
     kind = "project" if Path(path).is_dir() else "package"
     findings = list(exc.findings) or [error(exc.code, exc.message)]
     return ValidationReport(str(path), kind, findings)
+
+
+def validate_for_sarif(path: Path | str, policy: ValidationPolicy | None = None, *,
+                       progress: Progress = NO_PROGRESS
+                       ) -> tuple[ValidationReport, CloacinaError | None]:
+    """:func:`validate_path` for a SARIF consumer: a project or package too broken to
+    validate at all (exit 1: invalid TOML, say) becomes a report of that error
+    (:func:`failed_report`), so a SARIF file still says what is wrong; the error is
+    returned beside it for the caller to show.  Usage and environment errors (exit 2)
+    are raised as usual."""
+    try:
+        return validate_path(path, policy, progress=progress), None
+    except CloacinaError as exc:
+        if exc.exit_code != EXIT_FAILED:
+            raise
+        return failed_report(path, exc), exc
