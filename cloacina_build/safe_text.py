@@ -15,7 +15,6 @@ hold for every output, whichever layer makes it:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -43,6 +42,8 @@ def json_text(data: Any, *, indent: bool = False) -> str:
     """``data`` as JSON with sorted keys (indented by two when ``indent``); values JSON
     does not know, such as paths, as text; lone surrogates as ``\\uXXXX`` escapes (they
     can only stand inside strings, where the escape means the same)."""
+    import json  # not at import time: the terminal needs visible() at start-up, not JSON
+
     text = json.dumps(data, indent=2 if indent else None, sort_keys=True,
                       ensure_ascii=False, default=str)
     if text.isascii():  # the usual case, at no cost (the string knows it)

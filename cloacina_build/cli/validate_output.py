@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -74,7 +73,7 @@ def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
     elif output is None:
         click.echo(paint(validate_text(report, quiet=quiet)))
     else:  # the terminal (a CI log) still says what is wrong, then what was written
-        write_output(Path(output), _file_text(report, fmt).encode("utf-8"), source=source)
+        write_output(output, _file_text(report, fmt).encode("utf-8"), source=source)
         click.echo(paint(validate_text(report, quiet=quiet)
                          + printable(f"; wrote {shown_path(output)}")))
     if not report.ok:
