@@ -33,7 +33,6 @@ from .options import (
     trust_options,
     verbosity,
 )
-from .progress import command_progress
 from .pull import pull
 from .push import push
 from .references import accepts_reference
@@ -137,6 +136,7 @@ def package(path: str, output: str | None, isolated: bool, native_lib: str | Non
             as_json: bool) -> None:
     """Build the workflow project at PATH into one .cloacina package."""
     from ..build.builder import build_package
+    from .progress import command_progress
     from .render import package_text
 
     key = signing_key(sign_key, passphrase_file, passphrase_env) if sign_key else None
@@ -175,6 +175,7 @@ def inspect(file: str, trust_path: str | None, as_json: bool) -> None:
     discovered from the source."""
     from ..ops.inspect import inspect as inspect_
     from ..trust.store import load_trust
+    from .progress import command_progress
     from .render import inspect_text
 
     with command_progress() as progress:
@@ -202,6 +203,7 @@ def validate(path: str, trust_path: str | None, threshold: int, detached: str | 
     A package is ours (zstd) or an engine archive (bzip2 source): each gets its rules."""
     from ..ops.validate import ValidationPolicy
     from ..trust.policy import policy_from_options
+    from .progress import command_progress
     from .validate_output import emit_validation, validated
 
     policy = ValidationPolicy(trust=policy_from_options(trust_path, threshold=threshold,
@@ -229,6 +231,7 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
     from ..errors import UsageError
     from ..ops.validate import verify_package
     from ..trust.policy import policy_from_options
+    from .progress import command_progress
     from .render import verify_text
 
     if not trust_path:
@@ -258,6 +261,7 @@ def run(file: str, context_arg: str | None, trust_path: str | None, threshold: i
     from ..runtime.loader import load_package
     from ..testing import run_loaded
     from ..trust.policy import policy_from_options
+    from .progress import command_progress
     from .render import run_event_line, run_text, tries
 
     context = read_context(context_arg)
@@ -310,6 +314,7 @@ def convert(file: str, to: str, output: str | None, force: bool, as_json: bool) 
     must be identical; native payloads, compiled wheels and engine archives without a
     Python workflow are refused."""
     from ..build.convert import convert_package
+    from .progress import command_progress
     from .render import shown_path
 
     with command_progress() as progress:

@@ -7,7 +7,6 @@ import click
 
 from .oci_options import registry_credentials, registry_options
 from .options import CloacinaCommand, emit_json, handle_errors, json_option
-from .progress import command_progress
 from .terminal import paint, printable
 
 
@@ -30,6 +29,7 @@ def pull(reference: str, out_dir: str, trust_path: str | None, plain_http: bool,
     must verify (its pulled FILE.sig counts as its detached signature) or nothing is
     written.  Each file is written to a temporary name and renamed into place."""
     from ..oci.pull import pull_package
+    from .progress import command_progress
     from .render import human_size, shown_path
 
     auth = registry_credentials(username, password_stdin)

@@ -7,7 +7,6 @@ import click
 
 from .oci_options import registry_credentials, registry_options
 from .options import CloacinaCommand, emit_json, handle_errors, json_option
-from .progress import command_progress
 from .terminal import printable
 
 
@@ -28,6 +27,7 @@ def push(file: str, reference: str, plain_http: bool, username: str | None,
     FILE.intoto.jsonl beside FILE are pushed as referrers of the package.  Credentials:
     --username with --password-stdin, else docker's (config.json, credential helpers)."""
     from ..oci.push import push_package
+    from .progress import command_progress
     from .render import human_size, shown_path
 
     auth = registry_credentials(username, password_stdin)

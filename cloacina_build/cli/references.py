@@ -14,7 +14,6 @@ import click
 from ..errors import UsageError
 from .oci_options import registry_credentials, registry_options
 from .options import QUIET, verbosity
-from .progress import command_progress
 from .terminal import paint, printable
 
 
@@ -49,6 +48,7 @@ def local_file(ref: str, plain_http: bool, username: str | None, password_stdin:
     """The cached file ``ref`` names; one line on standard error says where it came from
     (not under ``-q`` or ``--json``)."""
     from ..oci.local import fetch_reference
+    from .progress import command_progress
 
     auth = registry_credentials(username, password_stdin)
     with command_progress() as progress:
