@@ -63,16 +63,14 @@ def list_package(path: Path | str, limits: Limits = DEFAULT_LIMITS, *,
     a file that is no package or whose head cannot be read; later problems are findings.
     ``progress`` hears one step (named ``step``) and the bytes of the file read."""
     from ..format.engine.bzip import ENGINE as BZIP2
-    from ..format.engine.bzip import sniff
+    from ..format.engine.bzip import detect_format
 
     path = Path(path)
     progress.phase(step)
-    if path.is_file():
-        with open(path, "rb") as fh:
-            if sniff(fh.read(4)) == BZIP2:
-                from .listing_engine import list_engine
+    if path.is_file() and detect_format(path) == BZIP2:
+        from .listing_engine import list_engine
 
-                return list_engine(path, progress=progress)
+        return list_engine(path, progress=progress)
     return _list_cloacina(path, limits, progress)
 
 
