@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from ..progress import NO_PROGRESS, Progress, Terminal
 from .options import QUIET, VERBOSE, verbosity
+from .render import human_size as size
 from .terminal import colour_on
 
 DELAY = 1.0       # seconds of work before the line appears
@@ -76,14 +77,6 @@ def command_progress() -> Iterator[Progress]:
         shown.stop(finished=False)
         raise
     shown.stop()
-
-
-def size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def duration(seconds: float) -> str:
