@@ -63,7 +63,7 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
         list_only: bool, as_json: bool) -> None:
     """Create a workflow project NAME from a template."""
     from ..errors import UsageError
-    from ..project.scaffold import create_project, list_templates
+    from ..project.scaffold import create_project, list_templates, load_template
 
     if list_only:
         templates = list_templates()
@@ -84,18 +84,18 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
         if not sep or not key:
             raise UsageError(f"--var {item!r} must look like KEY=VALUE")
         values[key] = value
-    path = create_project(name, template=template, path=target, variables=values)
+    tpl = load_template(template)
+    path = create_project(name, template=tpl, path=target, variables=values)
     if as_json:
         emit_json({"ok": True, "path": str(path), "template": template, "name": name})
     else:
-        _created(path, template, values)
+        _created(path, tpl, template, values)
 
 
-def _created(path, template: str, values: dict[str, str]) -> None:
-    from ..project.scaffold import REQUIREMENT, load_template
+def _created(path, tpl, template: str, values: dict[str, str]) -> None:
+    from ..project.scaffold import REQUIREMENT
     from .render import shown_path
 
-    tpl = load_template(template)
     test = "cargo test --offline" if tpl.language == "rust" else "pytest"
     click.echo(f"created {shown_path(path)} from template '{template}'")
     if verbosity() == QUIET:  # the result only, not the advice

@@ -179,9 +179,11 @@ def _check_version(version: str | None) -> None:
                          hint="use a version such as 0.1.0") from None
 
 
-def create_project(name: str, *, template: str = "python", path: Path | str | None = None,
+def create_project(name: str, *, template: str | Template = "python",
+                   path: Path | str | None = None,
                    variables: dict[str, str] | None = None) -> Path:
-    tpl = load_template(template)
+    """A project ``name`` from ``template`` (a name, a directory, or a loaded template)."""
+    tpl = template if isinstance(template, Template) else load_template(template)
     values = _values(tpl, derive(name, tpl.language), variables or {})
     target = Path(path) if path else Path.cwd() / name
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
