@@ -256,8 +256,13 @@ def _records(where: Path, name: str, listing: dict[str, str]) -> dict[str, dict[
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
+    _put(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _put(path: Path, data: bytes) -> None:
+    """``data`` at ``path`` through a temporary name beside it (under the entry's lock)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", "utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -277,9 +282,7 @@ def _refresh(reg: Registry, pinned: Reference, root: _Store, entry: dict[str, An
             suffix = _suffix(artifact_type)
             target = where / (name + suffix)
             if artifact_type in fetched:
-                tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_bytes(fetched[artifact_type])
-                os.replace(tmp, target)
+                _put(target, fetched[artifact_type])
             elif target.is_file():
                 target.unlink()
         entry["sidecars"] = _records(where, name, listing)
@@ -302,9 +305,7 @@ def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer:
         target = local.path.with_name(local.path.name + _suffix(artifact_type))
         if entry is None:  # gone or damaged meanwhile: the next use fetches it again
             return target
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
+        _put(target, file.read_bytes())
         listing = {s: r.get("referrer", "") for s, r in entry["sidecars"].items()}
         listing[_suffix(artifact_type)] = referrer
         entry["sidecars"] = _records(where, entry["file"], listing)
