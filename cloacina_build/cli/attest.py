@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import UsageError
-from .oci_options import registry_credentials, registry_options
+from .oci_options import refuse_registry_options, registry_credentials, registry_options
 from .options import (
     CloacinaCommand,
     emit_json,
@@ -43,9 +42,7 @@ def attest(file: str, key_spec: str, force: bool, passphrase_file: str | None,
         _attest_reference(file, key_spec, force, (passphrase_file, passphrase_env),
                           registry_credentials(username, password_stdin), plain_http, as_json)
         return
-    if plain_http or username is not None or password_stdin:
-        raise UsageError("--plain-http, --username and --password-stdin apply only to an "
-                         "oci:// reference")
+    refuse_registry_options(plain_http, username, password_stdin)
     key = signing_key(key_spec, passphrase_file, passphrase_env)
     result = attest_package(file, key, force=force)
     if as_json:

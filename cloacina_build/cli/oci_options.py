@@ -36,3 +36,11 @@ def registry_credentials(username: str | None, password_stdin: bool):
         raise UsageError("--password-stdin read no password from standard input",
                          hint="pipe the password or token into the command")
     return Credentials(username, password)
+
+
+def refuse_registry_options(plain_http: bool, username: str | None, password_stdin: bool,
+                            hint: str | None = None) -> None:
+    """A ``UsageError`` when a registry option is given for what is not a reference."""
+    if plain_http or username is not None or password_stdin:
+        raise UsageError("--plain-http, --username and --password-stdin apply only to an "
+                         "oci:// reference", hint=hint)

@@ -26,6 +26,7 @@ def push(file: str, reference: str, plain_http: bool, username: str | None,
     The tag defaults to the package version ('+' written as '_').  FILE.sig and
     FILE.intoto.jsonl beside FILE are pushed as referrers of the package.  Credentials:
     --username with --password-stdin, else docker's (config.json, credential helpers)."""
+    from ..oci.artifact import PROVENANCE_TYPE, SIGNATURE_TYPE
     from ..oci.push import push_package
     from .progress import command_progress
     from .render import human_size, shown_path
@@ -41,10 +42,7 @@ def push(file: str, reference: str, plain_http: bool, username: str | None,
     click.echo(printable(f"pushed {shown_path(result.file)} to {result.reference}") +
                f"\n  {human_size(result.size)}, {fmt} format, {result.uploaded} new blob(s)"
                f"\n  digest {result.digest}")
+    kinds = {SIGNATURE_TYPE: "signature", PROVENANCE_TYPE: "provenance"}
     for ref in result.referrers:
-        kind = KINDS.get(ref.artifact_type, ref.artifact_type)
+        kind = kinds.get(ref.artifact_type, ref.artifact_type)
         click.echo(printable(f"  referrer {shown_path(ref.file)}: {kind} {ref.digest}"))
-
-
-KINDS = {"application/vnd.cloacina.signature.v1": "signature",
-         "application/vnd.in-toto+json": "provenance"}

@@ -11,8 +11,7 @@ import functools
 
 import click
 
-from ..errors import UsageError
-from .oci_options import registry_credentials, registry_options
+from .oci_options import refuse_registry_options, registry_credentials, registry_options
 from .options import QUIET, verbosity
 from .terminal import paint, printable
 
@@ -32,10 +31,10 @@ def accepts_reference(argument: str):
             if isinstance(value, str) and is_reference(value):
                 kwargs[argument] = local_file(value, plain_http, username, password_stdin,
                                               kwargs.get("cache_dir"), kwargs.get("as_json"))
-            elif plain_http or username is not None or password_stdin:
-                raise UsageError("--plain-http, --username and --password-stdin apply only "
-                                 "to an oci:// reference", hint="give the package as "
-                                 "oci://HOST/REPO:TAG, or leave these options out")
+            else:
+                refuse_registry_options(plain_http, username, password_stdin,
+                                        hint="give the package as oci://HOST/REPO:TAG, or "
+                                             "leave these options out")
             return func(*args, **kwargs)
 
         return registry_options(wrapper)

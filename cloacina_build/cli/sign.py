@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from .oci_options import registry_credentials, registry_options
+from .oci_options import refuse_registry_options, registry_credentials, registry_options
 from .options import (
     CloacinaCommand,
     emit_json,
@@ -53,9 +53,7 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
         _sign_reference(file, key_spec, detached, force, (passphrase_file, passphrase_env),
                         registry_credentials(username, password_stdin), plain_http, as_json)
         return
-    if plain_http or username is not None or password_stdin:
-        raise UsageError("--plain-http, --username and --password-stdin apply only to an "
-                         "oci:// reference")
+    refuse_registry_options(plain_http, username, password_stdin)
     key = signing_key(key_spec, passphrase_file, passphrase_env)
     if detached:
         result = sign_detached(file, key, force=force)

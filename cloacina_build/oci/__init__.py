@@ -7,15 +7,39 @@ urllib3: retries, the 401 challenge), ``auth`` (docker's credentials, helpers, t
 ``manifest`` (typed manifests and indexes, read totally), ``blobs`` (streaming uploads and
 downloads), ``client`` (``Registry``: blobs, manifests, referrers), ``artifact`` (media
 types, the config blob, the manifest of a package), ``push`` and ``pull``.
+
+The names below are imported when first used (PEP 562): ``oci.reference.is_reference``,
+which every command taking a package file asks, costs no HTTP client.
 """
 
-from .artifact import ARTIFACT_TYPE, PROVENANCE_TYPE, SIGNATURE_TYPE
-from .auth import Credentials
-from .client import Registry
-from .pull import PullResult, pull_package, resolve
-from .push import PushResult, ReferrerResult, push_package, push_referrer
-from .reference import Reference, is_reference, parse_reference
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .artifact import ARTIFACT_TYPE, PROVENANCE_TYPE, SIGNATURE_TYPE
+    from .auth import Credentials
+    from .client import Registry
+    from .pull import PullResult, pull_package, resolve
+    from .push import PushResult, ReferrerResult, push_package, push_referrer
+    from .reference import Reference, is_reference, parse_reference
+
+_HOMES = {"artifact": ["ARTIFACT_TYPE", "PROVENANCE_TYPE", "SIGNATURE_TYPE"],
+          "auth": ["Credentials"], "client": ["Registry"],
+          "pull": ["PullResult", "pull_package", "resolve"],
+          "push": ["PushResult", "ReferrerResult", "push_package", "push_referrer"],
+          "reference": ["Reference", "is_reference", "parse_reference"]}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = ["ARTIFACT_TYPE", "PROVENANCE_TYPE", "SIGNATURE_TYPE", "Credentials", "Registry",
            "PullResult", "pull_package", "resolve", "PushResult", "ReferrerResult",
            "push_package", "push_referrer", "Reference", "is_reference", "parse_reference"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ..errors import PackageError
 from ..progress import Progress
-from .manifest import Descriptor
+from .manifest import Descriptor, sha256_digest
 from .transport import CHUNK, RegistryError, Transport, discard
 
 ATTEMPTS = 3
@@ -207,7 +207,7 @@ def _download_once(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
 
 
 def check(data: bytes, desc: Descriptor, repo: str) -> None:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    digest = sha256_digest(data)
     if len(data) != desc.size or digest != desc.digest:
         raise _mismatch(desc, repo, f"{len(data)} bytes with digest {digest}")
 

@@ -39,7 +39,8 @@ from ..progress import NO_PROGRESS, Progress
 from .artifact import SIDECARS, safe_file_name
 from .auth import Credentials
 from .client import Registry
-from .pull import _referrers, pull_package
+from .manifest import Descriptor
+from .pull import _referrers, newest_referrers, pull_package
 from .push import open_registry
 from .reference import Reference, parse_reference
 
@@ -238,11 +239,11 @@ def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progre
 def _listing(reg: Registry, repo: str, digest: str) -> dict[str, str]:
     """The referrer manifest of each kind written beside a package (the newest, as
     ``pull`` takes them), by file suffix."""
-    newest = {}
-    for desc in reg.referrers(repo, digest):
-        if desc.artifact_type in SIDECARS:
-            newest[_suffix(desc.artifact_type)] = desc.digest
-    return newest
+    return _by_suffix(newest_referrers(reg, repo, digest))
+
+
+def _by_suffix(newest: dict[str, Descriptor]) -> dict[str, str]:
+    return {_suffix(artifact_type): desc.digest for artifact_type, desc in newest.items()}
 
 
 def _records(where: Path, name: str, listing: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -256,8 +257,13 @@ def _records(where: Path, name: str, listing: dict[str, str]) -> dict[str, dict[
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
+    _put(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _put(path: Path, data: bytes) -> None:
+    """``data`` at ``path`` through a temporary name beside it (under the entry's lock)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", "utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -267,19 +273,18 @@ def _refresh(reg: Registry, pinned: Reference, root: _Store, entry: dict[str, An
     type, digest) and put them beside the cached package in place of the old ones (True
     then)."""
     assert pinned.digest is not None
-    listing = _listing(reg, pinned.repository, pinned.digest)
+    newest = newest_referrers(reg, pinned.repository, pinned.digest)
+    listing = _by_suffix(newest)
     if listing == {s: r.get("referrer") for s, r in entry["sidecars"].items()}:
         return False
-    fetched = _referrers(reg, pinned.repository, pinned.digest, progress)
+    fetched = _referrers(reg, pinned.repository, pinned.digest, progress, newest)
     where, name = Path(entry["_dir"]), entry["file"]
     try:
         for artifact_type in SIDECARS:
             suffix = _suffix(artifact_type)
             target = where / (name + suffix)
             if artifact_type in fetched:
-                tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_bytes(fetched[artifact_type])
-                os.replace(tmp, target)
+                _put(target, fetched[artifact_type])
             elif target.is_file():
                 target.unlink()
         entry["sidecars"] = _records(where, name, listing)
@@ -302,9 +307,7 @@ def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer:
         target = local.path.with_name(local.path.name + _suffix(artifact_type))
         if entry is None:  # gone or damaged meanwhile: the next use fetches it again
             return target
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
+        _put(target, file.read_bytes())
         listing = {s: r.get("referrer", "") for s, r in entry["sidecars"].items()}
         listing[_suffix(artifact_type)] = referrer
         entry["sidecars"] = _records(where, entry["file"], listing)

@@ -157,16 +157,25 @@ def read_config(data: bytes, where: str) -> PackageConfig:
     return PackageConfig(fmt, pkg["name"], pkg["version"])
 
 
-def _referrers(reg: Registry, repo: str, digest: str, progress: Progress
-               ) -> dict[str, bytes]:
-    """The newest referrer of each kind this tool writes beside a package, its file's
-    bytes by artifact type.  A referrer whose manifest does not name this package as its
-    subject, or whose file does not match its digest, is refused."""
-    progress.phase("fetching the referrers")
+def newest_referrers(reg: Registry, repo: str, digest: str) -> dict[str, Descriptor]:
+    """The newest referrer of each kind this tool writes beside a package, by artifact
+    type (the registry's listing, asked once)."""
     newest: dict[str, Descriptor] = {}
     for desc in reg.referrers(repo, digest):
         if desc.artifact_type in SIDECARS:
             newest[desc.artifact_type] = desc
+    return newest
+
+
+def _referrers(reg: Registry, repo: str, digest: str, progress: Progress,
+               newest: dict[str, Descriptor] | None = None) -> dict[str, bytes]:
+    """The newest referrer of each kind this tool writes beside a package (``newest``,
+    when the caller has listed them), its file's bytes by artifact type.  A referrer
+    whose manifest does not name this package as its subject, or whose file does not
+    match its digest, is refused."""
+    progress.phase("fetching the referrers")
+    if newest is None:
+        newest = newest_referrers(reg, repo, digest)
     out = {}
     for artifact_type, desc in newest.items():
         fetched = reg.get_manifest(repo, desc.digest)

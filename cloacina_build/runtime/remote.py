@@ -1,8 +1,8 @@
 """``load_package("oci://…")``: a reference fetched into the cache (``oci/local.py``), its
 signature referrer taken as the detached signature when the policy names none.
 
-Nothing of ``oci/`` (nor urllib3) is imported unless a reference is given: loading a file
-costs what it did."""
+Only ``oci/reference.py`` is imported (no HTTP client, no urllib3) unless a reference is
+given: loading a file costs what it did."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def from_registry(path: Path | str, trust: TrustPolicy | None, cache_dir: Path,
     """``path`` as a file: an ``oci://`` reference is the cached package file it names,
     and then the registry's ``FILE.sig`` counts as its detached signature when the policy
     names none (as ``FILE.sig`` beside a file does for ``verify`` and ``run``)."""
-    if not (isinstance(path, str) and path[:6].lower() == "oci://"):  # is_reference
+    from ..oci.reference import is_reference
+
+    if not (isinstance(path, str) and is_reference(path)):
         return Path(path), trust
     from ..oci.local import fetch_reference
 
