@@ -82,7 +82,7 @@ PATCHES = {
     "push_chunked": "from cloacina_build.oci import client\n"
                     "client.Registry.__init__.__kwdefaults__['monolithic_max'] = 0",
     # pull: no fsync of the package before it is renamed into place
-    "pull_nofsync": "os.fsync = lambda fd: None",
+    "pull_nofsync": "os.fsync = os.fdatasync = lambda fd: None",
 }
 _IMPORTS = ("import cloacina_build.cli.main",
             "import cloacina_build.cli.main, cloacina_build.oci.pull, cloacina_build.oci.push")

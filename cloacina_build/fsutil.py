@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -14,6 +15,7 @@ from typing import BinaryIO
 from .errors import UsageError
 
 CHUNK = 1 << 20
+WRITE_BEHIND = 16 << 20  # bytes a file may grow by before its data is pushed to disk
 
 
 def default_cache_dir() -> Path:
@@ -82,10 +84,8 @@ def atomic_output(path: Path, check: Callable[[Path], None] | None = None
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh, durable(fh):
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
         if check is not None:
             check(Path(tmp))
         os.chmod(tmp, 0o644)
@@ -97,6 +97,59 @@ def atomic_output(path: Path, check: Callable[[Path], None] | None = None
                                          exc.errno in _WRITE_ERRNOS):
             raise unwritable(path, exc) from None
         raise
+
+
+@contextlib.contextmanager
+def durable(fh: BinaryIO) -> Iterator[None]:
+    """Make what the block writes to ``fh`` durable: when the block ends, flush and
+    ``fsync`` the file.  Meanwhile a second thread pushes the file's data to disk each
+    time it has grown by :data:`WRITE_BEHIND` bytes (``fdatasync`` lets go of the GIL),
+    so the disk writes while the block still reads or computes, and the closing
+    ``fsync`` waits only for the tail, not for a whole large file.  A failed flush
+    (``EIO``, ``ENOSPC``) is raised when the block ends."""
+    behind = _WriteBehind(fh.fileno())
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):  # the block's own error is the one to report
+            behind.stop()
+        raise
+    behind.stop()
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+class _WriteBehind(threading.Thread):
+    """The thread of :func:`durable`: every 20 ms it looks at the file's size, and syncs
+    its data once it has grown by ``WRITE_BEHIND`` bytes since the last sync."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(name="write-behind", daemon=True)
+        self.fd = fd
+        self.error: OSError | None = None
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        synced = 0
+        sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+        while not self.stopped.wait(0.02):
+            try:
+                size = os.fstat(self.fd).st_size
+                if size - synced >= WRITE_BEHIND:
+                    sync(self.fd)
+                    synced = size
+                synced = min(synced, size)  # truncated: a transfer started again
+            except OSError as exc:
+                self.error = exc
+                return
+
+    def stop(self) -> None:
+        """End the thread; raise the error its last sync met, if any."""
+        self.stopped.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def write_output(path: Path | str, data: bytes, *, source: Path | str | None = None) -> int:

@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,61 @@ def test_new_into_a_place_that_cannot_be_written(tmp_path):
     lines = one_error_and_a_hint(proc)
     assert lines == ["error: cannot write afile/zz: a file is in the way of its directory "
                      "afile", "hint: choose another place, or move that file"]
+
+
+def _wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_large_output_is_synced_while_it_is_still_being_written(tmp_path, monkeypatch):
+    """``durable`` pushes a growing file to disk from a second thread, so the closing
+    fsync has only the tail left: the sync happens before the block ends."""
+    from cloacina_build import fsutil
+
+    synced: list[int] = []
+    real = getattr(os, "fdatasync", os.fsync)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1],
+                        raising=False)
+    target = tmp_path / "big.bin"
+    with atomic_output(target) as fh:
+        fh.write(b"\0" * (fsutil.WRITE_BEHIND + 1))
+        fh.flush()
+        assert _wait_for(lambda: synced), "no sync while the file was being written"
+        fh.write(b"tail")
+    assert target.stat().st_size == fsutil.WRITE_BEHIND + 5
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+
+
+def test_a_small_output_is_not_synced_by_the_write_behind_thread(tmp_path, monkeypatch):
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(fd), raising=False)
+    with atomic_output(tmp_path / "small.bin") as fh:
+        fh.write(b"x" * 1000)
+        time.sleep(0.1)
+    assert synced == [] and (tmp_path / "small.bin").read_bytes() == b"x" * 1000
+
+
+def test_a_write_behind_sync_that_fails_is_reported_and_nothing_is_left(tmp_path,
+                                                                       monkeypatch):
+    from cloacina_build import fsutil
+
+    failed: list[int] = []
+
+    def failing(fd):
+        failed.append(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdatasync", failing, raising=False)
+    target = tmp_path / "big.bin"
+    with pytest.raises(UsageError) as info:
+        with atomic_output(target) as fh:
+            fh.write(b"\0" * (fsutil.WRITE_BEHIND + 1))
+            fh.flush()
+            assert _wait_for(lambda: failed)
+    assert info.value.code == "output-unwritable" and str(target) in info.value.message
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError, UsageError
-from ..fsutil import unwritable
+from ..fsutil import durable, unwritable
 from ..json_reader import strict_json
 from ..progress import NO_PROGRESS, Progress
 from .artifact import (
@@ -215,10 +215,8 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
     try:
         staged = {"": private / name}
         progress.phase("downloading the package")
-        with open(staged[""], "wb") as fh:
+        with open(staged[""], "wb") as fh, durable(fh):
             reg.get_blob(repo, layer, fh, progress=progress)
-            fh.flush()
-            os.fsync(fh.fileno())
         for artifact_type, data in sidecars.items():
             suffix = SIDECARS[artifact_type][0]
             staged[suffix] = private / (name + suffix)
