@@ -4,12 +4,14 @@ plain-HTTP registry, Ctrl-C in the middle of a pull; and the commands end to end
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,8 +80,6 @@ def test_a_download_cut_in_the_middle_starts_again(built_pipeline, registry, req
         pulled = pull_package(f"oci://{front.host}/{repo}:1", tmp_path / "out",
                               registry=fast(front.host))
     assert Path(pulled.path).read_bytes() == built_pipeline.read_bytes()
-    import hashlib
-
     layer = "sha256:" + hashlib.sha256(built_pipeline.read_bytes()).hexdigest()
     gets = [s for s in front.seen if s[:2] == ("GET", f"/v2/{repo}/blobs/{layer}")]
     assert len(gets) == 3  # cut twice, then whole
@@ -89,7 +89,9 @@ def test_retry_after_is_honoured(built_pipeline, registry, request, fast):
     with Front(registry, fail_first=1, retry_after="0") as front:
         push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}:1",
                      registry=fast(front.host))
-    assert [s[2] for s in front.seen[:2]] == [503, 404]  # the HEAD, again
+    first = front.seen[0]  # the package's HEAD or its upload's POST, whichever came first
+    again = [s for s in front.seen[1:] if s[:2] == first[:2]]
+    assert first[2] == 503 and again and again[0][2] in (202, 404)
 
 
 def test_a_registry_that_keeps_failing_is_one_error_after_bounded_tries(
@@ -298,3 +300,57 @@ def test_pushing_something_that_is_not_a_package_is_refused(registry, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "hint: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_upload_is_given_up_when_the_registry_turns_out_to_have_the_blob(
+        built_pipeline, registry, request, fast):
+    """The package is sent while it is hashed; the HEAD that follows the hash finds the
+    blob, so the upload session is deleted instead of committed (the PATCH is held
+    until that HEAD has been answered, so the order is certain)."""
+    repo = registry.repo(request)
+    push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    layer = "sha256:" + hashlib.sha256(built_pipeline.read_bytes()).hexdigest()
+
+    def hold_patches(method: str, path: str) -> None:
+        if method == "PATCH":
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (
+                    "HEAD", f"/v2/{repo}/blobs/{layer}", 200) not in front.seen:
+                time.sleep(0.01)
+        return None
+
+    with Front(registry, answer=hold_patches) as front:
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:2",
+                              registry=fast(front.host))
+    assert pushed.uploaded == 0
+    uploads = [s for s in front.seen if "/blobs/uploads/" in s[1]]
+    assert [s[0] for s in uploads] == ["POST", "PATCH", "DELETE"]
+    assert not [s for s in front.seen if s[0] == "PUT" and "/blobs/" in s[1]]
+
+
+def test_a_body_stops_once_the_blob_is_known_to_be_there(tmp_path):
+    import io
+    import threading
+
+    from cloacina_build.oci.blobs import Present, Slice
+    from cloacina_build.progress import NO_PROGRESS
+
+    stop = threading.Event()
+    body = Slice(io.BytesIO(b"x" * 100), 0, 100, NO_PROGRESS, stop)
+    assert body.read(10) == b"x" * 10
+    stop.set()
+    with pytest.raises(Present):
+        body.read(10)
+
+
+def test_a_package_that_cannot_be_read_is_one_error_before_anything_is_sent(
+        registry, request, tmp_path, fast):
+    from cloacina_build.oci.blobs import upload_file
+    from cloacina_build.progress import NO_PROGRESS
+
+    with Front(registry) as front:
+        with pytest.raises(UsageError) as caught:
+            upload_file(fast(front.host), registry.repo(request), tmp_path / "gone.cloacina",
+                        1000, NO_PROGRESS)
+    assert caught.value.code == "os-error" and "gone.cloacina" in caught.value.message
+    assert front.seen == []

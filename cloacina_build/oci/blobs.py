@@ -12,6 +12,7 @@ second thread (:class:`Hashing`), beside the reading and writing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import threading
@@ -22,7 +23,8 @@ from typing import IO, Protocol
 
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from ..errors import PackageError
+from ..errors import PackageError, UsageError
+from ..fsutil import file_sha256
 from ..progress import Progress
 from .manifest import Descriptor, sha256_digest
 from .transport import CHUNK, RegistryError, Transport, discard
@@ -41,16 +43,27 @@ class Registry(Protocol):
 
     def url(self, repo: str, *parts: str) -> str: ...
 
+    def blob_exists(self, repo: str, digest: str) -> bool: ...
+
+
+class Present(Exception):
+    """Raised by a body being sent once the registry turned out to have the blob."""
+
 
 class Slice:
     """``length`` bytes of a file from ``start``, as a readable, seekable body that
-    reports each piece read to ``progress``."""
+    reports each piece read to ``progress``; once ``stop`` is set, reading raises
+    :class:`Present`."""
 
-    def __init__(self, fh: IO[bytes], start: int, length: int, progress: Progress) -> None:
+    def __init__(self, fh: IO[bytes], start: int, length: int, progress: Progress,
+                 stop: threading.Event | None = None) -> None:
         self.fh, self.start, self.length, self.progress = fh, start, length, progress
+        self.stop = stop
         self.pos = 0
 
     def read(self, n: int = -1) -> bytes:
+        if self.stop is not None and self.stop.is_set():
+            raise Present
         left = self.length - self.pos
         n = left if n is None or n < 0 else min(n, left)
         if n <= 0:
@@ -104,21 +117,34 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{sep}{urllib.parse.urlencode({'digest': digest})}"
 
 
+def _start(reg: Registry, repo: str, what: str) -> str:
+    """A new upload session: its location."""
+    start_url = reg.url(repo, "blobs", "uploads") + "/"
+    resp = reg.transport.request("POST", start_url, what=what, expect=(202,))
+    return _location(reg, resp, start_url)
+
+
 def _upload_once(reg: Registry, repo: str, fh: IO[bytes], size: int, digest: str,
                  progress: Progress) -> None:
     what = f"uploading blob {digest[:19]} to {repo}"
-    start_url = reg.url(repo, "blobs", "uploads") + "/"
-    resp = reg.transport.request("POST", start_url, what=what, expect=(202,))
-    location = _location(reg, resp, start_url)
+    location = _start(reg, repo, what)
     if size > reg.monolithic_max:
-        location = _patch_chunks(reg, location, fh, size, what, progress)
-        body: Slice | bytes = b""
-        headers = {"Content-Length": "0"}
+        location = _patch_chunks(reg, location, fh, size, what, progress, reg.chunk_size)
+        _commit(reg, location, digest, what)
     else:
-        body = Slice(fh, 0, size, progress)
-        headers = {"Content-Type": OCTETS, "Content-Length": str(size)}
+        _commit(reg, location, digest, what, Slice(fh, 0, size, progress), size)
+
+
+def _commit(reg: Registry, location: str, digest: str, what: str,
+            body: Slice | None = None, size: int = 0) -> None:
+    """The closing ``PUT ?digest=``, with the whole blob as ``body`` or (after ``PATCH``
+    chunks) with none; the registry checks the digest of what it received."""
+    headers = {"Content-Length": str(size)}
+    if body is not None:
+        headers["Content-Type"] = OCTETS
     resp = reg.transport.request("PUT", _with_digest(location, digest), what=what,
-                                 headers=headers, body=body, expect=(201,))
+                                 headers=headers, body=body if body is not None else b"",
+                                 expect=(201,))
     said = resp.headers.get("Docker-Content-Digest")
     discard(resp)
     if said and said != digest:
@@ -128,17 +154,106 @@ def _upload_once(reg: Registry, repo: str, fh: IO[bytes], size: int, digest: str
 
 
 def _patch_chunks(reg: Registry, location: str, fh: IO[bytes], size: int, what: str,
-                  progress: Progress) -> str:
+                  progress: Progress, chunk: int, stop: threading.Event | None = None
+                  ) -> str:
     offset = 0
     while offset < size:
-        n = min(reg.chunk_size, size - offset)
+        n = min(chunk, size - offset)
         headers = {"Content-Type": OCTETS, "Content-Length": str(n),
                    "Content-Range": f"{offset}-{offset + n - 1}"}
         resp = reg.transport.request("PATCH", location, what=what, headers=headers,
-                                     body=Slice(fh, offset, n, progress), expect=(202,))
+                                     body=Slice(fh, offset, n, progress, stop),
+                                     expect=(202,))
         location = _location(reg, resp, location)
         offset += n
     return location
+
+
+# -- a file, hashed while it is sent -----------------------------------------------------
+
+
+class Lookahead(threading.Thread):
+    """The digest of a file being uploaded, computed in a second thread (reading the
+    file a second time, from the page cache), then whether the repository has that blob
+    already (a ``HEAD`` on a connection of its own).  When it has, ``present`` is set and
+    the upload stops where it is."""
+
+    def __init__(self, reg: Registry, repo: str, path: Path) -> None:
+        super().__init__(name="sha256-lookahead", daemon=True)
+        self.reg, self.repo, self.path = reg, repo, path
+        self.present = threading.Event()
+        self.digest: str | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.digest = "sha256:" + file_sha256(self.path)
+            if self.reg.blob_exists(self.repo, self.digest):
+                self.present.set()
+        except BaseException as exc:  # noqa: BLE001 (raised again in the uploading thread)
+            self.error = exc
+
+    def result(self) -> str:
+        """The digest, once known; the thread's error, if it met one."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.digest is not None
+        return self.digest
+
+
+def upload_file(reg: Registry, repo: str, path: Path, size: int, progress: Progress
+                ) -> tuple[str, bool]:
+    """Upload the file at ``path`` without reading it first to learn its digest: the
+    bytes go out in ``PATCH`` requests (one, or chunks above ``monolithic_max``) while a
+    :class:`Lookahead` hashes the file, and the closing ``PUT`` names the digest.  When
+    the repository turns out to have the blob, the upload is given up.  Returns the
+    digest and whether the blob was sent.  Started again from the beginning when the
+    upload breaks, as :func:`upload` is."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", code="os-error",
+                         hint="check the file's permissions") from None
+    ahead = Lookahead(reg, repo, path)
+    for attempt in range(1, ATTEMPTS + 1):
+        progress.total(size)
+        try:
+            with open(path, "rb") as fh:
+                sent = _send_file(reg, repo, fh, size, ahead, progress)
+            return ahead.result(), sent
+        except RegistryError as exc:
+            if attempt == ATTEMPTS or exc.status not in (None, 404):
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _send_file(reg: Registry, repo: str, fh: IO[bytes], size: int, ahead: Lookahead,
+               progress: Progress) -> bool:
+    what = f"uploading {ahead.path.name} to {repo}"
+    location = _start(reg, repo, what)
+    chunk = size if size <= reg.monolithic_max else reg.chunk_size
+    try:
+        location = _patch_chunks(reg, location, fh, size, what, progress, chunk,
+                                 ahead.present)
+    except Present:
+        pass
+    digest = ahead.result()
+    if ahead.present.is_set():
+        _cancel(reg, location, what)
+        return False
+    _commit(reg, location, digest, what)
+    return True
+
+
+def _cancel(reg: Registry, location: str, what: str) -> None:
+    """Give up an upload session (the registry would expire it anyway)."""
+    with contextlib.suppress(RegistryError):
+        discard(reg.transport.request("DELETE", location, what=what,
+                                      allow=(202, 204, 404, 405)))
 
 
 class Hashing:

@@ -90,6 +90,13 @@ class Registry:
         blobs.upload(self, repo, source, size, digest, progress)
         return True
 
+    def push_file(self, repo: str, path: Path, size: int, *,
+                  progress: Progress = NO_PROGRESS) -> tuple[str, bool]:
+        """Upload a file whose digest is not known yet: it is hashed while it is sent,
+        and the upload is given up when the repository turns out to have it (see
+        :func:`.blobs.upload_file`).  Its digest, and whether it was sent."""
+        return blobs.upload_file(self, repo, path, size, progress)
+
     def get_blob(self, repo: str, desc: Descriptor, out: IO[bytes], *,
                  progress: Progress = NO_PROGRESS) -> None:
         """Stream a blob into ``out``, checking its size and digest as it comes; a

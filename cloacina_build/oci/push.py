@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..fsutil import file_sha256
 from ..progress import NO_PROGRESS, Progress
 from .artifact import (
     EMPTY,
@@ -85,17 +84,16 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
     progress.phase("reading the package")
     desc = describe_path(path)
     target = target if target.tag else target.with_tag(default_tag(desc.package.version))
-    progress.phase("hashing the package")
     size = path.stat().st_size
-    facts = FileFacts(path.name, size, "sha256:" + file_sha256(path))
-    config = config_json(desc, facts)
-    manifest = package_manifest(desc, facts, config, source)
     reg = open_registry(target, auth, plain_http, registry)
     try:
         repo = target.repository
         progress.phase("uploading the package")
-        uploaded = int(reg.push_blob(repo, path, size, facts.digest, progress=progress))
-        uploaded += reg.push_blob(repo, config, len(config), sha256_digest(config))
+        digest, sent = reg.push_file(repo, path, size, progress=progress)
+        facts = FileFacts(path.name, size, digest)
+        config = config_json(desc, facts)
+        manifest = package_manifest(desc, facts, config, source)
+        uploaded = int(sent) + reg.push_blob(repo, config, len(config), sha256_digest(config))
         data = manifest.to_bytes()
         digest = reg.put_manifest(repo, target.tag or "", data, OCI_MANIFEST)
         subject = Descriptor(OCI_MANIFEST, digest, len(data))
