@@ -7,6 +7,7 @@ Usage::
     python bench/oci.py --quick             # 48 MB, 3 runs per side
     python bench/oci.py --size-mb 200 --runs 5 --save oci.json
     python bench/oci.py --json              # one JSON object (every sample) on stdout
+    python bench/oci.py --size-mb 200,800   # and how cost scales: per-MB slopes compared
 
 A ``docker-registry`` (distribution) is started on a free loopback port with a private
 storage directory and no auth.  The package is a copy of ``examples/data-pipeline`` with
@@ -278,6 +279,7 @@ class Bench:
             return statistics.median(measure(cmd, self.env)[0].seconds for _ in range(runs))
 
         base, oci = (median([sys.executable, "-c", code]) for code in _IMPORTS)
+        self.explained["start_cli_s"] = base
         self.explained["import_oci_s"] = oci - base
         self.explained["hash_s"] = median([sys.executable, "-c", _HASH, str(self.pkg)]) - \
             median([sys.executable, "-c", "pass"])
@@ -360,15 +362,55 @@ def markdown(result: dict) -> str:
                   f"{_f(_ratio(r['push_chunked_s'], r['curl_upload_s']))} |",
                   f"| pull without fsync | {_f(r['pull_no_fsync_s'], ' s')} | "
                   f"{_f(_ratio(r['pull_no_fsync_s'], r['curl_download_s']))} |",
+                  f"| starting Python and importing the CLI | "
+                  f"{_f(r.get('start_cli_s'), ' s')} | "
+                  f"{_f(_ratio(r.get('start_cli_s'), r['curl_download_s']))} |",
                   f"| importing the OCI code (on top of the CLI's) | "
                   f"{_f(r.get('import_oci_s'), ' s')} | |",
                   f"| one sha256 pass over the package | {_f(r.get('hash_s'), ' s')} | |"]
     return "\n".join(lines)
 
 
+def scaling(results: list[dict]) -> list[dict]:
+    """Between each size and the next: how much more each side took per extra MB, and
+    the ratio of those slopes: the cost per byte, start-up costs taken out."""
+    rows = []
+    for small, big in zip(results, results[1:], strict=False):
+        mb = (big["package_bytes"] - small["package_bytes"]) / 1e6
+        a, b = small["summary"], big["summary"]
+        row = {"from_mb": small["package_bytes"] / 1e6, "to_mb": big["package_bytes"] / 1e6}
+        for op, ours, curl in (("push", "push_s", "curl_upload_s"),
+                               ("pull", "pull_s", "curl_download_s")):
+            if None in (a[ours], b[ours], a[curl], b[curl]):
+                continue
+            row[f"{op}_ms_per_mb"] = (b[ours] - a[ours]) / mb * 1000
+            row[f"curl_{op}_ms_per_mb"] = (b[curl] - a[curl]) / mb * 1000
+            row[f"{op}_marginal_ratio"] = _ratio(b[ours] - a[ours], b[curl] - a[curl])
+        rows.append(row)
+    return rows
+
+
+def scaling_markdown(rows: list[dict], results: list[dict]) -> str:
+    lines = ["| size | push / curl | pull / curl |", "|---:|---:|---:|"]
+    lines += [f"| {r['package_bytes'] / 1e6:.0f} MB | {_f(r['summary']['push_ratio'])} | "
+              f"{_f(r['summary']['pull_ratio'])} |" for r in results]
+    lines += ["", "| from → to | push ms/MB (curl) | push marginal ratio | "
+              "pull ms/MB (curl) | pull marginal ratio |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['from_mb']:.0f} → {r['to_mb']:.0f} MB | "
+            f"{_f(r.get('push_ms_per_mb'))} ({_f(r.get('curl_push_ms_per_mb'))}) | "
+            f"{_f(r.get('push_marginal_ratio'))} | "
+            f"{_f(r.get('pull_ms_per_mb'))} ({_f(r.get('curl_pull_ms_per_mb'))}) | "
+            f"{_f(r.get('pull_marginal_ratio'))} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=200, help="random bytes in the wheel")
+    parser.add_argument("--size-mb", default="200",
+                        help="MB of random bytes in the wheel; several (200,800) also "
+                             "measure how cost scales: the ratio of per-MB slopes")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per side")
     parser.add_argument("--quick", action="store_true", help="48 MB")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -384,21 +426,32 @@ def main() -> None:
     for tool in (REGISTRY, "curl"):
         if not shutil.which(tool):
             raise SystemExit(f"the benchmark needs {tool} (Debian: docker-registry, curl)")
-    size = 48 if args.quick else args.size_mb
-    (HERE / ".work").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="oci-", dir=HERE / ".work"))
     try:
-        sides = ("curl_up", "curl_down") if args.curl_only else \
-            ("push", "curl_up", "pull", "curl_down") + \
-            (("push_chunked", "pull_nofsync") if args.explain else ())
-        result = _run(work, size, args.runs, sides)
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+        sizes = [48] if args.quick else [int(x) for x in args.size_mb.split(",")]
+    except ValueError:
+        parser.error("--size-mb takes whole numbers, comma-separated: 200 or 200,800")
+    (HERE / ".work").mkdir(exist_ok=True)
+    sides = ("curl_up", "curl_down") if args.curl_only else \
+        ("push", "curl_up", "pull", "curl_down") + \
+        (("push_chunked", "pull_nofsync") if args.explain else ())
+    results = []
+    for size in sizes:
+        work = Path(tempfile.mkdtemp(prefix="oci-", dir=HERE / ".work"))
+        try:
+            results.append(_run(work, size, args.runs, sides))
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    result = results[0] if len(results) == 1 else \
+        {**results[0], "sizes": results, "scaling": scaling(results)}
     text = json.dumps(result, indent=2)
     if args.save:
         args.save.write_text(text + "\n")
-    print(text if args.json else markdown(result))
+    report = markdown(result)
+    if len(results) > 1:
+        report += "\n\nHow the cost scales with the package's size:\n\n" + \
+            scaling_markdown(result["scaling"], results)
+    print(text if args.json else report)
     missed = [what for what, key, bound in TARGETS
               if result["summary"][key] is None or result["summary"][key] > bound]
     if args.strict and missed:

@@ -305,8 +305,9 @@ def test_pushing_something_that_is_not_a_package_is_refused(registry, tmp_path):
 def test_an_upload_is_given_up_when_the_registry_turns_out_to_have_the_blob(
         built_pipeline, registry, request, fast):
     """The package is sent while it is hashed; the HEAD that follows the hash finds the
-    blob, so the upload session is deleted instead of committed (the PATCH is held
-    until that HEAD has been answered, so the order is certain)."""
+    blob, so the upload session is deleted instead of committed.  The PATCH either
+    stops before its body (the HEAD answered first) or is held by the front until the
+    HEAD has been answered: never is the upload committed."""
     repo = registry.repo(request)
     push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
     layer = "sha256:" + hashlib.sha256(built_pipeline.read_bytes()).hexdigest()
@@ -324,7 +325,7 @@ def test_an_upload_is_given_up_when_the_registry_turns_out_to_have_the_blob(
                               registry=fast(front.host))
     assert pushed.uploaded == 0
     uploads = [s for s in front.seen if "/blobs/uploads/" in s[1]]
-    assert [s[0] for s in uploads] == ["POST", "PATCH", "DELETE"]
+    assert [s[0] for s in uploads if s[0] != "PATCH"] == ["POST", "DELETE"]
     assert not [s for s in front.seen if s[0] == "PUT" and "/blobs/" in s[1]]
 
 

@@ -305,7 +305,7 @@ def _download_once(reg: Registry, repo: str, desc: Descriptor, out: IO[bytes],
                                  what=f"fetching blob {desc.digest[:19]} of {repo}")
     hashing, count = Hashing(), 0
     try:
-        for chunk in resp.stream(CHUNK):
+        while chunk := resp.read1(CHUNK):  # what one read gives: no copy into a buffer
             count += len(chunk)
             if count > desc.size:
                 raise _mismatch(desc, repo, f"more than the {desc.size} bytes it should have")
