@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProjectError, UsageError
 from ..findings import Severity
@@ -26,7 +26,9 @@ from ..model import (
 )
 from ..project.graph import execution_levels
 from ..trust.signatures import SignatureVerdict
-from .engine import EngineInspection, engine_payload
+
+if TYPE_CHECKING:  # pragma: no cover (the engine reader is imported for engine packages)
+    from .engine import EngineInspection
 
 PROJECT, CLOACINA, ENGINE = "project", "cloacina", "engine"
 # what each kind is called in text for people
@@ -86,6 +88,8 @@ def describe_path(path: Path | str) -> Description:
 
 
 def _engine(path: str, info: EngineInspection) -> Description:
+    from .engine import engine_payload
+
     archive = info.archive
     pkg = info.package
     package = PackageInfo(name=pkg["name"], version=pkg["version"],
