@@ -23,8 +23,9 @@ side finds the blob already there):
   ``curl -o FILE`` of the blob (``GET /v2/bench/curl-N/blobs/sha256:…``).
 
 ``--explain`` adds, in the same alternation, push in ``PATCH`` chunks whatever the size
-(the path of layers larger than one ``PUT`` takes) and pull without the ``fsync`` of the
-package (each through a patched entry point),
+(the path of layers larger than one request takes), pull without the ``fsync`` of the
+package (each through a patched entry point), and what pull does done by curl and
+coreutils (``curl -o``, ``sha256sum -c``, ``sync FILE``),
 and measures what importing the OCI code and one sha256 pass over the package cost.
 
 Every command runs as a subprocess of a small probe which prints its wall time and
@@ -97,6 +98,14 @@ case "$loc" in http*) ;; *) loc="$1$loc" ;; esac
 case "$loc" in *\\?*) sep='&' ;; *) sep='?' ;; esac
 curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$3" \\
     "$loc${sep}digest=$4"
+"""
+
+# the like-for-like baseline of a pull (--explain): download, check, make durable
+_CURL_CHECKED = """\
+set -eu
+curl -sS -f -o "$2" "$1"
+echo "$3  $2" | sha256sum -c --status
+sync "$2"
 """
 
 
@@ -235,7 +244,8 @@ class Bench:
         self.ctl = [str(bindir / "cloacinactl")] if (bindir / "cloacinactl").is_file() \
             else [sys.executable, "-m", "cloacina_build"]
         self.sides = {name: Side() for name in ("push", "curl_up", "pull", "curl_down",
-                                                "push_chunked", "pull_nofsync")}
+                                                "push_chunked", "pull_nofsync",
+                                                "curl_checked")}
         self.explained: dict[str, float] = {}
         self.manifests: dict[int, str] = {}
 
@@ -265,6 +275,16 @@ class Bench:
         ref = f"oci://{self.registry.host}/bench/chunked-{i}:1.0.0"
         return measure([*self._variant("push_chunked"), "push", str(self.pkg), ref,
                         "--plain-http", "-q"], self.env)[0]
+
+    def curl_checked(self, i: int) -> Sample:
+        """What pull does, done with curl and coreutils: download, check the digest, make
+        the file durable (``sync FILE`` is an fsync of it)."""
+        out = self.work / f"checked-{i}.bin"
+        url = f"{self.registry.url}/v2/bench/curl-{i}/blobs/{self.digest}"
+        sample = measure(["sh", "-c", _CURL_CHECKED, "sh", url, str(out),
+                          self.digest.removeprefix("sha256:")], self.env)[0]
+        out.unlink()
+        return sample
 
     def pull_nofsync(self, i: int) -> Sample:
         return self.pull(i, self._variant("pull_nofsync"), "nofsync")
@@ -300,7 +320,7 @@ class Bench:
         """Uploads first (each side into its own fresh repositories), then downloads; one
         untimed warm-up of each side, then ``runs`` runs, alternating which goes first."""
         for phase in (("push", "curl_up", "push_chunked"),
-                      ("pull", "curl_down", "pull_nofsync")):
+                      ("pull", "curl_down", "pull_nofsync", "curl_checked")):
             phase = tuple(n for n in phase if n in sides)
             for i in range(runs + 1):
                 for name in phase if i % 2 == 0 else phase[::-1]:
@@ -331,6 +351,8 @@ def summary(b: Bench) -> dict:
         "curl_upload_rss_mib": s["curl_up"].rss_mib,
         "curl_download_rss_mib": s["curl_down"].rss_mib,
         "push_chunked_s": s["push_chunked"].seconds, "pull_no_fsync_s": s["pull_nofsync"].seconds,
+        "curl_checked_s": s["curl_checked"].seconds,
+        "pull_checked_ratio": _ratio(s["pull"].seconds, s["curl_checked"].seconds),
         **b.explained,
     }
 
@@ -360,6 +382,10 @@ def markdown(result: dict) -> str:
                   "| variant | time | ratio to curl |", "|---|---:|---:|",
                   f"| push in PATCH chunks | {_f(r['push_chunked_s'], ' s')} | "
                   f"{_f(_ratio(r['push_chunked_s'], r['curl_upload_s']))} |",
+                  f"| curl, then sha256sum -c, then sync FILE (what pull does) | "
+                  f"{_f(r.get('curl_checked_s'), ' s')} | "
+                  f"{_f(_ratio(r.get('curl_checked_s'), r['curl_download_s']))} |",
+                  f"| pull / that | {_f(r.get('pull_checked_ratio'))} | |",
                   f"| pull without fsync | {_f(r['pull_no_fsync_s'], ' s')} | "
                   f"{_f(_ratio(r['pull_no_fsync_s'], r['curl_download_s']))} |",
                   f"| starting Python and importing the CLI | "
@@ -433,7 +459,7 @@ def main() -> None:
     (HERE / ".work").mkdir(exist_ok=True)
     sides = ("curl_up", "curl_down") if args.curl_only else \
         ("push", "curl_up", "pull", "curl_down") + \
-        (("push_chunked", "pull_nofsync") if args.explain else ())
+        (("push_chunked", "pull_nofsync", "curl_checked") if args.explain else ())
     results = []
     for size in sizes:
         work = Path(tempfile.mkdtemp(prefix="oci-", dir=HERE / ".work"))
