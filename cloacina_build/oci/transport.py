@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import urllib.parse
 from typing import Any, Protocol
 
@@ -92,6 +93,7 @@ class Transport:
         self._credentials = credentials
         self._looked_up = credentials is not None
         self._authorization: str | None = None
+        self._lock = threading.Lock()  # one credential lookup when two threads meet a 401
         self.requests = 0
         self.pool = urllib3.PoolManager(
             num_pools=4, maxsize=2, retries=retries or default_retry(),
@@ -102,10 +104,11 @@ class Transport:
         return urllib.parse.urljoin(self.base + "/", path.lstrip("/"))
 
     def credentials(self) -> Credentials | None:
-        if not self._looked_up:
-            self._credentials = lookup(self.host)
-            self._looked_up = True
-        return self._credentials
+        with self._lock:
+            if not self._looked_up:
+                self._credentials = lookup(self.host)
+                self._looked_up = True
+            return self._credentials
 
     def request(self, method: str, url: str, *, what: str, headers: dict[str, str] | None =
                 None, body: bytes | Body | None = None, expect: tuple[int, ...] = (200,),
@@ -114,23 +117,26 @@ class Transport:
         status is in ``expect`` or ``allow`` (the caller reads and releases it), else
         raise the error for it.  ``what`` names the request in messages."""
         start = body.tell() if body is not None and not isinstance(body, bytes) else None
-        resp = self._send(method, url, headers, body)
+        resp = self._send(method, url, headers, body, self._authorization)
         if resp.status == 401:
             challenge = parse_challenge(resp.headers.get("WWW-Authenticate"))
             discard(resp)
-            self._authenticate(challenge, what)
+            authorization = self._authenticate(challenge, what)
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
-            resp = self._send(method, url, headers, body)
+            # sent again with what this request obtained: another thread's answer to
+            # another challenge (a narrower token scope) may have replaced the shared one
+            resp = self._send(method, url, headers, body, authorization)
         if resp.status in expect or resp.status in allow:
             return resp
         raise self.status_error(resp, what)
 
     def _send(self, method: str, url: str, headers: dict[str, str] | None,
-              body: bytes | Body | None) -> urllib3.BaseHTTPResponse:
+              body: bytes | Body | None, authorization: str | None
+              ) -> urllib3.BaseHTTPResponse:
         sent = dict(headers or {})
-        if self._authorization and _same_origin(url, self.base):
-            sent["Authorization"] = self._authorization
+        if authorization and _same_origin(url, self.base):
+            sent["Authorization"] = authorization
         self.requests += 1
         try:
             return self.pool.request(method, url, headers=sent, body=body,  # type: ignore[arg-type]
@@ -175,18 +181,22 @@ class Transport:
 
     # -- auth -----------------------------------------------------------------------
 
-    def _authenticate(self, challenge: Challenge | None, what: str) -> None:
+    def _authenticate(self, challenge: Challenge | None, what: str) -> str:
+        """Answer ``challenge``: the ``Authorization`` to send again with, also kept for
+        the requests that follow."""
         creds = self.credentials()
         if challenge is not None and challenge.scheme == "bearer":
-            self._authorization = "Bearer " + self._token(challenge, creds, what)
+            authorization = "Bearer " + self._token(challenge, creds, what)
         elif challenge is not None and challenge.scheme == "basic" and creds is not None \
                 and creds.username:
-            self._authorization = creds.basic()
+            authorization = creds.basic()
         else:
             raise UsageError(f"{self.host} needs credentials for {what}",
                              code="registry-auth",
                              hint=f"log in first ('docker login {self.host}'), or pass "
                                   "--username and --password-stdin")
+        self._authorization = authorization
+        return authorization
 
     def _token(self, challenge: Challenge, creds: Credentials | None, what: str) -> str:
         realm = challenge.realm or ""
