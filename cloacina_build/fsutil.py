@@ -84,7 +84,7 @@ def atomic_output(path: Path, check: Callable[[Path], None] | None = None
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
-        with os.fdopen(fd, "wb") as fh, durable(fh):
+        with os.fdopen(fd, "wb") as fh, durable(fh, tmp):
             yield fh
         if check is not None:
             check(Path(tmp))
@@ -100,13 +100,13 @@ def atomic_output(path: Path, check: Callable[[Path], None] | None = None
 
 
 @contextlib.contextmanager
-def durable(fh: BinaryIO) -> Iterator[None]:
+def durable(fh: BinaryIO, name: Path | str | None = None) -> Iterator[None]:
     """Make what the block writes to ``fh`` durable: when the block ends, flush and
     ``fsync`` the file.  Meanwhile a second thread pushes the file's data to disk each
     time it has grown by :data:`WRITE_BEHIND` bytes (``fdatasync`` lets go of the GIL),
     so the disk writes while the block still reads or computes, and the closing
     ``fsync`` waits only for the tail, not for a whole large file.  A failed flush
-    (``EIO``, ``ENOSPC``) is raised when the block ends."""
+    (``EIO``, ``ENOSPC``) is raised when the block ends, naming ``name`` (the file)."""
     behind = _WriteBehind(fh.fileno())
     try:
         yield
@@ -114,9 +114,14 @@ def durable(fh: BinaryIO) -> Iterator[None]:
         with contextlib.suppress(OSError):  # the block's own error is the one to report
             behind.stop()
         raise
-    behind.stop()
-    fh.flush()
-    os.fsync(fh.fileno())
+    try:
+        behind.stop()
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None and name is not None:
+            exc.filename = str(name)
+        raise
 
 
 class _WriteBehind(threading.Thread):

@@ -179,6 +179,22 @@ def test_bearer_challenge_gets_a_token_with_service_and_scope(built_pipeline, re
     assert len(front.token_requests) < len(front.seen) / 3
 
 
+def test_a_pull_token_obtained_beside_an_upload_never_replaces_the_push_token(
+        built_pipeline, registry, request, monkeypatch):
+    """Push asks HEAD in a second thread while it uploads; both meet a bearer challenge.
+    The HEAD's token is scoped to pull: the upload's requests must keep the push token,
+    or each would be refused (401) and its body sent twice."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(request.config.rootpath / "no-such-config"))
+    creds = Credentials("robot", "t0ken")
+    with Front(registry, bearer=("robot", "t0ken")) as front:
+        for i in range(8):  # each push is a new client: the race is run eight times
+            push_package(built_pipeline, f"oci://{front.host}/{registry.repo(request)}-{i}:1",
+                         auth=creds, plain_http=True)
+    refused = [s for s in front.seen if s[2] == 401 and s[0] not in ("GET", "HEAD")]
+    posts = [s for s in refused if s[0] == "POST"]
+    assert refused == posts and len(posts) <= 8  # only each push's first request
+
+
 def test_bearer_with_wrong_or_no_credentials_is_refused(built_pipeline, registry, request,
                                                         tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))

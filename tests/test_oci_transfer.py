@@ -346,7 +346,7 @@ def test_a_body_stops_once_the_blob_is_known_to_be_there(tmp_path):
 
 def test_a_package_that_cannot_be_read_is_one_error_before_anything_is_sent(
         registry, request, tmp_path, fast):
-    from cloacina_build.oci.blobs import upload_file
+    from cloacina_build.oci.lookahead import upload_file
     from cloacina_build.progress import NO_PROGRESS
 
     with Front(registry) as front:
@@ -355,3 +355,84 @@ def test_a_package_that_cannot_be_read_is_one_error_before_anything_is_sent(
                         1000, NO_PROGRESS)
     assert caught.value.code == "os-error" and "gone.cloacina" in caught.value.message
     assert front.seen == []
+
+
+def _layer(package: Path) -> str:
+    return "sha256:" + hashlib.sha256(package.read_bytes()).hexdigest()
+
+
+def test_a_failing_head_for_the_package_does_not_stop_or_repeat_its_upload(
+        built_pipeline, registry, request, tmp_path, fast):
+    """The HEAD asked beside the upload fails (500, past every retry): the blob is just not
+    known to be there, so the one upload goes on and is committed."""
+    repo, layer = registry.repo(request), _layer(built_pipeline)
+    with Front(registry, fail_first=10_000, fail_status=500,
+               fail_when=lambda m, p: m == "HEAD" and p.endswith(layer)) as front:
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:1",
+                              registry=fast(front.host))
+    assert pushed.uploaded == 2
+    assert len([s for s in front.seen if s[0] == "POST"]) == 2  # the package, its config
+    assert len([s for s in front.seen if s[0] == "PATCH"]) == 1
+    assert _pull_digest(registry, repo, pushed.digest, tmp_path) == \
+        built_pipeline.read_bytes()
+
+
+def test_giving_up_an_upload_session_is_asked_once(built_pipeline, registry, request,
+                                                   fast):
+    """The DELETE of a session no longer needed is a courtesy: a registry failing it
+    (503) does not hold the push up with retries."""
+    repo = registry.repo(request)
+    push_package(built_pipeline, registry.ref(repo, "1"), plain_http=True)
+    with Front(registry, fail_first=10_000,
+               fail_when=lambda m, p: m == "DELETE") as front:
+        pushed = push_package(built_pipeline, f"oci://{front.host}/{repo}:2",
+                              registry=fast(front.host))
+    assert pushed.uploaded == 0
+    assert len([s for s in front.seen if s[0] == "DELETE"]) <= 1
+
+
+def test_a_body_that_ends_early_is_an_error_not_a_stalled_request():
+    import io
+
+    from cloacina_build.errors import PackageError
+    from cloacina_build.oci.blobs import Slice
+    from cloacina_build.progress import NO_PROGRESS
+
+    body = Slice(io.BytesIO(b"x" * 50), 0, 100, NO_PROGRESS, name="p.cloacina")
+    assert body.read(40) == b"x" * 40
+    with pytest.raises(PackageError) as caught:
+        body.read(40)
+    assert "p.cloacina changed while it was being pushed" in caught.value.message
+
+
+def test_a_package_that_grows_while_it_is_pushed_is_not_committed(built_pipeline, registry,
+                                                                  request, tmp_path, fast):
+    from cloacina_build.errors import PackageError
+    from cloacina_build.oci.lookahead import upload_file
+    from cloacina_build.progress import NO_PROGRESS
+
+    size = built_pipeline.stat().st_size
+    with Front(registry) as front:
+        with pytest.raises(PackageError) as caught:  # the file has one byte more than said
+            upload_file(fast(front.host), registry.repo(request), built_pipeline, size - 1,
+                        NO_PROGRESS)
+    assert "changed while it was being pushed" in caught.value.message
+    assert not [s for s in front.seen if s[0] == "PUT"]
+    assert [s[0] for s in front.seen if "/blobs/uploads/" in s[1]][-1] == "DELETE"
+
+
+def test_the_hashing_thread_is_stopped_when_the_upload_fails(registry, request, tmp_path,
+                                                             fast):
+    import threading
+
+    from cloacina_build.oci.lookahead import upload_file
+    from cloacina_build.progress import NO_PROGRESS
+
+    big = tmp_path / "big.cloacina"
+    big.write_bytes(os.urandom(1 << 20) * 64)  # 64 MiB: hashing outlasts a refused POST
+    with Front(registry, fail_first=10_000, fail_status=403,
+               fail_when=lambda m, p: m == "POST") as front:
+        with pytest.raises(UsageError):
+            upload_file(fast(front.host), registry.repo(request), big, big.stat().st_size,
+                        NO_PROGRESS)
+    assert not [t for t in threading.enumerate() if t.name == "sha256-lookahead"]

@@ -191,3 +191,23 @@ def test_a_write_behind_sync_that_fails_is_reported_and_nothing_is_left(tmp_path
             assert _wait_for(lambda: failed)
     assert info.value.code == "output-unwritable" and str(target) in info.value.message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_behind_sync_that_fails_with_eio_names_the_output(tmp_path, monkeypatch):
+    from cloacina_build import fsutil
+
+    failed: list[int] = []
+
+    def failing(fd):
+        failed.append(fd)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing, raising=False)
+    target = tmp_path / "big.bin"
+    with pytest.raises(UsageError) as info:
+        with atomic_output(target) as fh:
+            fh.write(b"\0" * (fsutil.WRITE_BEHIND + 1))
+            fh.flush()
+            assert _wait_for(lambda: failed)
+    assert info.value.code == "output-unwritable" and str(target) in info.value.message
+    assert ".tmp" not in info.value.message and list(tmp_path.iterdir()) == []

@@ -5,8 +5,9 @@ The layer sits above ``ops/`` (it describes and verifies packages) and below ``r
 and ``cli/``.  Modules: ``reference`` (``oci://`` references), ``transport`` (HTTP on
 urllib3: retries, the 401 challenge), ``auth`` (docker's credentials, helpers, tokens),
 ``manifest`` (typed manifests and indexes, read totally), ``blobs`` (streaming uploads and
-downloads), ``client`` (``Registry``: blobs, manifests, referrers), ``artifact`` (media
-types, the config blob, the manifest of a package), ``push`` and ``pull``.
+downloads), ``lookahead`` (a package sent while it is hashed), ``client`` (``Registry``:
+blobs, manifests, referrers), ``artifact`` (media types, the config blob, the manifest of
+a package), ``push`` and ``pull``.
 
 The names below are imported when first used (PEP 562): ``oci.reference.is_reference``,
 which every command taking a package file asks, costs no HTTP client.

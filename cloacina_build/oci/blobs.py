@@ -12,24 +12,24 @@ second thread (:class:`Hashing`), beside the reading and writing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import queue
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, TypeVar
 
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from ..errors import PackageError, UsageError
-from ..fsutil import file_sha256
+from ..errors import PackageError
 from ..progress import Progress
 from .manifest import Descriptor, sha256_digest
 from .transport import CHUNK, RegistryError, Transport, discard
 
 ATTEMPTS = 3
+T = TypeVar("T")
 OCTETS = "application/octet-stream"
 
 
@@ -53,12 +53,13 @@ class Present(Exception):
 class Slice:
     """``length`` bytes of a file from ``start``, as a readable, seekable body that
     reports each piece read to ``progress``; once ``stop`` is set, reading raises
-    :class:`Present`."""
+    :class:`Present`.  A file that ends early (it shrank while it was sent) is an error
+    naming ``name``, not a request the registry waits on for its missing bytes."""
 
     def __init__(self, fh: IO[bytes], start: int, length: int, progress: Progress,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, name: str = "the file") -> None:
         self.fh, self.start, self.length, self.progress = fh, start, length, progress
-        self.stop = stop
+        self.stop, self.name = stop, name
         self.pos = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -70,6 +71,8 @@ class Slice:
             return b""
         self.fh.seek(self.start + self.pos)
         data = self.fh.read(n)
+        if len(data) < n:
+            raise changed(self.name)
         self.pos += len(data)
         self.progress.advance(len(data))
         return data
@@ -88,18 +91,33 @@ def _open(source: bytes | Path) -> IO[bytes]:
     return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
 
 
-def upload(reg: Registry, repo: str, source: bytes | Path, size: int, digest: str,
-           progress: Progress) -> None:
+def changed(name: str) -> PackageError:
+    return PackageError(f"{name} changed while it was being pushed; nothing was committed",
+                        hint="push again once nothing writes to the file")
+
+
+def with_attempts(size: int, progress: Progress, send: Callable[[], T]) -> T:
+    """``send()`` an upload, and again from the beginning when it breaks (the connection
+    dropped past urllib3's retries, or the registry forgot the session: 404), at most
+    :data:`ATTEMPTS` times."""
     for attempt in range(1, ATTEMPTS + 1):
         progress.total(size)
         try:
-            with _open(source) as fh:
-                _upload_once(reg, repo, fh, size, digest, progress)
-            return
+            return send()
         except RegistryError as exc:
             if attempt == ATTEMPTS or exc.status not in (None, 404):
                 raise  # 5xx were retried by the transport already
             time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def upload(reg: Registry, repo: str, source: bytes | Path, size: int, digest: str,
+           progress: Progress) -> None:
+    def once() -> None:
+        with _open(source) as fh:
+            _upload_once(reg, repo, fh, size, digest, progress)
+
+    with_attempts(size, progress, once)
 
 
 def _location(reg: Registry, resp, base: str) -> str:
@@ -117,7 +135,7 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{sep}{urllib.parse.urlencode({'digest': digest})}"
 
 
-def _start(reg: Registry, repo: str, what: str) -> str:
+def start(reg: Registry, repo: str, what: str) -> str:
     """A new upload session: its location."""
     start_url = reg.url(repo, "blobs", "uploads") + "/"
     resp = reg.transport.request("POST", start_url, what=what, expect=(202,))
@@ -127,15 +145,15 @@ def _start(reg: Registry, repo: str, what: str) -> str:
 def _upload_once(reg: Registry, repo: str, fh: IO[bytes], size: int, digest: str,
                  progress: Progress) -> None:
     what = f"uploading blob {digest[:19]} to {repo}"
-    location = _start(reg, repo, what)
+    location = start(reg, repo, what)
     if size > reg.monolithic_max:
-        location = _patch_chunks(reg, location, fh, size, what, progress, reg.chunk_size)
-        _commit(reg, location, digest, what)
+        location = patch_chunks(reg, location, fh, size, what, progress, reg.chunk_size)
+        commit(reg, location, digest, what)
     else:
-        _commit(reg, location, digest, what, Slice(fh, 0, size, progress), size)
+        commit(reg, location, digest, what, Slice(fh, 0, size, progress), size)
 
 
-def _commit(reg: Registry, location: str, digest: str, what: str,
+def commit(reg: Registry, location: str, digest: str, what: str,
             body: Slice | None = None, size: int = 0) -> None:
     """The closing ``PUT ?digest=``, with the whole blob as ``body`` or (after ``PATCH``
     chunks) with none; the registry checks the digest of what it received."""
@@ -153,107 +171,22 @@ def _commit(reg: Registry, location: str, digest: str, what: str,
                            hint="the file changed while it was uploaded? push again")
 
 
-def _patch_chunks(reg: Registry, location: str, fh: IO[bytes], size: int, what: str,
-                  progress: Progress, chunk: int, stop: threading.Event | None = None
-                  ) -> str:
+def patch_chunks(reg: Registry, location: str, fh: IO[bytes], size: int, what: str,
+                 progress: Progress, chunk: int, stop: threading.Event | None = None,
+                 name: str = "the file") -> str:
+    """Send ``size`` bytes of ``fh`` in ``PATCH`` requests of ``chunk`` bytes; the
+    location to send the next to."""
     offset = 0
     while offset < size:
         n = min(chunk, size - offset)
         headers = {"Content-Type": OCTETS, "Content-Length": str(n),
                    "Content-Range": f"{offset}-{offset + n - 1}"}
         resp = reg.transport.request("PATCH", location, what=what, headers=headers,
-                                     body=Slice(fh, offset, n, progress, stop),
+                                     body=Slice(fh, offset, n, progress, stop, name),
                                      expect=(202,))
         location = _location(reg, resp, location)
         offset += n
     return location
-
-
-# -- a file, hashed while it is sent -----------------------------------------------------
-
-
-class Lookahead(threading.Thread):
-    """The digest of a file being uploaded, computed in a second thread (reading the
-    file a second time, from the page cache), then whether the repository has that blob
-    already (a ``HEAD`` on a connection of its own).  When it has, ``present`` is set and
-    the upload stops where it is."""
-
-    def __init__(self, reg: Registry, repo: str, path: Path) -> None:
-        super().__init__(name="sha256-lookahead", daemon=True)
-        self.reg, self.repo, self.path = reg, repo, path
-        self.present = threading.Event()
-        self.digest: str | None = None
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self.digest = "sha256:" + file_sha256(self.path)
-            if self.reg.blob_exists(self.repo, self.digest):
-                self.present.set()
-        except BaseException as exc:  # noqa: BLE001 (raised again in the uploading thread)
-            self.error = exc
-
-    def result(self) -> str:
-        """The digest, once known; the thread's error, if it met one."""
-        self.join()
-        if self.error is not None:
-            raise self.error
-        assert self.digest is not None
-        return self.digest
-
-
-def upload_file(reg: Registry, repo: str, path: Path, size: int, progress: Progress
-                ) -> tuple[str, bool]:
-    """Upload the file at ``path`` without reading it first to learn its digest: the
-    bytes go out in ``PATCH`` requests (one, or chunks above ``monolithic_max``) while a
-    :class:`Lookahead` hashes the file, and the closing ``PUT`` names the digest.  When
-    the repository turns out to have the blob, the upload is given up.  Returns the
-    digest and whether the blob was sent.  Started again from the beginning when the
-    upload breaks, as :func:`upload` is."""
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", code="os-error",
-                         hint="check the file's permissions") from None
-    ahead = Lookahead(reg, repo, path)
-    for attempt in range(1, ATTEMPTS + 1):
-        progress.total(size)
-        try:
-            with open(path, "rb") as fh:
-                sent = _send_file(reg, repo, fh, size, ahead, progress)
-            return ahead.result(), sent
-        except RegistryError as exc:
-            if attempt == ATTEMPTS or exc.status not in (None, 404):
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _send_file(reg: Registry, repo: str, fh: IO[bytes], size: int, ahead: Lookahead,
-               progress: Progress) -> bool:
-    what = f"uploading {ahead.path.name} to {repo}"
-    location = _start(reg, repo, what)
-    chunk = size if size <= reg.monolithic_max else reg.chunk_size
-    try:
-        location = _patch_chunks(reg, location, fh, size, what, progress, chunk,
-                                 ahead.present)
-    except Present:
-        pass
-    digest = ahead.result()
-    if ahead.present.is_set():
-        _cancel(reg, location, what)
-        return False
-    _commit(reg, location, digest, what)
-    return True
-
-
-def _cancel(reg: Registry, location: str, what: str) -> None:
-    """Give up an upload session (the registry would expire it anyway)."""
-    with contextlib.suppress(RegistryError):
-        discard(reg.transport.request("DELETE", location, what=what,
-                                      allow=(202, 204, 404, 405)))
 
 
 class Hashing:

@@ -94,8 +94,10 @@ class Registry:
                   progress: Progress = NO_PROGRESS) -> tuple[str, bool]:
         """Upload a file whose digest is not known yet: it is hashed while it is sent,
         and the upload is given up when the repository turns out to have it (see
-        :func:`.blobs.upload_file`).  Its digest, and whether it was sent."""
-        return blobs.upload_file(self, repo, path, size, progress)
+        :func:`.lookahead.upload_file`).  Its digest, and whether it was sent."""
+        from .lookahead import upload_file
+
+        return upload_file(self, repo, path, size, progress)
 
     def get_blob(self, repo: str, desc: Descriptor, out: IO[bytes], *,
                  progress: Progress = NO_PROGRESS) -> None:

@@ -213,14 +213,7 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
         raise unwritable(out_dir / name, exc) from None
     placed = False
     try:
-        staged = {"": private / name}
-        progress.phase("downloading the package")
-        with open(staged[""], "wb") as fh, durable(fh):
-            reg.get_blob(repo, layer, fh, progress=progress)
-        for artifact_type, data in sidecars.items():
-            suffix = SIDECARS[artifact_type][0]
-            staged[suffix] = private / (name + suffix)
-            staged[suffix].write_bytes(data)
+        staged = _stage(reg, repo, layer, sidecars, private, out_dir, name, progress)
         if trust is not None:
             result.signed_by = _verify(staged, out_dir / name, trust, result, progress)
             result.verified = True
@@ -231,6 +224,25 @@ def _fetch_and_place(reg: Registry, repo: str, layer: Descriptor, sidecars: dict
         if created and not placed:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()  # the directory this pull made, left empty
+
+
+def _stage(reg: Registry, repo: str, layer: Descriptor, sidecars: dict[str, bytes],
+           private: Path, out_dir: Path, name: str, progress: Progress) -> dict[str, Path]:
+    """Download the package and write its sidecars into ``private``, each made durable;
+    the staged files by suffix ("" for the package).  A file that cannot be written is
+    named as the one in ``out_dir`` it would become."""
+    staged = {"": private / name}
+    staged.update({SIDECARS[t][0]: private / (name + SIDECARS[t][0]) for t in sidecars})
+    progress.phase("downloading the package")
+    try:
+        with open(staged[""], "wb") as fh, durable(fh):
+            reg.get_blob(repo, layer, fh, progress=progress)
+        for artifact_type, data in sidecars.items():
+            with open(staged[SIDECARS[artifact_type][0]], "wb") as fh, durable(fh):
+                fh.write(data)
+    except OSError as exc:
+        raise unwritable(out_dir / name, exc) from None
+    return staged
 
 
 def _verify(staged: dict[str, Path], final: Path, trust: TrustPolicy | Path | str,

@@ -83,7 +83,7 @@ def _hint_for(host: str, plain_http: bool) -> str:
 class Transport:
     """Requests to the registry at ``host`` (``HOST[:PORT]``), HTTPS unless
     ``plain_http``.  Credentials: ``credentials`` when given, else docker's (looked up on
-    the first 401).  ``requests`` counts what was sent (tests and benchmarks read it)."""
+    the first 401).  Safe to share between threads (push hashes and asks in a second one)."""
 
     def __init__(self, host: str, *, plain_http: bool = False,
                  credentials: Credentials | None = None, retries: urllib3.Retry | None = None,
@@ -94,7 +94,6 @@ class Transport:
         self._looked_up = credentials is not None
         self._authorization: str | None = None
         self._lock = threading.Lock()  # one credential lookup when two threads meet a 401
-        self.requests = 0
         self.pool = urllib3.PoolManager(
             num_pools=4, maxsize=2, retries=retries or default_retry(),
             timeout=timeout or urllib3.Timeout(connect=15.0, read=120.0), blocksize=CHUNK,
@@ -112,35 +111,37 @@ class Transport:
 
     def request(self, method: str, url: str, *, what: str, headers: dict[str, str] | None =
                 None, body: bytes | Body | None = None, expect: tuple[int, ...] = (200,),
-                allow: tuple[int, ...] = ()) -> urllib3.BaseHTTPResponse:
+                allow: tuple[int, ...] = (), retries: bool = True
+                ) -> urllib3.BaseHTTPResponse:
         """Send; answer a 401 challenge once and send again; return the response when its
         status is in ``expect`` or ``allow`` (the caller reads and releases it), else
-        raise the error for it.  ``what`` names the request in messages."""
+        raise the error for it.  ``what`` names the request in messages; ``retries=False``
+        sends it once (a clean-up that may fail)."""
         start = body.tell() if body is not None and not isinstance(body, bytes) else None
-        resp = self._send(method, url, headers, body, self._authorization)
+        resp = self._send(method, url, headers, body, self._authorization, retries)
         if resp.status == 401:
             challenge = parse_challenge(resp.headers.get("WWW-Authenticate"))
             discard(resp)
-            authorization = self._authenticate(challenge, what)
+            authorization = self._authenticate(challenge, what,
+                                               keep=method not in ("GET", "HEAD"))
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
-            # sent again with what this request obtained: another thread's answer to
-            # another challenge (a narrower token scope) may have replaced the shared one
-            resp = self._send(method, url, headers, body, authorization)
+            # sent again with what this request obtained, whatever another thread keeps
+            resp = self._send(method, url, headers, body, authorization, retries)
         if resp.status in expect or resp.status in allow:
             return resp
         raise self.status_error(resp, what)
 
     def _send(self, method: str, url: str, headers: dict[str, str] | None,
-              body: bytes | Body | None, authorization: str | None
+              body: bytes | Body | None, authorization: str | None, retries: bool
               ) -> urllib3.BaseHTTPResponse:
         sent = dict(headers or {})
         if authorization and _same_origin(url, self.base):
             sent["Authorization"] = authorization
-        self.requests += 1
         try:
             return self.pool.request(method, url, headers=sent, body=body,  # type: ignore[arg-type]
-                                     preload_content=False, redirect=method in ("GET", "HEAD"))
+                                     preload_content=False, redirect=method in ("GET", "HEAD"),
+                                     retries=None if retries else False)  # None: the pool's
         except MaxRetryError as exc:
             raise self.unreachable(exc.reason or exc) from None
         except Urllib3Error as exc:
@@ -181,9 +182,11 @@ class Transport:
 
     # -- auth -----------------------------------------------------------------------
 
-    def _authenticate(self, challenge: Challenge | None, what: str) -> str:
-        """Answer ``challenge``: the ``Authorization`` to send again with, also kept for
-        the requests that follow."""
+    def _authenticate(self, challenge: Challenge | None, what: str, *, keep: bool) -> str:
+        """Answer ``challenge``: the ``Authorization`` to send again with.  It is kept for
+        the requests that follow when ``keep`` (it was obtained to write) or when none is
+        kept yet: a token scoped to pull, which a ``HEAD`` in another thread obtained,
+        never replaces one that may push."""
         creds = self.credentials()
         if challenge is not None and challenge.scheme == "bearer":
             authorization = "Bearer " + self._token(challenge, creds, what)
@@ -195,7 +198,9 @@ class Transport:
                              code="registry-auth",
                              hint=f"log in first ('docker login {self.host}'), or pass "
                                   "--username and --password-stdin")
-        self._authorization = authorization
+        with self._lock:
+            if keep or self._authorization is None:
+                self._authorization = authorization
         return authorization
 
     def _token(self, challenge: Challenge, creds: Credentials | None, what: str) -> str:
@@ -220,7 +225,6 @@ class Transport:
 
     def _token_request(self, method: str, url: str, what: str, *, headers: dict[str, str],
                        body: bytes | None = None) -> bytes:
-        self.requests += 1
         try:
             resp = self.pool.request(method, url, headers=headers, body=body,
                                      preload_content=False, redirect=False)
