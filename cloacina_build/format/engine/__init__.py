@@ -16,20 +16,36 @@ Nothing here imports the archive's code or writes a file.
 
 from __future__ import annotations
 
-from .archive import BUILD_MANIFEST, EngineArchive, EngineMember, Trailing, open_engine
-from .bzip import CLOACINA, ENGINE, UNKNOWN, detect_format, sniff
-from .manifest import METADATA_KEYS, EngineManifest, read_manifest
-from .rules import DEFAULT_ENGINE_LIMITS, STDLIB_DENY, EngineLimits
+import importlib
+from typing import TYPE_CHECKING, Any
 
-_LAZY = ("ArchiveTree", "EngineDiscovery", "discover_engine", "layout_findings")
+if TYPE_CHECKING:
+    from .archive import BUILD_MANIFEST, EngineArchive, EngineMember, Trailing, open_engine
+    from .bzip import CLOACINA, ENGINE, UNKNOWN, detect_format, sniff
+    from .discover import ArchiveTree, EngineDiscovery, discover_engine, layout_findings
+    from .manifest import METADATA_KEYS, EngineManifest, read_manifest
+    from .rules import DEFAULT_ENGINE_LIMITS, STDLIB_DENY, EngineLimits
+
+# Each name is imported from its module when first asked for (PEP 562): telling the two
+# formats apart (``bzip.detect_format``, which every command reading a package asks)
+# costs no tar reader, and discovery's Python and Rust readers load only for discovery.
+_HOMES = {"archive": ["BUILD_MANIFEST", "EngineArchive", "EngineMember", "Trailing",
+                      "open_engine"],
+          "bzip": ["CLOACINA", "ENGINE", "UNKNOWN", "detect_format", "sniff"],
+          "discover": ["ArchiveTree", "EngineDiscovery", "discover_engine",
+                       "layout_findings"],
+          "manifest": ["METADATA_KEYS", "EngineManifest", "read_manifest"],
+          "rules": ["DEFAULT_ENGINE_LIMITS", "STDLIB_DENY", "EngineLimits"]}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
 
 
-def __getattr__(name: str):  # discovery pulls in the Python and Rust readers: on demand
-    if name in _LAZY:
-        from . import discover
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(discover, name)
-    raise AttributeError(name)
 
 __all__ = ["BUILD_MANIFEST", "CLOACINA", "DEFAULT_ENGINE_LIMITS", "ENGINE", "METADATA_KEYS",
            "STDLIB_DENY", "UNKNOWN", "ArchiveTree", "EngineArchive", "EngineDiscovery",
