@@ -18,7 +18,6 @@ from ..errors import UsageError
 from ..findings import Finding, error, warning
 from ..fsutil import exclusive_lock
 from ..model import SignatureStatus
-from .provenance import attestation_path
 from .signatures import (
     Detached,
     Record,
@@ -308,6 +307,7 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
     signature, a state file.  ``sidecar_of``: a package whose ``FILE.sig`` counts as its
     detached signature when none is given (``verify`` and ``run`` do this), and whose
     ``FILE.intoto.jsonl`` must verify too with ``provenance``."""
+    from .provenance import attestation_path  # the DSSE reader, only when asked
     from .store import load_trust
 
     store = load_trust(trust) if trust else None
