@@ -195,6 +195,29 @@ def test_a_pull_token_obtained_beside_an_upload_never_replaces_the_push_token(
     assert refused == posts and len(posts) <= 8  # only each push's first request
 
 
+def test_an_expired_token_is_replaced_once_not_on_every_request(built_pipeline, registry,
+                                                               request, tmp_path,
+                                                               monkeypatch):
+    """The kept token expires (the token service forgets it): the next request's new
+    token is kept, even one obtained to read, so the requests after it need no other."""
+    from cloacina_build.oci import Registry
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    creds = Credentials("robot", "t0ken")
+    with Front(registry, bearer=("robot", "t0ken")) as front:
+        ref = f"oci://{front.host}/{registry.repo(request)}:1"
+        push_package(built_pipeline, ref, auth=creds, plain_http=True)
+        reg = Registry(front.host, plain_http=True, auth=creds)
+        try:
+            pull_package(ref, tmp_path / "a", registry=reg)
+            front.tokens.clear()  # every token handed out so far has expired
+            before = len(front.token_requests)
+            pull_package(ref, tmp_path / "b", registry=reg)  # five requests or so
+        finally:
+            reg.close()
+    assert len(front.token_requests) - before == 1
+
+
 def test_bearer_with_wrong_or_no_credentials_is_refused(built_pipeline, registry, request,
                                                         tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))

@@ -4,9 +4,11 @@ The file goes out in ``PATCH`` requests (one up to ``monolithic_max``, chunks ab
 :class:`Lookahead` thread hashes it (hashlib lets go of the GIL, so the hash runs beside the
 upload) and then asks the registry whether it has that blob (``HEAD``).  The closing ``PUT``
 names the digest, and the registry checks it.  When the registry turns out to have the blob
-already, the upload stops where it is and its session is given up.  A ``HEAD`` that fails
-only means the blob is not known to be there: the upload goes on.  A file that changes size
-while it is pushed is an error, and nothing is committed.
+already, the upload stops where it is and its session is given up.  A ``HEAD`` that fails,
+or has not answered :data:`ASK_WAIT` seconds after every byte is sent, only means the blob
+is not known to be there: the upload is committed.  What is pushed is the file's first
+``size`` bytes: a file that ends early, or is longer when it is hashed, is an error, and
+other changes fail the registry's digest check; either way nothing is committed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import IO
 from ..errors import CloacinaError, UsageError
 from ..progress import Progress
 from .blobs import CHUNK, Present, Registry, changed, commit, patch_chunks, start, with_attempts
-from .transport import RegistryError, discard
+from .transport import discard
+
+ASK_WAIT = 5.0  # seconds to wait, once every byte is sent, for the HEAD's answer
 
 
 class Lookahead(threading.Thread):
@@ -32,16 +36,26 @@ class Lookahead(threading.Thread):
         super().__init__(name="sha256-lookahead", daemon=True)
         self.reg, self.repo, self.path, self.size = reg, repo, path, size
         self.present, self.cancelled = threading.Event(), threading.Event()
+        self.hashed = threading.Event()  # the digest (or the error) is known
+        self.asked = threading.Event()   # and the registry has answered the HEAD (or not)
         self.digest: str | None = None
         self.error: BaseException | None = None
         self.start()
 
     def run(self) -> None:
         try:
+            self._run()
+        finally:
+            self.hashed.set()
+            self.asked.set()
+
+    def _run(self) -> None:
+        try:
             self.digest = _hash(self.path, self.size, self.cancelled)
         except Exception as exc:  # noqa: BLE001 (raised again in the uploading thread)
             self.error = exc
             return
+        self.hashed.set()
         if self.digest is None:
             return
         with contextlib.suppress(CloacinaError):  # not known to be there: upload it
@@ -49,8 +63,8 @@ class Lookahead(threading.Thread):
                 self.present.set()
 
     def result(self) -> str:
-        """The digest, once known; the error the hashing met, if any."""
-        self.join()
+        """The digest, once hashed; the error the hashing met, if any."""
+        self.hashed.wait()
         if self.error is not None:
             raise self.error
         assert self.digest is not None
@@ -116,13 +130,14 @@ def _send_file(reg: Registry, repo: str, path: Path, size: int, ahead: Lookahead
         try:
             location = _send_body(reg, location, fh, size, what, progress, ahead)
             digest = ahead.result()
+            ahead.asked.wait(ASK_WAIT)  # past it, commit: right whatever the HEAD says
+            if ahead.present.is_set():
+                _cancel(reg, location, what)
+                return False
+            commit(reg, location, digest, what)
         except Exception:
             _cancel(reg, location, what)
             raise
-    if ahead.present.is_set():
-        _cancel(reg, location, what)
-        return False
-    commit(reg, location, digest, what)
     return True
 
 
@@ -144,7 +159,8 @@ def _read(path: Path) -> IO[bytes]:
 
 
 def _cancel(reg: Registry, location: str, what: str) -> None:
-    """Give up an upload session, asking once (the registry expires it anyway)."""
-    with contextlib.suppress(RegistryError):
+    """Give up an upload session, asking once (the registry expires it anyway); a refusal
+    of any kind is not this push's error."""
+    with contextlib.suppress(CloacinaError):
         discard(reg.transport.request("DELETE", location, what=what,
                                       allow=(202, 204, 404, 405), retries=False))

@@ -118,11 +118,12 @@ class Transport:
         raise the error for it.  ``what`` names the request in messages; ``retries=False``
         sends it once (a clean-up that may fail)."""
         start = body.tell() if body is not None and not isinstance(body, bytes) else None
-        resp = self._send(method, url, headers, body, self._authorization, retries)
+        sent_with = self._authorization
+        resp = self._send(method, url, headers, body, sent_with, retries)
         if resp.status == 401:
             challenge = parse_challenge(resp.headers.get("WWW-Authenticate"))
             discard(resp)
-            authorization = self._authenticate(challenge, what,
+            authorization = self._authenticate(challenge, what, refused=sent_with,
                                                keep=method not in ("GET", "HEAD"))
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
@@ -182,11 +183,13 @@ class Transport:
 
     # -- auth -----------------------------------------------------------------------
 
-    def _authenticate(self, challenge: Challenge | None, what: str, *, keep: bool) -> str:
+    def _authenticate(self, challenge: Challenge | None, what: str, *, keep: bool,
+                      refused: str | None) -> str:
         """Answer ``challenge``: the ``Authorization`` to send again with.  It is kept for
-        the requests that follow when ``keep`` (it was obtained to write) or when none is
-        kept yet: a token scoped to pull, which a ``HEAD`` in another thread obtained,
-        never replaces one that may push."""
+        the requests that follow when ``keep`` (it was obtained to write), when none is
+        kept, or when the kept one is the one just ``refused`` (it expired): a token
+        scoped to pull, which a ``HEAD`` in another thread obtained, never replaces a
+        good one that may push."""
         creds = self.credentials()
         if challenge is not None and challenge.scheme == "bearer":
             authorization = "Bearer " + self._token(challenge, creds, what)
@@ -199,7 +202,7 @@ class Transport:
                              hint=f"log in first ('docker login {self.host}'), or pass "
                                   "--username and --password-stdin")
         with self._lock:
-            if keep or self._authorization is None:
+            if keep or self._authorization is None or self._authorization == refused:
                 self._authorization = authorization
         return authorization
 
