@@ -170,9 +170,12 @@ def test_ctrl_c_in_the_middle_of_a_pull_leaves_nothing(built_pipeline, registry,
     out = tmp_path / "out"
     out.mkdir()
     with Front(registry, stall_blobs=True) as front:
+        # SIGINT as a terminal's Ctrl-C would deliver it, even when this test runs where
+        # SIGINT is ignored (a background job of a shell without job control)
         proc = subprocess.Popen([EXE, "pull", f"oci://{front.host}/{repo}:1", "-o", str(out),
                                  "--plain-http"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             assert front.stalled.wait(60), "the pull never reached the package blob"
             staged = list(out.iterdir())
