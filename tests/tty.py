@@ -37,8 +37,11 @@ def run(args: list[str], *, out_tty: bool = True, err_tty: bool = True,
                     "COLUMNS": "200"}, **(env or {}))
     out = pty.openpty() if out_tty else os.pipe()
     err = pty.openpty() if err_tty else os.pipe()
+    # SIGINT's default disposition, as at a terminal, even where this runs with it
+    # ignored (a background job of a shell without job control)
     proc = subprocess.Popen([CLI, *args], stdin=subprocess.DEVNULL, cwd=cwd, env=environ,
-                            stdout=out[1], stderr=err[1], process_group=0)
+                            stdout=out[1], stderr=err[1], process_group=0,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(out[1])
     os.close(err[1])
     got = {out[0]: bytearray(), err[0]: bytearray()}
