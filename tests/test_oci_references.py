@@ -91,6 +91,9 @@ def test_run_straight_from_the_registry_then_from_the_cache(
         assert "fetched into the cache, with its signature" in first.stderr
         fetched = blob_gets(front)
         assert any(pipeline_sha(pipeline_pkg) in path for path in fetched)  # the package
+        # the referrers (distribution 2.8: the fallback tag) are listed once, by the pull
+        listings = [p for m, p, _ in front.seen if m == "GET" and "/manifests/sha256-" in p]
+        assert len(listings) == 1, front.seen
         front.seen.clear()
         second = ctl(*args, "--json", cache=cache)
         assert second.returncode == 0, second.stderr

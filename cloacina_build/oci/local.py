@@ -216,7 +216,7 @@ def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progre
     try:
         result = pull_package(str(pinned), stage, registry=reg, progress=progress)
         name = Path(result.path).name
-        listing = _listing(reg, pinned.repository, digest)
+        listing = {_suffix(t): d for t, d in result.referrers.items()}  # what pull took
         entry = {"version": ENTRY_VERSION, "digest": digest, "file": name,
                  "identity": file_identity(stage / name),
                  "sidecars": _records(stage, name, listing)}
@@ -234,12 +234,6 @@ def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progre
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return {**entry, "_dir": str(final)}
-
-
-def _listing(reg: Registry, repo: str, digest: str) -> dict[str, str]:
-    """The referrer manifest of each kind written beside a package (the newest, as
-    ``pull`` takes them), by file suffix."""
-    return _by_suffix(newest_referrers(reg, repo, digest))
 
 
 def _by_suffix(newest: dict[str, Descriptor]) -> dict[str, str]:
@@ -307,7 +301,7 @@ def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer:
         target = local.path.with_name(local.path.name + _suffix(artifact_type))
         if entry is None:  # gone or damaged meanwhile: the next use fetches it again
             return target
-        _put(target, file.read_bytes())
+        _put(target, file.read_bytes())  # (_locked maps the cache's OSErrors)
         listing = {s: r.get("referrer", "") for s, r in entry["sidecars"].items()}
         listing[_suffix(artifact_type)] = referrer
         entry["sidecars"] = _records(where, entry["file"], listing)

@@ -63,6 +63,7 @@ class PullResult:
     verified: bool = False
     signed_by: list[str] = field(default_factory=list)  # trusted signers, when verified
     removed: list[str] = field(default_factory=list)  # stale sidecars taken away
+    referrers: dict[str, str] = field(default_factory=dict)  # artifact type: manifest taken
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": True, **dataclasses.asdict(self)}
@@ -125,9 +126,11 @@ def _pull(reg: Registry, target: Reference, out_dir: Path,
                            hint="the artifact was not pushed by cloacinactl push")
     name = _file_name(layer.annotation(TITLE)) or \
         _file_name(f"{config.name}-{config.version}.cloacina") or "package.cloacina"
-    sidecars = _referrers(reg, repo, fetched.digest, progress)
+    newest = newest_referrers(reg, repo, fetched.digest)
+    sidecars = _referrers(reg, repo, fetched.digest, progress, newest)
     result = PullResult(str(pinned), fetched.digest, str(out_dir / name), layer.size,
-                        config.format, config.name, config.version)
+                        config.format, config.name, config.version,
+                        referrers={t: d.digest for t, d in newest.items()})
     _fetch_and_place(reg, repo, layer, sidecars, out_dir, name, trust, result, progress)
     return result
 
