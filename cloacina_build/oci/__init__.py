@@ -15,8 +15,9 @@ which every command taking a package file asks, costs no HTTP client.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .artifact import ARTIFACT_TYPE, PROVENANCE_TYPE, SIGNATURE_TYPE
@@ -31,16 +32,8 @@ _HOMES = {"artifact": ["ARTIFACT_TYPE", "PROVENANCE_TYPE", "SIGNATURE_TYPE"],
           "pull": ["PullResult", "pull_package", "resolve"],
           "push": ["PushResult", "ReferrerResult", "push_package", "push_referrer"],
           "reference": ["Reference", "is_reference", "parse_reference"]}
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())
 
 __all__ = ["ARTIFACT_TYPE", "PROVENANCE_TYPE", "SIGNATURE_TYPE", "Credentials", "Registry",
            "PullResult", "pull_package", "resolve", "PushResult", "ReferrerResult",
            "push_package", "push_referrer", "Reference", "is_reference", "parse_reference"]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value

@@ -16,8 +16,9 @@ Nothing here imports the archive's code or writes a file.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ...lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .archive import BUILD_MANIFEST, EngineArchive, EngineMember, Trailing, open_engine
@@ -36,16 +37,7 @@ _HOMES = {"archive": ["BUILD_MANIFEST", "EngineArchive", "EngineMember", "Traili
                        "layout_findings"],
           "manifest": ["METADATA_KEYS", "EngineManifest", "read_manifest"],
           "rules": ["DEFAULT_ENGINE_LIMITS", "STDLIB_DENY", "EngineLimits"]}
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())
 
 __all__ = ["BUILD_MANIFEST", "CLOACINA", "DEFAULT_ENGINE_LIMITS", "ENGINE", "METADATA_KEYS",
            "STDLIB_DENY", "UNKNOWN", "ArchiveTree", "EngineArchive", "EngineDiscovery",
