@@ -134,3 +134,38 @@ def test_modules_and_functions_stay_small():
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"function {module}.{node.name}: {length} lines")
     assert not too_long, "\n".join(too_long)
+
+
+def _loaded_after(code: str) -> set[str]:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code + "\nimport json, sys\n"
+                          "print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_lazy_packages_import_only_the_module_of_the_name_asked_for():
+    """Telling the formats apart costs no engine tar reader; asking whether an argument is
+    an oci:// reference costs no HTTP client."""
+    engine = _loaded_after("from cloacina_build.format.engine import detect_format")
+    assert "cloacina_build.format.engine.bzip" in engine
+    assert "cloacina_build.format.engine.archive" not in engine
+    oci = _loaded_after("from cloacina_build.oci import is_reference")
+    assert "cloacina_build.oci.reference" in oci and "urllib3" not in oci
+    both = _loaded_after("import cloacina_build.format.engine as e, cloacina_build.oci as o\n"
+                         "e.open_engine, o.push_package")
+    assert {"cloacina_build.format.engine.archive", "cloacina_build.oci.push"} <= both
+
+
+def test_a_lazy_package_refuses_a_name_it_does_not_have():
+    import pytest
+
+    import cloacina_build.format.engine as engine
+    import cloacina_build.oci as oci
+
+    for package in (engine, oci):
+        with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+            package.nope  # noqa: B018
