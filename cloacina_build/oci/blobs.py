@@ -13,12 +13,12 @@ second thread (:class:`Hashing`), beside the reading and writing.
 from __future__ import annotations
 
 import hashlib
+import io
 import queue
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Protocol, TypeVar
 
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -85,12 +85,6 @@ class Slice:
         return self.pos
 
 
-def _open(source: bytes | Path) -> IO[bytes]:
-    import io
-
-    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-
-
 def changed(name: str) -> PackageError:
     return PackageError(f"{name} changed while it was being pushed; nothing was committed",
                         hint="push again once nothing writes to the file")
@@ -111,11 +105,12 @@ def with_attempts(size: int, progress: Progress, send: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def upload(reg: Registry, repo: str, source: bytes | Path, size: int, digest: str,
+def upload(reg: Registry, repo: str, data: bytes, size: int, digest: str,
            progress: Progress) -> None:
+    """A blob whose bytes and digest are known (a config, a signature); a package file
+    goes through :mod:`.lookahead`."""
     def once() -> None:
-        with _open(source) as fh:
-            _upload_once(reg, repo, fh, size, digest, progress)
+        _upload_once(reg, repo, io.BytesIO(data), size, digest, progress)
 
     with_attempts(size, progress, once)
 

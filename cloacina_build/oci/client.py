@@ -35,20 +35,19 @@ from .transport import Transport, discard, read_bounded
 
 @dataclass(frozen=True)
 class Fetched:
-    """A manifest's bytes as the registry sent them, its media type and its digest."""
+    """A manifest's bytes as the registry sent them, and their digest."""
 
     data: bytes
-    media_type: str
     digest: str
-
-    def descriptor(self) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, len(self.data))
 
 
 @dataclass(frozen=True)
 class Put:
     digest: str
     subject: str | None  # OCI-Subject: the registry indexed the referrer itself
+
+
+MAX_REMEMBERED = 64  # manifests a client keeps (each at most 4 MiB, most under 2 KiB)
 
 
 def fallback_tag(digest: str) -> str:
@@ -67,6 +66,8 @@ class Registry:
         self.host = host
         self.transport = transport or Transport(host, plain_http=plain_http, credentials=auth)
         self.chunk_size, self.monolithic_max = chunk_size, monolithic_max
+        self._manifests: dict[tuple[str, str], Fetched] = {}  # (repo, digest): fetched
+        self._present: set[tuple[str, str]] = set()  # (repo, digest) of blobs known there
 
     def url(self, repo: str, *parts: str) -> str:
         return self.transport.url("/v2/" + repo + "/" + "/".join(
@@ -80,14 +81,18 @@ class Registry:
         discard(resp)
         return resp.status == 200
 
-    def push_blob(self, repo: str, source: bytes | Path, size: int, digest: str, *,
+    def push_blob(self, repo: str, data: bytes, size: int, digest: str, *,
                   progress: Progress = NO_PROGRESS) -> bool:
-        """Upload a blob unless the repository has it; True when it was uploaded.  ``source``
-        is the bytes or a file, streamed (monolithic up to ``monolithic_max``, else in
-        chunks) and sent again from the start when the upload breaks."""
-        if self.blob_exists(repo, digest):
+        """Upload a blob unless the repository has it (asked once per client: the empty
+        config every referrer shares is not asked about again); True when it was
+        uploaded.  ``data``
+        is sent monolithic up to ``monolithic_max``, else in chunks, and again from the
+        start when the upload breaks (a package file goes through :meth:`push_file`)."""
+        if (repo, digest) in self._present or self.blob_exists(repo, digest):
+            self._present.add((repo, digest))
             return False
-        blobs.upload(self, repo, source, size, digest, progress)
+        blobs.upload(self, repo, data, size, digest, progress)
+        self._present.add((repo, digest))
         return True
 
     def push_file(self, repo: str, path: Path, size: int, *,
@@ -140,11 +145,13 @@ class Registry:
     def get_manifest(self, repo: str, ref: str,
                      accept: tuple[str, ...] = (OCI_MANIFEST,)) -> Fetched:
         """A manifest by tag or digest, at most 4 MiB; fetched by digest, its bytes must
-        have that digest."""
+        have that digest.  A manifest this client has fetched already (by tag or by digest)
+        is not asked for again by digest: its bytes are the digest's, whoever asks."""
+        if (repo, ref) in self._manifests:
+            return self._manifests[(repo, ref)]
         resp = self.transport.request("GET", self.url(repo, "manifests", ref),
                                       what=f"fetching manifest {repo}:{ref}",
                                       headers={"Accept": ", ".join(accept)})
-        media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         data = read_bounded(resp, MAX_MANIFEST, f"manifest {repo}:{ref}", self.transport)
         digest = sha256_digest(data)
         if DIGEST.fullmatch(ref) and digest != ref:
@@ -152,7 +159,10 @@ class Registry:
                                code="oci-digest-mismatch",
                                hint="the registry sent other bytes than were asked for; "
                                     "nothing was written")
-        return Fetched(data, media_type, digest)
+        if len(self._manifests) >= MAX_REMEMBERED:
+            self._manifests.clear()
+        self._manifests[(repo, digest)] = fetched = Fetched(data, digest)
+        return fetched
 
     def resolve(self, repo: str, ref: str) -> str:
         """The digest a tag points at now (a digest resolves to itself, checked)."""

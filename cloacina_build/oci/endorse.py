@@ -28,7 +28,7 @@ from .auth import Credentials
 from .client import Registry
 from .local import LocalPackage, fetch_reference, store_sidecar
 from .push import ReferrerResult, open_registry, push_referrer
-from .reference import parse_reference
+from .reference import parse_fetchable
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,7 @@ def attest_reference(ref: str, key: SigningKey, *, force: bool = False,
 
 def _endorse(ref: str, artifact_type: str, kind: str,
              make: Callable[[Path, Path], Any], force: bool, access: _Access) -> Endorsement:
-    target = parse_reference(ref)
-    if target.reference is None:
-        raise UsageError(f"{ref} names no tag or digest", code="oci-reference",
-                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:DIGEST")
+    target = parse_fetchable(ref)
     reg = open_registry(target, access.auth, access.plain_http, access.registry)
     try:
         local = fetch_reference(ref, cache_dir=access.cache_dir, registry=reg,

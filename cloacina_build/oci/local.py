@@ -38,11 +38,10 @@ from ..fsutil import default_cache_dir, exclusive_lock, file_identity, file_sha2
 from ..progress import NO_PROGRESS, Progress
 from .artifact import SIDECARS, safe_file_name
 from .auth import Credentials
-from .client import Registry
-from .manifest import Descriptor
-from .pull import _referrers, newest_referrers, pull_package
+from .client import Registry, fallback_tag
+from .pull import fetch_referrers, newest_referrers, pull_package
 from .push import open_registry
-from .reference import Reference, parse_reference
+from .reference import Reference, parse_fetchable, parse_reference
 
 ENTRY_FILE = "oci.json"
 ENTRY_VERSION = 1
@@ -60,12 +59,6 @@ class LocalPackage:
     downloaded: bool             # False: served from the cache
     refreshed: bool = False      # cached, but its referrers changed and were fetched again
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"reference": self.reference, "digest": self.digest, "path": str(self.path),
-                "signature": None if self.signature is None else str(self.signature),
-                "provenance": None if self.provenance is None else str(self.provenance),
-                "downloaded": self.downloaded, "refreshed": self.refreshed}
-
 
 def oci_cache_dir(cache_dir: Path | str | None = None) -> Path:
     """Where references are kept: ``oci/`` in the package cache."""
@@ -80,10 +73,7 @@ def fetch_reference(ref: str, *, cache_dir: Path | str | None = None,
     when it is there, else fetched into it.  Errors are ``UsageError`` (a bad reference, an
     unreachable registry, a cache that cannot be written) or ``PackageError`` (what the
     registry sent is not the package its digests name); nothing is cached then."""
-    target = parse_reference(ref)
-    if target.reference is None:
-        raise UsageError(f"{ref} names no tag or digest", code="oci-reference",
-                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:DIGEST")
+    target = parse_fetchable(ref)
     root = _Store(oci_cache_dir(cache_dir), target)
     if target.digest is not None:
         with _locked(root, target.digest):
@@ -114,7 +104,7 @@ class _Store:
         return self.top / self.target.host.lower() / self.target.repository
 
     def entry(self, digest: str) -> Path:
-        return self.repo / _dir_name(digest)
+        return self.repo / fallback_tag(digest)  # sha256-<hex>
 
 
 def _fetch(reg: Registry, pinned: Reference, root: _Store, progress: Progress
@@ -124,7 +114,7 @@ def _fetch(reg: Registry, pinned: Reference, root: _Store, progress: Progress
     with _locked(root, digest):
         entry = _read_entry(root, digest)
         if entry is not None:  # a tag to a cached package: its referrers may have changed
-            refreshed = _refresh(reg, pinned, root, entry, progress)
+            refreshed = _refresh(reg, pinned, entry, progress)
             return _local(pinned, entry, downloaded=False, refreshed=refreshed)
         entry = _make_entry(reg, pinned, root, progress)
         return _local(pinned, entry, downloaded=True)
@@ -134,7 +124,7 @@ def _fetch(reg: Registry, pinned: Reference, root: _Store, progress: Progress
 def _locked(root: _Store, digest: str) -> Iterator[None]:
     try:
         root.repo.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(root.repo / f".{_dir_name(digest)}.lock"):
+        with exclusive_lock(root.repo / f".{fallback_tag(digest)}.lock"):
             yield
     except OSError as exc:
         if not _about(root, exc):
@@ -154,10 +144,6 @@ def unusable(root: _Store, exc: OSError) -> UsageError:
                       code="cache-unusable",
                       hint="set CLOACINA_CACHE_DIR (or pass --cache-dir to run) to a "
                            "directory you can write to (with free space)")
-
-
-def _dir_name(digest: str) -> str:
-    return digest.replace(":", "-", 1)
 
 
 def _local(pinned: Reference, entry: dict[str, Any], *, downloaded: bool,
@@ -209,14 +195,11 @@ def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progre
     """Pull into a private directory in the cache, record it, rename it into place."""
     digest = pinned.digest
     assert digest is not None
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root.repo))
-    except OSError as exc:
-        raise unusable(root, exc) from None
+    stage = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root.repo))
     try:
         result = pull_package(str(pinned), stage, registry=reg, progress=progress)
         name = Path(result.path).name
-        listing = {_suffix(t): d for t, d in result.referrers.items()}  # what pull took
+        listing = _by_suffix(result.referrers)  # the referrers pull took
         entry = {"version": ENTRY_VERSION, "digest": digest, "file": name,
                  "identity": file_identity(stage / name),
                  "sidecars": _records(stage, name, listing)}
@@ -227,17 +210,14 @@ def _make_entry(reg: Registry, pinned: Reference, root: _Store, progress: Progre
             os.replace(final, trash / "old")
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(stage, final)
-    except OSError as exc:
-        if not _about(root, exc):
-            raise
-        raise unusable(root, exc) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return {**entry, "_dir": str(final)}
 
 
-def _by_suffix(newest: dict[str, Descriptor]) -> dict[str, str]:
-    return {_suffix(artifact_type): desc.digest for artifact_type, desc in newest.items()}
+def _by_suffix(referrers: dict[str, str]) -> dict[str, str]:
+    """Referrer manifest digests by artifact type, keyed by file suffix instead."""
+    return {_suffix(artifact_type): digest for artifact_type, digest in referrers.items()}
 
 
 def _records(where: Path, name: str, listing: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -254,6 +234,12 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     _put(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
+def _save_entry(where: Path, entry: dict[str, Any], listing: dict[str, str]) -> None:
+    """Record the sidecars now beside the package (their referrers: ``listing``)."""
+    entry["sidecars"] = _records(where, entry["file"], listing)
+    _write_json(where / ENTRY_FILE, {k: v for k, v in entry.items() if k != "_dir"})
+
+
 def _put(path: Path, data: bytes) -> None:
     """``data`` at ``path`` through a temporary name beside it (under the entry's lock)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -261,32 +247,25 @@ def _put(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _refresh(reg: Registry, pinned: Reference, root: _Store, entry: dict[str, Any],
-             progress: Progress) -> bool:
+def _refresh(reg: Registry, pinned: Reference, entry: dict[str, Any], progress: Progress
+             ) -> bool:
     """List the referrers again; when they changed, fetch them (each checked: subject,
     type, digest) and put them beside the cached package in place of the old ones (True
     then)."""
     assert pinned.digest is not None
     newest = newest_referrers(reg, pinned.repository, pinned.digest)
-    listing = _by_suffix(newest)
+    listing = _by_suffix({t: d.digest for t, d in newest.items()})
     if listing == {s: r.get("referrer") for s, r in entry["sidecars"].items()}:
         return False
-    fetched = _referrers(reg, pinned.repository, pinned.digest, progress, newest)
+    fetched = fetch_referrers(reg, pinned.repository, pinned.digest, newest, progress)
     where, name = Path(entry["_dir"]), entry["file"]
-    try:
-        for artifact_type in SIDECARS:
-            suffix = _suffix(artifact_type)
-            target = where / (name + suffix)
-            if artifact_type in fetched:
-                _put(target, fetched[artifact_type])
-            elif target.is_file():
-                target.unlink()
-        entry["sidecars"] = _records(where, name, listing)
-        _write_json(where / ENTRY_FILE, {k: v for k, v in entry.items() if k != "_dir"})
-    except OSError as exc:
-        if not _about(root, exc):
-            raise
-        raise unusable(root, exc) from None
+    for artifact_type in SIDECARS:  # (_locked maps the cache's OSErrors)
+        target = where / (name + _suffix(artifact_type))
+        if artifact_type in fetched:
+            _put(target, fetched[artifact_type])
+        elif target.is_file():
+            target.unlink()
+    _save_entry(where, entry, listing)
     return True
 
 
@@ -304,6 +283,5 @@ def store_sidecar(local: LocalPackage, file: Path, artifact_type: str, referrer:
         _put(target, file.read_bytes())  # (_locked maps the cache's OSErrors)
         listing = {s: r.get("referrer", "") for s, r in entry["sidecars"].items()}
         listing[_suffix(artifact_type)] = referrer
-        entry["sidecars"] = _records(where, entry["file"], listing)
-        _write_json(where / ENTRY_FILE, {k: v for k, v in entry.items() if k != "_dir"})
+        _save_entry(where, entry, listing)
     return target

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PackageError, UsageError
+from ..errors import PackageError
 from ..fsutil import durable, unwritable
 from ..json_reader import strict_json
 from ..progress import NO_PROGRESS, Progress
@@ -32,7 +32,7 @@ from .auth import Credentials
 from .client import Registry
 from .manifest import Descriptor, ImageManifest, parse_manifest
 from .push import open_registry
-from .reference import Reference, parse_reference
+from .reference import Reference, parse_fetchable
 
 if TYPE_CHECKING:  # pragma: no cover (the trust code is imported only to verify)
     from ..trust.policy import TrustPolicy
@@ -72,21 +72,13 @@ class PullResult:
 def resolve(ref: str, *, auth: Credentials | None = None, plain_http: bool = False,
             registry: Registry | None = None) -> str:
     """The manifest digest ``ref`` names now (a tag is looked up; a digest is checked)."""
-    target = _target(ref)
+    target = parse_fetchable(ref)
     reg = open_registry(target, auth, plain_http, registry)
     try:
         return reg.resolve(target.repository, target.reference or "")
     finally:
         if registry is None:
             reg.close()
-
-
-def _target(ref: str) -> Reference:
-    target = parse_reference(ref)
-    if target.reference is None:
-        raise UsageError(f"{ref} names no tag or digest", code="oci-reference",
-                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:...")
-    return target
 
 
 def pull_package(ref: str, out_dir: Path | str = ".", *,
@@ -98,7 +90,7 @@ def pull_package(ref: str, out_dir: Path | str = ".", *,
     ``out_dir``.  With ``trust`` (a trust directory or file, or a :class:`TrustPolicy`)
     the package must verify — the pulled ``FILE.sig`` as its detached signature — before
     anything is put in place; otherwise ``pull-unverified`` and nothing is written."""
-    target = _target(ref)
+    target = parse_fetchable(ref)
     reg = open_registry(target, auth, plain_http, registry)
     try:
         return _pull(reg, target, Path(out_dir), trust, progress)
@@ -127,7 +119,7 @@ def _pull(reg: Registry, target: Reference, out_dir: Path,
     name = _file_name(layer.annotation(TITLE)) or \
         _file_name(f"{config.name}-{config.version}.cloacina") or "package.cloacina"
     newest = newest_referrers(reg, repo, fetched.digest)
-    sidecars = _referrers(reg, repo, fetched.digest, progress, newest)
+    sidecars = fetch_referrers(reg, repo, fetched.digest, newest, progress)
     result = PullResult(str(pinned), fetched.digest, str(out_dir / name), layer.size,
                         config.format, config.name, config.version,
                         referrers={t: d.digest for t, d in newest.items()})
@@ -170,15 +162,12 @@ def newest_referrers(reg: Registry, repo: str, digest: str) -> dict[str, Descrip
     return newest
 
 
-def _referrers(reg: Registry, repo: str, digest: str, progress: Progress,
-               newest: dict[str, Descriptor] | None = None) -> dict[str, bytes]:
-    """The newest referrer of each kind this tool writes beside a package (``newest``,
-    when the caller has listed them), its file's bytes by artifact type.  A referrer
-    whose manifest does not name this package as its subject, or whose file does not
-    match its digest, is refused."""
+def fetch_referrers(reg: Registry, repo: str, digest: str,
+                    newest: dict[str, Descriptor], progress: Progress) -> dict[str, bytes]:
+    """The file of each referrer in ``newest`` (:func:`newest_referrers`), by artifact
+    type.  A referrer whose manifest does not name this package as its subject, or whose
+    file does not match its digest, is refused."""
     progress.phase("fetching the referrers")
-    if newest is None:
-        newest = newest_referrers(reg, repo, digest)
     out = {}
     for artifact_type, desc in newest.items():
         fetched = reg.get_manifest(repo, desc.digest)

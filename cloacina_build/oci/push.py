@@ -23,7 +23,7 @@ from .artifact import (
 from .auth import Credentials
 from .client import Registry
 from .manifest import OCI_MANIFEST, Descriptor, sha256_digest
-from .reference import Reference, default_tag, parse_reference
+from .reference import Reference, default_tag, parse_fetchable, parse_reference
 
 
 @dataclass(frozen=True)
@@ -152,13 +152,10 @@ def push_referrer(ref_or_digest: str, file: Path | str, artifact_type: str, *,
     """Add ``file`` as a referrer of type ``artifact_type`` (e.g. ``SIGNATURE_TYPE``,
     ``PROVENANCE_TYPE``) to the package manifest ``ref_or_digest`` names (a tag or a
     digest reference)."""
-    target = parse_reference(ref_or_digest)
-    if target.reference is None:
-        raise UsageError(f"{ref_or_digest} names no tag or digest", code="oci-reference",
-                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:...")
+    target = parse_fetchable(ref_or_digest)
     reg = open_registry(target, auth, plain_http, registry)
     try:
-        fetched = reg.get_manifest(target.repository, target.reference)
+        fetched = reg.get_manifest(target.repository, target.reference or "")
         subject = Descriptor(OCI_MANIFEST, fetched.digest, len(fetched.data))
         return _push_sidecar(reg, target.repository, subject, Path(file), artifact_type,
                              progress)

@@ -95,6 +95,16 @@ def parse_reference(text: str) -> Reference:
     return Reference(host, repository, tag if colon else None, digest if at else None)
 
 
+def parse_fetchable(text: str) -> Reference:
+    """A reference that names a tag or a digest (something that can be fetched), else
+    ``UsageError`` (``oci-reference``)."""
+    target = parse_reference(text)
+    if target.reference is None:
+        raise UsageError(f"{text} names no tag or digest", code="oci-reference",
+                         hint="write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:DIGEST")
+    return target
+
+
 def _check_repository(text: str, repository: str) -> None:
     if not repository:
         raise _bad(text, "the repository is empty")
