@@ -96,9 +96,11 @@ def _engine(path: str, info: EngineInspection) -> Description:
                           language=_language(pkg["language"]),
                           description=pkg["description"], author=pkg["author"],
                           requires_python=pkg["requires_python"])
-    payload, build = engine_payload(archive)
+    built = info.built  # parsed already when only the head was read
+    payload, build = (built.payload, built.build) if built is not None else \
+        engine_payload(archive)
     head = archive.build_manifest
-    digest = manifest_digest(head) if build is not None and head else None
+    digest = manifest_digest(head) if build is not None and head is not None else None
     return Description(path, ENGINE, package, info.workflow, payload, None, build, digest,
                        archive.file_size, tuple(info.signatures))
 

@@ -68,6 +68,7 @@ class EngineInspection:
     findings: list[Finding] = field(default_factory=list)  # every finding, for the record
     signatures: list[SignatureVerdict] = field(default_factory=list)
     tasks_from: str = FROM_SOURCE         # or FROM_MANIFEST: only the head was read
+    built: Manifest | None = None         # the build manifest, when it was parsed (head)
 
     @property
     def package(self) -> dict[str, Any]:
@@ -174,7 +175,7 @@ def inspect_head(head: EngineHead, limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
                             head.build_manifest, None, tuple(clean(findings)))
     wf = manifest.workflow
     return EngineInspection(shown or str(head.path), archive, wf, execution_levels(wf.tasks),
-                            list(archive.findings), tasks_from=FROM_MANIFEST)
+                            list(archive.findings), tasks_from=FROM_MANIFEST, built=manifest)
 
 
 @dataclass
