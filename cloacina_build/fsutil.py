@@ -178,8 +178,8 @@ def write_output(path: Path | str, data: bytes, *, source: Path | str | None = N
 def same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` both exist and are one file."""
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # a missing file; a name with a NUL byte
         return False
 
 

@@ -224,7 +224,7 @@ def test_unload_forgets_modules(built_pipeline, cache):
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    from cloacina_build.runtime.cache import default_cache_dir
+    from cloacina_build.fsutil import default_cache_dir
 
     monkeypatch.setenv("CLOACINA_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"
@@ -258,7 +258,7 @@ def _no_verification(monkeypatch):
 
 
 def test_a_warm_load_does_not_read_the_payload_again(pipeline_pkg, cache, monkeypatch):
-    from cloacina_build.runtime.cache import file_identity
+    from cloacina_build.fsutil import file_identity
 
     cold = load_package(pipeline_pkg, cache_dir=cache)
     assert cold.warm is False

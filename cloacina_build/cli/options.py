@@ -113,10 +113,11 @@ def _take_level(ctx: click.Context) -> None:
         ctx.meta["cloacina.verbosity"] = QUIET if quiet else VERBOSE
 
 
-class CloacinaCommand(click.Command):
-    """Every command: ``-q/--quiet`` and ``-v/--verbose`` are added here, so no command
-    can lack them, and taken out of the arguments before the command's function is called
-    (it reads the level with :func:`verbosity`)."""
+class _TakesLevel(click.Command):
+    """``-q/--quiet`` and ``-v/--verbose`` added to a command's (or group's) parameters,
+    and taken out of the arguments (:func:`_take_level`) when it is invoked.  Put first
+    among the bases: ``invoke`` then runs before that of ``click.Command`` or
+    ``click.Group``."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -125,6 +126,12 @@ class CloacinaCommand(click.Command):
     def invoke(self, ctx: click.Context):
         _take_level(ctx)
         return super().invoke(ctx)
+
+
+class CloacinaCommand(_TakesLevel, click.Command):
+    """Every command: ``-q/--quiet`` and ``-v/--verbose`` are added here, so no command
+    can lack them, and taken out of the arguments before the command's function is called
+    (it reads the level with :func:`verbosity`)."""
 
 
 class CloacinaSubgroup(click.Group):
@@ -139,7 +146,7 @@ def verbosity() -> int:
     return ctx.meta.get("cloacina.verbosity", NORMAL) if ctx is not None else NORMAL
 
 
-class CloacinaGroup(click.Group):
+class CloacinaGroup(_TakesLevel, click.Group):
     """The command group: click's own usage errors (an unknown option or command, a
     missing argument, a bad value) come out like every other error: ``error:`` and
     ``hint:`` on standard error, or one JSON object when ``--json`` is among the
@@ -149,14 +156,6 @@ class CloacinaGroup(click.Group):
 
     command_class = CloacinaCommand
     group_class = CloacinaSubgroup
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.params += _level_options()  # 'cloacinactl -q COMMAND' as 'COMMAND -q'
-
-    def invoke(self, ctx: click.Context):
-        _take_level(ctx)
-        return super().invoke(ctx)
 
     def main(self, args=None, prog_name=None, complete_var=None,
              standalone_mode: bool = True, **extra):
@@ -242,8 +241,7 @@ def finish(report, render, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(paint(render(report, quiet=True) if verbosity() == QUIET
-                         else render(report)))
+        click.echo(paint(render(report, quiet=verbosity() == QUIET)))
     if not report.ok:
         sys.exit(EXIT_FAILED)
 

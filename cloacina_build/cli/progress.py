@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from ..progress import NO_PROGRESS, Progress, Terminal
 from .options import QUIET, VERBOSE, verbosity
 from .render import human_size as size
-from .terminal import colour_on
+from .terminal import at_terminal, colour_on
 
 DELAY = 1.0       # seconds of work before the line appears
 TICK = 0.1        # how often the line is redrawn
@@ -37,13 +37,6 @@ def delay() -> float:
         return max(float(os.environ.get("CLOACINA_PROGRESS_DELAY", DELAY)), 0.0)
     except ValueError:
         return DELAY
-
-
-def on_terminal() -> bool:
-    try:
-        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError):
-        return False
 
 
 def width() -> int:
@@ -65,7 +58,7 @@ def command_progress() -> Iterator[Progress]:
     """The progress the running command passes to the library: shown as the module says,
     and finished (the line erased, ``-v``'s last step printed) when the block ends."""
     level = verbosity()
-    line = level != QUIET and on_terminal()
+    line = level != QUIET and at_terminal(sys.stderr)
     if not line and level != VERBOSE:
         yield NO_PROGRESS
         return

@@ -259,7 +259,7 @@ def verify_text(report, quiet: bool = False) -> str:
     if report.signatures:
         lines.append("signatures:")
         lines += signature_lines(report.signatures)
-    provenance = getattr(report, "provenance", None)
+    provenance = report.provenance
     if provenance is not None:
         from .provenance_text import provenance_lines
 

@@ -34,16 +34,20 @@ def echo_text(text: str, err: bool = False) -> None:
     click.echo("\n".join(printable(line) for line in text.split("\n")), err=err)
 
 
-def colour_on(err: bool = False) -> bool:
-    """Colour for standard output (or error): only at a terminal, and neither under
-    ``NO_COLOR`` (any non-empty value, see no-color.org) nor with ``TERM=dumb``."""
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+def at_terminal(stream) -> bool:
+    """``stream`` is a terminal that takes control sequences: a tty, and not ``TERM=dumb``."""
+    if os.environ.get("TERM") == "dumb":
         return False
-    stream = sys.stderr if err else sys.stdout
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # replaced or closed
         return False
+
+
+def colour_on(err: bool = False) -> bool:
+    """Colour for standard output (or error): only at a terminal, and neither under
+    ``NO_COLOR`` (any non-empty value, see no-color.org) nor with ``TERM=dumb``."""
+    return not os.environ.get("NO_COLOR") and at_terminal(sys.stderr if err else sys.stdout)
 
 
 # word -> (colour, bold)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_FAILED
-from .options import QUIET, emit_json, verbosity
+from .options import QUIET, emit_json, finish, verbosity
 from .terminal import paint, printable
 
 FORMATS = ("text", "json", "sarif")
@@ -44,7 +44,7 @@ def output_options(func):
              "scanning, e.g. GitHub's upload-sarif).")(wrapper)
 
 
-def validated(path: str, policy, fmt: str, progress=None, output: str | None = None):
+def validated(path: str, policy, fmt: str, progress, output: str | None = None):
     """The report of ``validate_path``; for SARIF, of ``ops.sarif.validate_for_sarif``
     (a project or package too broken to validate becomes a report of that one error),
     whose error is printed as usual too (with ``output``, as the report's one finding
@@ -67,13 +67,13 @@ def emit_validation(report, fmt: str, output: str | None, source: str) -> None:
     from ..fsutil import write_output
     from .render import shown_path, validate_text
 
-    quiet = verbosity() == QUIET  # -q: errors only (warnings still counted)
-    if output is None and fmt != "text":
+    if output is None and fmt != "sarif":
+        return finish(report, validate_text, fmt == "json")
+    if output is None:
         emit_json(_document(report, fmt))
-    elif output is None:
-        click.echo(paint(validate_text(report, quiet=quiet)))
     else:  # the terminal (a CI log) still says what is wrong, then what was written
         write_output(output, _file_text(report, fmt).encode("utf-8"), source=source)
+        quiet = verbosity() == QUIET  # -q: errors only (warnings still counted)
         click.echo(paint(validate_text(report, quiet=quiet)
                          + printable(f"; wrote {shown_path(output)}")))
     if not report.ok:

@@ -13,6 +13,7 @@ directory beside the target and is renamed into place: a failure leaves nothing 
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import re
@@ -96,6 +97,7 @@ def load_template(spec: str) -> Template:
                     str(doc.get("language", "python")), variables)
 
 
+@functools.cache
 def tool_facts() -> dict[str, str]:
     """The derived names that do not depend on the project: a default may use them."""
     return {"cloacina_build_version": __version__,

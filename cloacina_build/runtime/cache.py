@@ -25,9 +25,7 @@ from typing import Any
 
 from ..errors import PackageError, UsageError
 from ..findings import error, has_errors
-from ..fsutil import default_cache_dir as default_cache_dir  # where it lived: kept importable
 from ..fsutil import exclusive_lock
-from ..fsutil import file_identity as file_identity  # where it lived: kept importable
 from ..fsutil import file_sha256 as _hash
 
 ENTRY_FILE = "entry.json"

@@ -23,6 +23,7 @@ from ..errors import PackageError
 from ..findings import Finding, has_errors
 from ..format.engine.discover import discover_python
 from ..format.engine.rules import EngineLimits
+from ..fsutil import file_identity
 from ..model import Manifest, Severity, Workflow
 from ..progress import NO_PROGRESS, Progress
 from ..project.sources import DiskTree
@@ -54,7 +55,7 @@ def prepare_engine(path: Path, trust: TrustPolicy | None, cache_dir: Path,
                    limits: EngineLimits, progress: Progress = NO_PROGRESS) -> Prepared:
     """The entry for the engine archive at ``path``: warm, or validated and unpacked
     (each step, and the bytes read, reported to ``progress``)."""
-    identity = cache_mod.file_identity(path)  # before anything is read from the file
+    identity = file_identity(path)  # before anything is read from the file
     verified_by: list[str] = []
     checked = None
     if trust is not None:  # with a trust policy, always cold: signatures are judged there
@@ -140,7 +141,7 @@ def _cold(path: Path, key: str, cache_dir: Path, old: cache_mod.Entry | None,
     def fill(tmp: Path) -> None:
         progress.phase("unpacking the archive")
         unpack_source(path, tmp, archive, limits)
-        if cache_mod.file_identity(path) != identity:
+        if file_identity(path) != identity:
             raise PackageError(f"{path} changed while it was being loaded; nothing was "
                                "cached", code="load-refused", hint="load it again")
 

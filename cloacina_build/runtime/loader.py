@@ -24,7 +24,7 @@ from ..findings import Finding, error
 from ..format.engine import DEFAULT_ENGINE_LIMITS, ENGINE, EngineLimits, detect_format
 from ..format.limits import DEFAULT_LIMITS, Limits
 from ..format.package import open_package
-from ..fsutil import file_sha256
+from ..fsutil import default_cache_dir, file_identity, file_sha256
 from ..model import Manifest, PayloadKind, Task, Workflow
 from ..ops.validate import ValidationPolicy, validate_package, verify_package
 from ..progress import NO_PROGRESS, Progress
@@ -117,11 +117,11 @@ def load_package(path: Path | str, *, trust: TrustPolicy | None = None,
     signatures, if any, are reported but not required.  ``progress`` hears each step (a
     cold load reads the whole file) and the bytes read.
     """
-    cache_dir = Path(cache_dir) if cache_dir else cache_mod.default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     path, trust = from_registry(path, trust, cache_dir, plain_http, auth, progress)
     if path.is_file() and detect_format(path) == ENGINE:
         return _load_engine(path, trust, cache_dir, engine_limits, use_real_cloaca, progress)
-    identity = cache_mod.file_identity(path)  # before anything is read from the file
+    identity = file_identity(path)  # before anything is read from the file
     try:
         head = open_package(path, limits)
     except PackageError as exc:  # an unusable manifest is refused, with its findings
@@ -249,7 +249,7 @@ class _Sources:
     def after(self, path: Path) -> list[dict]:
         """The identities the new entry records: the file's is added only if it did not
         change while it was verified (else the next load is cold again)."""
-        now = cache_mod.file_identity(path)
+        now = file_identity(path)
         return cache_mod.sources_with(self.entry, now if now == self.before else None)
 
 
