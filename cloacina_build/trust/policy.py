@@ -307,7 +307,6 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
     signature, a state file.  ``sidecar_of``: a package whose ``FILE.sig`` counts as its
     detached signature when none is given (``verify`` and ``run`` do this), and whose
     ``FILE.intoto.jsonl`` must verify too with ``provenance``."""
-    from .provenance import attestation_path  # the DSSE reader, only when asked
     from .store import load_trust
 
     store = load_trust(trust) if trust else None
@@ -315,12 +314,15 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
         detached = sidecar(sidecar_of)
     if detached is not None and not Path(detached).is_file():
         raise UsageError(f"no detached signature at {detached}")
+    attestation: Path | None = None
+    if provenance and sidecar_of is not None:
+        from .provenance import attestation_path  # the DSSE reader, only when asked
+
+        attestation = attestation_path(sidecar_of)
     return TrustPolicy(trust=store, require_signature=require, threshold=threshold,
                        detached=Path(detached) if detached is not None else None,
                        state_file=Path(state) if state else None,
-                       allow_rollback=allow_rollback,
-                       provenance=attestation_path(sidecar_of) if provenance and sidecar_of
-                       is not None else None)
+                       allow_rollback=allow_rollback, provenance=attestation)
 
 
 def require(policy: TrustPolicy) -> TrustPolicy:
