@@ -143,9 +143,11 @@ def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, no
         tally.hold("signature-untrusted", f"signed by key {record.key_id[:16]}... "
                    f"('{p.signer}'), which is not trusted", name)
         return SignatureStatus.UNTRUSTED
-    if trusted.expires and now > trusted.expires:
+    standing = policy.trust.standing(trusted, now)
+    assert not standing.revoked  # the revocation was checked before the lookup
+    if standing.expired_at is not None:
         tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
-                   f"expired at {trusted.expires.isoformat()}", name)
+                   f"expired at {standing.expired_at.isoformat()}", name)
         return SignatureStatus.EXPIRED
     return SignatureStatus.VERIFIED
 
@@ -200,14 +202,15 @@ def _detached_status(sig: Detached, check, policy: TrustPolicy, now, out: Outcom
         out.findings.append(error("signature-invalid", "the detached signature does not "
                                   "verify", where))
         return SignatureStatus.INVALID, trusted.name
-    revoked, reason = policy.trust.revocation(sig.key_id)
-    if revoked:
+    standing = policy.trust.standing(trusted, now)
+    if standing.revoked:
+        reason = standing.reason
         out.findings.append(error("signature-key-revoked", f"signed by revoked key "
                                   f"'{trusted.name}'{': ' + reason if reason else ''}", where))
         return SignatureStatus.REVOKED, trusted.name
-    if trusted.expires and now > trusted.expires:
+    if standing.expired_at is not None:
         tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
-                   f"expired at {trusted.expires.isoformat()}", where)
+                   f"expired at {standing.expired_at.isoformat()}", where)
         return SignatureStatus.EXPIRED, trusted.name
     return SignatureStatus.VERIFIED, trusted.name
 
