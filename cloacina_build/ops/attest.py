@@ -26,14 +26,13 @@ from typing import Any
 
 from ..errors import PackageError, UsageError
 from ..fsutil import atomic_output, file_sha256
-from ..trust.dsse import Envelope, envelope_bytes, parse_envelope, sign_envelope
+from ..trust.dsse import Envelope, envelope_bytes, sign_envelope
 from ..trust.keys import SigningKey
 from ..trust.provenance import (
     ProvenanceFacts,
     attestation_path,
     judge_attestation,
     statement_bytes,
-    verify_attestation,
 )
 from ..trust.signatures import now_utc
 from ..trust.store import TrustStore
@@ -108,5 +107,4 @@ def write_attestation(package: Path, key: SigningKey, sha256: str,
                        envelope, replaced)
 
 
-__all__ = ["Attestation", "attest_package", "envelope_bytes", "parse_envelope",
-           "refuse_existing", "verify_attestation", "write_attestation"]
+__all__ = ["Attestation", "attest_package", "refuse_existing", "write_attestation"]

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CloacinaError, PackageError
 from ..findings import Finding, error, has_errors
@@ -25,9 +25,11 @@ from ..format.package import _check_file
 from ..model import PayloadKind, Severity
 from ..progress import NO_PROGRESS, Progress
 from ..trust.policy import TrustPolicy
-from ..trust.provenance import ProvenanceVerdict
 from ..trust.signatures import SignatureVerdict
 from .checks import host, members, metadata, native, scan, signatures, wheel, workflow
+
+if TYPE_CHECKING:
+    from ..trust.provenance import ProvenanceVerdict
 
 
 @dataclass(frozen=True)

@@ -123,13 +123,12 @@ def _kind(value: Any) -> str:
             type(None): "null"}.get(type(value), "a number")
 
 
-def parse_envelope(data: bytes, where: str = "", *, code: str = MALFORMED
-                   ) -> tuple[Envelope | None, list[Finding]]:
-    """Total: an envelope, or one finding (``code`` at ``where``) saying why not."""
+def parse_envelope(data: bytes, where: str = "") -> tuple[Envelope | None, list[Finding]]:
+    """Total: an envelope, or one finding (``MALFORMED`` at ``where``) saying why not."""
     try:
         return _parse(data), []
     except Malformed as exc:
-        return None, [error(code, clip(str(exc)), where or None)]
+        return None, [error(MALFORMED, clip(str(exc)), where or None)]
 
 
 def _parse(data: bytes) -> Envelope:

@@ -143,9 +143,11 @@ def _judge_record(record: Record, check: SignatureCheck, policy: TrustPolicy, no
         tally.hold("signature-untrusted", f"signed by key {record.key_id[:16]}... "
                    f"('{p.signer}'), which is not trusted", name)
         return SignatureStatus.UNTRUSTED
-    if trusted.expires and now > trusted.expires:
+    standing = policy.trust.standing(trusted, now)
+    assert not standing.revoked  # the revocation was checked before the lookup
+    if standing.expired_at is not None:
         tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
-                   f"expired at {trusted.expires.isoformat()}", name)
+                   f"expired at {standing.expired_at.isoformat()}", name)
         return SignatureStatus.EXPIRED
     return SignatureStatus.VERIFIED
 
@@ -200,14 +202,15 @@ def _detached_status(sig: Detached, check, policy: TrustPolicy, now, out: Outcom
         out.findings.append(error("signature-invalid", "the detached signature does not "
                                   "verify", where))
         return SignatureStatus.INVALID, trusted.name
-    revoked, reason = policy.trust.revocation(sig.key_id)
-    if revoked:
+    standing = policy.trust.standing(trusted, now)
+    if standing.revoked:
+        reason = standing.reason
         out.findings.append(error("signature-key-revoked", f"signed by revoked key "
                                   f"'{trusted.name}'{': ' + reason if reason else ''}", where))
         return SignatureStatus.REVOKED, trusted.name
-    if trusted.expires and now > trusted.expires:
+    if standing.expired_at is not None:
         tally.hold("signature-key-expired", f"signed by key '{trusted.name}', which "
-                   f"expired at {trusted.expires.isoformat()}", where)
+                   f"expired at {standing.expired_at.isoformat()}", where)
         return SignatureStatus.EXPIRED, trusted.name
     return SignatureStatus.VERIFIED, trusted.name
 
@@ -307,7 +310,6 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
     signature, a state file.  ``sidecar_of``: a package whose ``FILE.sig`` counts as its
     detached signature when none is given (``verify`` and ``run`` do this), and whose
     ``FILE.intoto.jsonl`` must verify too with ``provenance``."""
-    from .provenance import attestation_path  # the DSSE reader, only when asked
     from .store import load_trust
 
     store = load_trust(trust) if trust else None
@@ -315,12 +317,15 @@ def policy_from_options(trust: Path | str | None, *, threshold: int = 1,
         detached = sidecar(sidecar_of)
     if detached is not None and not Path(detached).is_file():
         raise UsageError(f"no detached signature at {detached}")
+    attestation: Path | None = None
+    if provenance and sidecar_of is not None:
+        from .provenance import attestation_path  # the DSSE reader, only when asked
+
+        attestation = attestation_path(sidecar_of)
     return TrustPolicy(trust=store, require_signature=require, threshold=threshold,
                        detached=Path(detached) if detached is not None else None,
                        state_file=Path(state) if state else None,
-                       allow_rollback=allow_rollback,
-                       provenance=attestation_path(sidecar_of) if provenance and sidecar_of
-                       is not None else None)
+                       allow_rollback=allow_rollback, provenance=attestation)
 
 
 def require(policy: TrustPolicy) -> TrustPolicy:

@@ -287,14 +287,15 @@ def _judge(sig: EnvelopeSignature, message: bytes, trust: TrustStore, now: dt.da
                 f"attested by revoked key {short}{': ' + reason if reason else ''}"))
         return SignatureStatus.UNTRUSTED, None, ("provenance-untrusted", (
             f"attested by key {short}, which is not trusted"))
-    revoked, reason = trust.revocation(signed_by.id)
-    if revoked:
+    standing = trust.standing(signed_by, now)
+    if standing.revoked:
+        reason = standing.reason
         return SignatureStatus.REVOKED, signed_by, ("provenance-key-revoked", (
             f"attested by revoked key '{signed_by.name}'{': ' + reason if reason else ''}"))
-    if signed_by.expires and now > signed_by.expires:
+    if standing.expired_at is not None:
         return SignatureStatus.EXPIRED, signed_by, ("provenance-key-expired", (
             f"attested by key '{signed_by.name}', which expired at "
-            f"{signed_by.expires.isoformat()}"))
+            f"{standing.expired_at.isoformat()}"))
     return SignatureStatus.VERIFIED, signed_by, ("", "")
 
 

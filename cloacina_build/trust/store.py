@@ -52,6 +52,16 @@ class TrustedKey:
         return self.key.name
 
 
+@dataclass(frozen=True)
+class KeyStanding:
+    """A found, trusted key's standing at a moment: revoked (``reason``, if one was given),
+    else expired (at ``expired_at``), else good."""
+
+    revoked: bool = False
+    reason: str | None = None
+    expired_at: dt.datetime | None = None
+
+
 @dataclass
 class TrustStore:
     keys: dict[str, TrustedKey] = field(default_factory=dict)  # by key id
@@ -74,6 +84,15 @@ class TrustStore:
         if trusted and trusted.revoked:
             return True, trusted.revoked_reason
         return False, None
+
+    def standing(self, trusted: TrustedKey, now: dt.datetime) -> KeyStanding:
+        """``trusted``'s standing at ``now``: revocation first, then expiry."""
+        revoked, reason = self.revocation(trusted.id)
+        if revoked:
+            return KeyStanding(revoked=True, reason=reason)
+        if trusted.expires and now > trusted.expires:
+            return KeyStanding(expired_at=trusted.expires)
+        return KeyStanding()
 
     @classmethod
     def from_keys(cls, *keys: PublicKey) -> TrustStore:
