@@ -62,6 +62,7 @@ def judge(data: bytes, max_entries: int = MAX_ENTRIES, max_declared: int = MAX_D
 def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_declared: int,
             max_ratio: int) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    is_dir: dict[str, bool] = {}
     total = count = 0
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
         for member in tf:
@@ -87,6 +88,11 @@ def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_decla
                 v.unpack = "size"
                 return files
             name = "/".join(p for p in parts if p not in ("", "."))
+            # tar-rs overwrites a file with a file (last wins) but cannot make a directory
+            # where a file is, nor remove a directory to write a file there
+            if is_dir.setdefault(name, member.isdir()) != member.isdir():
+                v.unpack = "conflict"
+                return files
             if member.isdir() or not name:
                 continue
             fh = tf.extractfile(member)
@@ -171,6 +177,9 @@ UNPACK_CODES = {
     "absolute": {"engine-path-absolute"}, "parent": {"engine-path-parent"},
     "size": {"engine-limit-size", "engine-limit-ratio"}, "no-root": {"engine-root-missing"},
 }
+# A file and a directory of one name: the engine fails to unpack it; the library refuses
+# every duplicate name (a plain one, which the engine takes last-wins, included).
+REFUSED_CODES = {**UNPACK_CODES, "conflict": {"engine-member-duplicate"}}
 RESOLVER_CODES = {"engine-toml-syntax", "engine-manifest", "engine-metadata-key",
                   "engine-runtime-table", "engine-language"}
 LAYOUT_CODES = {"engine-layout", "engine-entry-module", "engine-language"}
@@ -179,7 +188,7 @@ LAYOUT_CODES = {"engine-layout", "engine-entry-module", "engine-language"}
 def agrees(verdict: EngineVerdict, codes: set[str]) -> str | None:
     """None when the library's error codes agree with the model; else what differs."""
     if verdict.unpack is not None:
-        return None if codes & UNPACK_CODES[verdict.unpack] else \
+        return None if codes & REFUSED_CODES[verdict.unpack] else \
             f"engine refuses ({verdict.unpack}); library errors {sorted(codes)}"
     if "engine-root-ambiguous" in codes:  # stricter: the engine picks by read_dir order
         return None if len(verdict.roots) > 1 else "library: ambiguous root; model: one"
