@@ -88,16 +88,27 @@ def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_decla
                 v.unpack = "size"
                 return files
             name = "/".join(p for p in parts if p not in ("", "."))
-            # tar-rs overwrites a file with a file (last wins) but cannot make a directory
-            # where a file is, nor remove a directory to write a file there
-            if is_dir.setdefault(name, member.isdir()) != member.isdir():
+            if not name:  # tar-rs unpack_in skips a name of only "." and "/" parts
+                continue
+            if _conflicts(name, member.isdir(), is_dir):
                 v.unpack = "conflict"
                 return files
-            if member.isdir() or not name:
+            if member.isdir():
                 continue
             fh = tf.extractfile(member)
             files[name] = fh.read() if fh is not None else b""  # devices: empty files
     return files
+
+
+def _conflicts(name: str, isdir: bool, is_dir: dict[str, bool]) -> bool:
+    """tar-rs overwrites a file with a file (last wins) but cannot make a directory where a
+    file is (a member's own name, or a parent it creates), nor replace a directory with a
+    file: either order of ``a`` (file) and ``a/b`` fails the unpack."""
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        if not is_dir.setdefault("/".join(parts[:i]), True):
+            return True
+    return is_dir.setdefault(name, isdir) != isdir
 
 
 def _manifest(text: bytes, v: EngineVerdict) -> None:
@@ -177,9 +188,11 @@ UNPACK_CODES = {
     "absolute": {"engine-path-absolute"}, "parent": {"engine-path-parent"},
     "size": {"engine-limit-size", "engine-limit-ratio"}, "no-root": {"engine-root-missing"},
 }
-# A file and a directory of one name: the engine fails to unpack it; the library refuses
-# every duplicate name (a plain one, which the engine takes last-wins, included).
-REFUSED_CODES = {**UNPACK_CODES, "conflict": {"engine-member-duplicate"}}
+# A file and a directory of one name, or a file and a member beneath it: the engine fails
+# to unpack it; the library refuses every duplicate name (a plain one, which the engine
+# takes last-wins, included) and every file that is another member's directory.
+REFUSED_CODES = {**UNPACK_CODES,
+                 "conflict": {"engine-member-duplicate", "engine-member-conflict"}}
 RESOLVER_CODES = {"engine-toml-syntax", "engine-manifest", "engine-metadata-key",
                   "engine-runtime-table", "engine-language"}
 LAYOUT_CODES = {"engine-layout", "engine-entry-module", "engine-language"}
@@ -188,7 +201,11 @@ LAYOUT_CODES = {"engine-layout", "engine-entry-module", "engine-language"}
 def agrees(verdict: EngineVerdict, codes: set[str]) -> str | None:
     """None when the library's error codes agree with the model; else what differs."""
     if verdict.unpack is not None:
-        return None if codes & REFUSED_CODES[verdict.unpack] else \
+        # a conflict is found at the member that completes it, so a hostile member earlier
+        # in the archive may be what the library names: any refusal of the unpack agrees
+        wanted = set().union(*REFUSED_CODES.values()) if verdict.unpack == "conflict" \
+            else REFUSED_CODES[verdict.unpack]
+        return None if codes & wanted else \
             f"engine refuses ({verdict.unpack}); library errors {sorted(codes)}"
     if "engine-root-ambiguous" in codes:  # stricter: the engine picks by read_dir order
         return None if len(verdict.roots) > 1 else "library: ambiguous root; model: one"

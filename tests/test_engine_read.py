@@ -7,11 +7,12 @@ import tomllib
 
 import bz2
 import json
+import random
 import tarfile
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cloacina_build.cli.main import cli
@@ -323,6 +324,8 @@ _NAME = st.lists(_PART, min_size=1, max_size=4).map("/".join)
 @given(extra=st.lists(st.tuples(_NAME, st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE,
                                                         tarfile.SYMTYPE])), max_size=5),
        order=st.randoms(use_true_random=False))
+# found by CI: "." as a file and as a directory name nothing; tar-rs skips both
+@example(extra=[(".", tarfile.REGTYPE), (".", tarfile.DIRTYPE)], order=random.Random(0))
 def test_random_members_agree_with_the_model(tmp_path, extra, order):
     entries = list(GOOD) + [et.entry(n or "x", b"1" if k == tarfile.REGTYPE else b"", kind=k,
                                      link="t" if k == tarfile.SYMTYPE else "")
@@ -385,6 +388,20 @@ def test_a_name_that_is_a_file_and_a_directory_is_refused(tmp_path):
                                     "workflow/etl_demo/data/y.txt": b"y"})
     errors, _ = codes_of(write(tmp_path, et.fidius_like(files, PREFIX), "c.cloacina"))
     assert "engine-member-conflict" in errors
+
+
+@pytest.mark.parametrize("first_is_file", [True, False])
+def test_a_file_with_a_directory_member_beneath_it_is_refused(tmp_path, first_is_file):
+    """``…/data`` (a file) and ``…/data/sub/`` (a directory entry): tar-rs cannot make the
+    directory where the file is, in either order (found while fixing the model above)."""
+    file = et.entry(f"{PREFIX}/workflow/etl_demo/data", b"x")
+    sub = et.entry(f"{PREFIX}/workflow/etl_demo/data/sub/", kind=tarfile.DIRTYPE)
+    data = et.engine_archive(GOOD + ([file, sub] if first_is_file else [sub, file]))
+    path = write(tmp_path, data, "d.cloacina")
+    errors, _ = codes_of(path)
+    assert "engine-member-conflict" in errors
+    assert conformance.judge(data).unpack == "conflict"
+    check_agreement(path, data)
 
 
 def test_a_vendored_file_declaring_params_is_reported_though_not_kept(tmp_path):

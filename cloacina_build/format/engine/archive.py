@@ -291,7 +291,7 @@ def _finish(path: Path, size: int, reader: _Members, complete: bool,
         files = {m.name for m in members if m.type != rules.DIR}
         dirs = {m.name for m in members if m.type == rules.DIR}
         root, found = rules.root_of(files, dirs)
-        findings += found + rules.conflict_findings(files)
+        findings += found + rules.conflict_findings(files, dirs)
     trailing, stream, more = tail(root)
     findings += more
     sources: dict[str, bytes] = {}

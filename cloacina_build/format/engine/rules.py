@@ -237,11 +237,11 @@ def entry_module_paths(entry_module: str) -> tuple[str, str]:
     return base + ".py", base + "/__init__.py"
 
 
-def conflict_findings(files: set[str]) -> list[Finding]:
-    """A name that is a file and also the directory of another member (``a/b`` and
+def conflict_findings(files: set[str], dirs: set[str] = frozenset()) -> list[Finding]:
+    """A file that is also the directory of another member, file or directory (``a/b`` and
     ``a/b/c``): the unpacker cannot create both, so the engine's extraction fails (§2.1)."""
     out = []
-    for name in sorted(files):
+    for name in sorted(files | dirs):
         parts = name.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
