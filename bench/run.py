@@ -182,40 +182,50 @@ def baseline_validate(path: Path, tmpdir: Path) -> dict:
                 break
             info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
             size, pad = info.size, -info.size % BLOCK
-            h = hashlib.sha256()
             out = None
             if info.name.endswith(".whl") and wheel_path is None:
                 wheel_path = tmpdir / info.name.rsplit("/", 1)[-1]
                 out = open(wheel_path, "wb")
             try:
-                left = size
-                while left > 0:
-                    data = _read_exact(zr, min(left, CHUNK), whole)
-                    h.update(data)
-                    if out is not None:
-                        out.write(data)
-                    left -= len(data)
+                members[info.name] = _copy_member(zr, size, whole, out)
             finally:
                 if out is not None:
                     out.close()
             if pad:
                 _read_exact(zr, pad, whole)
-            members[info.name] = h.hexdigest()
         while data := zr.read(CHUNK):  # the rest of the end-of-archive padding
             whole.update(data)
-    entries: dict[str, str] = {}
-    if wheel_path is not None:
-        with zipfile.ZipFile(wheel_path) as zf:
-            for zi in zf.infolist():
-                if zi.is_dir():
-                    continue
-                h = hashlib.sha256()
-                with zf.open(zi) as zfh:
-                    while data := zfh.read(CHUNK):
-                        h.update(data)
-                entries[zi.filename] = h.hexdigest()
-        wheel_path.unlink()
+    entries = _wheel_entries(wheel_path) if wheel_path is not None else {}
     return {"stream_sha256": whole.hexdigest(), "members": members, "wheel_entries": entries}
+
+
+def _copy_member(zr, size: int, whole, out) -> str:
+    """Read one member's SIZE bytes (hashing them, and copying them to OUT if given)."""
+    h = hashlib.sha256()
+    left = size
+    while left > 0:
+        data = _read_exact(zr, min(left, CHUNK), whole)
+        h.update(data)
+        if out is not None:
+            out.write(data)
+        left -= len(data)
+    return h.hexdigest()
+
+
+def _wheel_entries(wheel_path: Path) -> dict[str, str]:
+    """sha256 of every file entry's decompressed contents; the wheel is removed after."""
+    entries: dict[str, str] = {}
+    with zipfile.ZipFile(wheel_path) as zf:
+        for zi in zf.infolist():
+            if zi.is_dir():
+                continue
+            h = hashlib.sha256()
+            with zf.open(zi) as zfh:
+                while data := zfh.read(CHUNK):
+                    h.update(data)
+            entries[zi.filename] = h.hexdigest()
+    wheel_path.unlink()
+    return entries
 
 
 # ------------------------------------------------------------------------- results
@@ -345,8 +355,8 @@ def sign_big_package(work: Path, big: Path) -> tuple[object, dict]:
     The key pair is written under ``work/keys`` (the run's private directory, removed at
     the end with everything else); the trust store is that directory's ``.pub`` file.
     """
-    from cloacina_build.trust.keys import generate, load_signing_key
     from cloacina_build.ops.signing import sign_package
+    from cloacina_build.trust.keys import generate, load_signing_key
     from cloacina_build.trust.store import load_trust
 
     private_path, _public_path, key_id = generate("bench", work / "keys")
@@ -453,7 +463,7 @@ def table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import zipfile
 from base64 import urlsafe_b64encode
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import zstandard
 
@@ -27,7 +27,7 @@ from cloacina_build.format.archive import DEFAULT_MTIME, END_OF_ARCHIVE, tar_mem
 from cloacina_build.project.fingerprint import workflow_fingerprint
 
 BLOCK = 512
-Item = Union[tuple[str, bytes], bytes]
+Item = tuple[str, bytes] | bytes
 
 
 # ----------------------------------------------------------------- reading

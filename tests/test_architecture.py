@@ -64,6 +64,16 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> list[str]:
     return targets
 
 
+def _targets(name: str, node: ast.AST, is_package: bool) -> list[str]:
+    """The modules of this package an import statement names (as written)."""
+    if isinstance(node, ast.ImportFrom):
+        return [c for t in _resolve(name, node, is_package) for c in (t, t + ".__init__")]
+    if isinstance(node, ast.Import):
+        return [a.name.split(".", 1)[1] for a in node.names
+                if a.name.startswith("cloacina_build.")]
+    return []
+
+
 def _imports() -> dict[str, set[str]]:
     modules = _modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
@@ -71,17 +81,8 @@ def _imports() -> dict[str, set[str]]:
         is_package = path.name == "__init__.py"
         name = module.removesuffix(".__init__") if is_package else module
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                for target in _resolve(name, node, is_package):
-                    for candidate in (target, target + ".__init__"):
-                        if candidate in modules and candidate != module:
-                            graph[module].add(candidate)
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.startswith("cloacina_build."):
-                        target = alias.name.split(".", 1)[1]
-                        if target in modules:
-                            graph[module].add(target)
+            graph[module] |= {t for t in _targets(name, node, is_package)
+                              if t in modules and t != module}
     return graph
 
 

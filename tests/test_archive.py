@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloacina_build.errors import PackageError
 from cloacina_build.format import archive
 from cloacina_build.format import manifest as mf
 from cloacina_build.format.archive import TarStream
-from cloacina_build.errors import PackageError
 from cloacina_build.format.frames import walk_frames
 from cloacina_build.format.limits import Limits
 from cloacina_build.format.names import NameSet, name_problem
@@ -129,8 +129,9 @@ def test_signatures_in_the_trailer_are_listed(tmp_path, built_pipeline):
 
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.text(max_size=20)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    json_scalars, lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 
 
 @settings(max_examples=50, deadline=None)

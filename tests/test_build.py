@@ -106,7 +106,8 @@ def test_pep621_dynamic_version_from_the_wheel(tmp_path):
 
 def test_graph_error_builds_and_writes_nothing(tmp_path, pipeline_project):
     tasks = pipeline_project / "workflow/data_pipeline/tasks.py"
-    tasks.write_text(tasks.read_text().replace('dependencies=[]', 'dependencies=["generate_report"]'))
+    tasks.write_text(tasks.read_text().replace('dependencies=[]',
+                                               'dependencies=["generate_report"]'))
     out = tmp_path / "out.cloacina"
     with pytest.raises(ProjectError) as info:
         build_package(pipeline_project, out)

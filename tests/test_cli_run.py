@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cloacina_build.trust.keys import generate, load_signing_key
 from cloacina_build.ops.signing import sign_package
+from cloacina_build.trust.keys import generate, load_signing_key
 
 from .workflows import build
 

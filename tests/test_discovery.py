@@ -304,7 +304,8 @@ def test_follows_import_time_imports_inside_the_package_only(tmp_path):
         "pkg/sub/__init__.py": "",
         "pkg/sub/mod.py": "import cloaca\n@cloaca.task(id='in_mod')\ndef g(c):\n    return c\n",
         "pkg/sub/other.py": "from cloaca import task\n@task()\ndef thing(c):\n    return c\n",
-        "pkg/never_imported.py": "import cloaca\n@cloaca.task(id='nope')\ndef h(c):\n    return c\n",
+        "pkg/never_imported.py":
+            "import cloaca\n@cloaca.task(id='nope')\ndef h(c):\n    return c\n",
         "pkg/unrelated.py": "import cloaca\n@cloaca.task(id='nope2')\ndef i(c):\n    return c\n",
     })
     assert found.findings == []

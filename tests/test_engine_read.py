@@ -3,12 +3,11 @@ agreement with an independent model of the engine (tests/engine_conformance.py).
 
 from __future__ import annotations
 
-import tomllib
-
 import bz2
 import json
 import random
 import tarfile
+import tomllib
 
 import pytest
 from click.testing import CliRunner

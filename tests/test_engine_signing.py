@@ -25,8 +25,8 @@ from cloacina_build.ops.validate import ValidationPolicy, validate_package, veri
 from cloacina_build.trust.signatures import encode_record
 
 from . import engine_tools as et
-from .keyring import key, make_keyring, trusted
 from .conftest import EXAMPLES
+from .keyring import key, make_keyring, trusted
 
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
 ROOT = "data-pipeline-1.0.0"

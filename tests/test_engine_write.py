@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.build.builder import build_package
-from cloacina_build.format.manifest import source_digest
 from cloacina_build.errors import ProjectError, UsageError
+from cloacina_build.format.manifest import source_digest
 from cloacina_build.model import Manifest, PayloadKind
 from cloacina_build.project.scaffold import create_project
 
@@ -199,7 +199,7 @@ def test_a_rust_crate_ships_its_source(tmp_path):
     rel = {n.split("/", 1)[1] for n in members(out)}
     assert {"package.toml", "Cargo.toml", "src/lib.rs"} <= rel
     assert not any(name.endswith(".py") for name in rel)
-    toml = tomllib.loads(members(out)[f"engine-crate-0.1.0/package.toml"].decode())
+    toml = tomllib.loads(members(out)["engine-crate-0.1.0/package.toml"].decode())
     assert toml["metadata"]["language"] == "rust"
 
 

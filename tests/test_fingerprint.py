@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloacina_build.project.fingerprint import (ALGORITHM, canonical, fingerprint_source,
-                                        workflow_fingerprint)
+from cloacina_build.project.fingerprint import (
+    ALGORITHM,
+    canonical,
+    fingerprint_source,
+    workflow_fingerprint,
+)
 
 BASE = '''
 @cloaca.task(id="collect", dependencies=[], retry_attempts=2)

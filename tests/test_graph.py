@@ -81,7 +81,7 @@ def test_cycle_detection_agrees_with_levels(edges):
     assert (cycle is None) == (covered == len(edges))
     if cycle:
         assert cycle[0] == cycle[-1]
-        for here, nxt in zip(cycle, cycle[1:]):
+        for here, nxt in zip(cycle, cycle[1:], strict=False):
             assert nxt in edges[here]
     else:
         position = {t: i for i, level in enumerate(levels) for t in level}

@@ -20,17 +20,34 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from cloacina_build.format import manifest as mf
 from cloacina_build.errors import CloacinaError
+from cloacina_build.format import manifest as mf
 from cloacina_build.format.frames import walk_frames
+from cloacina_build.format.limits import DEFAULT_LIMITS, GiB, KiB, Limits, MiB
 from cloacina_build.ops.inspect import inspect_package
-from cloacina_build.format.limits import DEFAULT_LIMITS, KiB, MiB, GiB, Limits
 from cloacina_build.ops.validate import ValidationPolicy, validate_package
 
-from .hostile import (END_OF_ARCHIVE, ascii_dumps, bomb_frame, edit_manifest, edit_wheel,
-                      file_block, fix_manifest, get, pad, pax_block, pax_record, payload_name,
-                      raw_header, raw_package, read_members, replace, special, write_members,
-                      zstd)
+from .hostile import (
+    END_OF_ARCHIVE,
+    ascii_dumps,
+    bomb_frame,
+    edit_manifest,
+    edit_wheel,
+    file_block,
+    fix_manifest,
+    get,
+    pad,
+    pax_block,
+    pax_record,
+    payload_name,
+    raw_header,
+    raw_package,
+    read_members,
+    replace,
+    special,
+    write_members,
+    zstd,
+)
 
 ESCAPE = "cloacina-hostile-escape.txt"   # what a '../' member would create if it escaped
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

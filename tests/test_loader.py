@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import PackageError
-from cloacina_build.trust.keys import generate, load_signing_key
-from cloacina_build.runtime.loader import DriftError, load_package
 from cloacina_build.ops.signing import sign_package
+from cloacina_build.runtime.loader import DriftError, load_package
 from cloacina_build.testing import run_loaded
-from cloacina_build.trust.store import load_trust
+from cloacina_build.trust.keys import generate, load_signing_key
 from cloacina_build.trust.policy import TrustPolicy
+from cloacina_build.trust.store import load_trust
 
 from .hostile import read_members, replace, write_members
 from .workflows import build

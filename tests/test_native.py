@@ -15,12 +15,11 @@ from cloacina_build.build.builder import build_package
 from cloacina_build.errors import BuildError, PackageError, ProjectError
 from cloacina_build.format.elf import describe_library
 from cloacina_build.format.package import open_package
+from cloacina_build.ops.validate import validate_package
 from cloacina_build.project.rust import discover_crate, fingerprint_tokens, tokenize
 from cloacina_build.project.scaffold import create_project
-from cloacina_build.ops.validate import validate_package
 
-from .hostile import edit_manifest, fix_manifest, payload_name, read_members, replace, \
-    write_members
+from .hostile import edit_manifest, fix_manifest, payload_name, read_members, replace, write_members
 
 EXE = str(Path(sys.executable).with_name("cloacinactl"))
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None,

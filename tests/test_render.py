@@ -59,8 +59,9 @@ def test_inspect_json_keeps_its_shape(built_pipeline):
     info = inspect(built_pipeline)
     data = inspect_package(built_pipeline)
     assert data == info.to_dict()
-    assert set(data) == {"format", "path", "format_version", "package", "workflow", "tasks", "triggers",
-                         "params", "secrets", "payload", "sizes", "native", "build", "digest",
+    assert set(data) == {"format", "path", "format_version", "package", "workflow", "tasks",
+                         "triggers", "params", "secrets", "payload", "sizes", "native",
+                         "build", "digest",
                          "signatures"}
     assert "path" not in data["payload"] and data["sizes"]["file"] == Path(
         built_pipeline).stat().st_size

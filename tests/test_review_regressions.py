@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from cloacina_build.errors import PackageError
-from cloacina_build.runtime.isolation import PackageImporter
-from cloacina_build.trust.keys import KeyError_, generate, load_signing_key
-from cloacina_build.runtime.loader import load_package
 from cloacina_build.model import Backoff, Retry
-from cloacina_build.runtime.runner import retry_delay
 from cloacina_build.ops.signing import sign_detached, sign_package
-from cloacina_build.trust.store import load_trust
 from cloacina_build.ops.validate import verify_package
+from cloacina_build.runtime.isolation import PackageImporter
+from cloacina_build.runtime.loader import load_package
+from cloacina_build.runtime.runner import retry_delay
+from cloacina_build.trust.keys import KeyError_, generate, load_signing_key
 from cloacina_build.trust.policy import TrustPolicy
+from cloacina_build.trust.store import load_trust
 
 from .hostile import edit_manifest, read_members, write_members
 from .workflows import write_project

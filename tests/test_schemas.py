@@ -89,4 +89,5 @@ def test_the_subset_checker_refuses_keywords_it_does_not_know():
     from cloacina_build.schema_subset import UnsupportedSchema, subset_findings
 
     with pytest.raises(UnsupportedSchema):
-        subset_findings({"workflow": {"tasks": [{}]}}, "manifest", code="config-schema", location="l")
+        subset_findings({"workflow": {"tasks": [{}]}}, "manifest", code="config-schema",
+                        location="l")

@@ -18,12 +18,12 @@ from cloacina_build.errors import PackageError, UsageError
 from cloacina_build.format.package import open_package
 from cloacina_build.model import SignatureStatus
 from cloacina_build.ops.signing import sign_detached, sign_package
-from cloacina_build.trust.store import load_trust
 from cloacina_build.ops.validate import ValidationPolicy, validate_package, verify_package
 from cloacina_build.trust.policy import TrustPolicy
+from cloacina_build.trust.store import load_trust
 
-from .keyring import key, make_keyring, trusted
 from .hostile import read_members, replace, write_members  # noqa: F401
+from .keyring import key, make_keyring, trusted
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_revoked_and_expired_keys_are_refused(signed, keyring, tmp_path):
     report = verify_package(signed, TrustPolicy(trust=load_trust(trust_file)))
     assert codes(report) == ["signature-key-expired"]
     later = TrustPolicy(trust=load_trust(trust_file),
-                        now=dt.datetime(2019, 6, 1, tzinfo=dt.timezone.utc))
+                        now=dt.datetime(2019, 6, 1, tzinfo=dt.UTC))
     assert verify_package(signed, later).ok
 
 

@@ -79,7 +79,7 @@ ARGUMENTS = st.dictionaries(st.sampled_from(TASK_KEYS), VALUES, max_size=4)
 def python_task_source(args: dict[str, object]) -> bytes:
     call = ", ".join(f"{k}={v!r}" for k, v in args.items())
     return (f"import cloaca\n\n@cloaca.task({call})\ndef f(context):\n"
-            "    return context\n").encode("utf-8")
+            "    return context\n").encode()
 
 
 def rust_task_source(args: dict[str, object]) -> str:

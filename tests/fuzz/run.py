@@ -28,9 +28,10 @@ def _import_everything() -> None:
     import importlib
     import pkgutil
 
-    import cloacina_build
     import elftools.elf.elffile  # noqa: F401  (read lazily by format/elf.py)
     import elftools.elf.gnuversions  # noqa: F401
+
+    import cloacina_build
 
     for info in pkgutil.walk_packages(cloacina_build.__path__, "cloacina_build."):
         if not info.name.endswith("__main__"):

@@ -8,8 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cloacina_build import build_package, generate_key, load_signing_key, sign_detached
-from cloacina_build import sign_package
+from cloacina_build import (
+    build_package,
+    generate_key,
+    load_signing_key,
+    sign_detached,
+    sign_package,
+)
 
 from .. import hostile
 from . import targets
