@@ -59,12 +59,39 @@ def judge(data: bytes, max_entries: int = MAX_ENTRIES, max_declared: int = MAX_D
     return v
 
 
+class _LaxInfo(tarfile.TarInfo):
+    """A header read as tar-rs reads it: the checksum must hold, but a number it only uses
+    when it can parse it (``if let Ok(..)``: mode, uid, gid, mtime, device numbers) may be
+    anything, where ``tarfile`` calls the header invalid."""
+
+    _IGNORED = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        if len(buf) != tarfile.BLOCKSIZE or buf.count(tarfile.NUL) == tarfile.BLOCKSIZE:
+            return super().frombuf(buf, encoding, errors)  # its own short/empty errors
+        try:
+            declared = tarfile.nti(buf[148:156])
+        except tarfile.InvalidHeaderError:
+            declared = None
+        if declared not in tarfile.calc_chksums(buf):
+            raise tarfile.InvalidHeaderError("bad checksum")
+        fixed = bytearray(buf)
+        for start, end in cls._IGNORED:
+            try:
+                tarfile.nti(buf[start:end])
+            except tarfile.InvalidHeaderError:
+                fixed[start:end] = b"0" * (end - start - 1) + b"\0"
+        fixed[148:156] = b"%06o\0 " % tarfile.calc_chksums(bytes(fixed))[0]
+        return super().frombuf(bytes(fixed), encoding, errors)
+
+
 def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_declared: int,
             max_ratio: int) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     is_dir: dict[str, bool] = {}
     total = count = 0
-    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:", tarinfo=_LaxInfo) as tf:
         for member in tf:
             count += 1
             if count > max_entries:

@@ -367,6 +367,9 @@ _TAR = et.raw_tar(GOOD)
 @given(edits=st.lists(st.tuples(st.integers(0, len(_TAR) - 1), st.integers(0, 255)),
                       min_size=1, max_size=8),
        cut=st.integers(0, len(_TAR)))
+# found by a long run: an mtime that is not a number, which tar-rs ignores (the model, on
+# Python's tarfile, refused the archive until it learned to read headers as tar-rs does)
+@example(edits=[(2, 109), (136, 47)], cut=1)
 def test_mutated_tars_never_escape_as_anything_but_our_errors(tmp_path, edits, cut):
     raw = bytearray(_TAR)
     for at, value in edits:
