@@ -237,7 +237,7 @@ def entry_module_paths(entry_module: str) -> tuple[str, str]:
     return base + ".py", base + "/__init__.py"
 
 
-def conflict_findings(files: set[str], dirs: set[str] = frozenset()) -> list[Finding]:
+def conflict_findings(files: set[str], dirs: set[str]) -> list[Finding]:
     """A file that is also the directory of another member, file or directory (``a/b`` and
     ``a/b/c``): the unpacker cannot create both, so the engine's extraction fails (§2.1)."""
     out = []
