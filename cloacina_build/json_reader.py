@@ -1,17 +1,17 @@
 """A total reader of untrusted JSON into typed fields, the machinery behind the manifest
-parser: strict JSON (:func:`strict_json`) and a :class:`Reader` whose field readers turn
-every problem into a finding instead of an exception."""
+parser: a :class:`Reader` whose field readers turn every problem into a finding instead of
+an exception, over :func:`~cloacina_build.strict_json.strict_json` documents."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import rulebook as rb
 from .errors import did_you_mean
 from .findings import Finding, error
+from .strict_json import clip
 
 MAX_FINDINGS = 100
 T = TypeVar("T")
@@ -23,41 +23,6 @@ class Stop(Exception):
 
 class Invalid(Exception):
     """This field is wrong (already reported); skip the object holding it."""
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _int_or_fail(text: str) -> int:
-    if len(text.lstrip("-")) > rb.MAX_INT_DIGITS:
-        raise ValueError("an integer with more than 40 digits")
-    return int(text)
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def strict_json(data: bytes) -> Any:
-    """Strict JSON for any untrusted document: UTF-8, no NaN/Infinity, bounded integers,
-    valid Unicode text, bounded nesting.  Raises ``ValueError`` with a short reason."""
-    try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_no_constants,
-                           parse_int=_int_or_fail)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"not valid JSON: {clip(str(exc))}") from None
-    if _SURROGATE_ESCAPE.search(data) is None:  # text decoded from UTF-8 has no surrogates;
-        return value                            # only a \\uD800-\\uDFFF escape makes one
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError, ValueError):
-        raise ValueError("not valid Unicode text (an unpaired surrogate escape, or nesting "
-                         "too deep)") from None
-    return value
-
-
-def clip(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class Reader:

@@ -18,10 +18,11 @@ from . import rulebook as rb
 from .fast_tasks import FastTasks
 from .findings import Finding, error
 from .gcpause import gc_paused
-from .json_reader import MAX_FINDINGS, Invalid, Reader, Stop, clip, quoted, strict_json
+from .json_reader import MAX_FINDINGS, Invalid, Reader, Stop, quoted
 from .model.enums import Language, PayloadKind, TriggerKind
 from .model.package import BuildInfo, Member, NativeFacts, PackageInfo, Payload
 from .model.workflow import MISSING, Param, SourceLocation, Task, Trigger, Workflow
+from .strict_json import clip, strict_json
 
 M = TypeVar("M")  # the Manifest class, passed in: the model calls this module, not vice versa
 

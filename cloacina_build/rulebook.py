@@ -26,6 +26,7 @@ from .model.enums import (
     TriggerKind,
 )
 from .model.workflow import MISSING, Param, Retry, SourceLocation, Trigger, TriggerRule
+from .strict_json import MAX_INT_DIGITS
 
 # Bounds shared by every reader and writer (docs/format.md lists them).  MAX_TASKS is what
 # the builder can write and every reader accepts with the default limits (see
@@ -44,7 +45,6 @@ MAX_DELAY_MS = 7 * 24 * 3600 * 1000          # a week
 MAX_RULE_DEPTH = 32
 MAX_RULE_NODES = 1000
 MAX_JSON_DEPTH = 32
-MAX_INT_DIGITS = 40                            # |n| < 10**40: far past any real value
 
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FUNCTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$")

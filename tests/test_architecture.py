@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cloacina_build"
 
 # What each layer may import (besides itself). docs/architecture.md explains the layers.
 BASE = {"__about__", "errors", "findings", "fsutil", "model", "rulebook", "manifest_parser",
+        "strict_json",
         "fast_tasks", "json_reader", "canonical", "gcpause", "schema_subset", "progress",
         "codes", "codes_engine", "safe_text", "lazy"}
 ALLOWED = {

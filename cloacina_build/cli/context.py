@@ -19,7 +19,7 @@ def read_context(arg: str | None) -> dict:
         except OSError as exc:
             raise UsageError(f"cannot read the context file {arg[1:]}: {exc.strerror}") \
                 from None
-    from ..json_reader import strict_json  # the reader package files get: no NaN, no 1e9999
+    from ..strict_json import strict_json  # the reader package files get: no NaN, no 1e9999
 
     try:
         value = strict_json(text.encode("utf-8", "surrogatepass"))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from ..json_reader import strict_json
+from ..strict_json import strict_json
 
 MAX_CONFIG = 1 << 20
 HELPER_TIMEOUT = 60

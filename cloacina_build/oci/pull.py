@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError
 from ..fsutil import durable, unwritable
-from ..json_reader import strict_json
 from ..progress import NO_PROGRESS, Progress
+from ..strict_json import strict_json
 from .artifact import (
     LAYER_TYPES,
     MAX_CONFIG,

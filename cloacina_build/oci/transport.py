@@ -23,7 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError, SSLError
 
 from ..errors import UsageError
-from ..json_reader import strict_json
+from ..strict_json import strict_json
 from .auth import Challenge, Credentials, lookup, parse_challenge
 
 CHUNK = 1 << 20

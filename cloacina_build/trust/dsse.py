@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..findings import Finding, error
-from ..json_reader import clip, strict_json
+from ..strict_json import clip, strict_json
 from .keys import SigningKey
 
 IN_TOTO = "application/vnd.in-toto+json"

@@ -27,8 +27,8 @@ from typing import Any
 from ..errors import UsageError
 from ..findings import Finding, error, warning
 from ..fsutil import file_sha256
-from ..json_reader import clip, strict_json
 from ..model import SignatureStatus
+from ..strict_json import clip, strict_json
 from .dsse import IN_TOTO, MAX_ENVELOPE, Envelope, EnvelopeSignature, parse_envelope
 from .store import TrustedKey, TrustStore
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..findings import Finding, error
-from ..json_reader import strict_json
 from ..model import SignatureStatus
+from ..strict_json import strict_json
 from .keys import PublicKey, SigningKey, key_id
 
 CONTEXT = "cloacina-package-signature-v1"
