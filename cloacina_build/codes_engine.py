@@ -37,6 +37,8 @@ ENGINE_CODES: tuple[str, list[tuple[str, Severity, str, str]]] = ("engine archiv
      _ENGINE),
     ("engine-path-absolute", E, "an absolute member path (the engine refuses the "
      "archive)", _ENGINE),
+    ("engine-path-long", E, "a member path over 4095 bytes or with a component over 255 "
+     "bytes: the unpacker cannot create it", _ENGINE),
     ("engine-member-type", E, "a device, FIFO, sparse or unknown member the engine would "
      "write as a regular file", _ENGINE),
     ("engine-member-conflict", E, "a member name that is a file and the directory of "

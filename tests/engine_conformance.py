@@ -60,22 +60,24 @@ def judge(data: bytes, max_entries: int = MAX_ENTRIES, max_declared: int = MAX_D
 
 
 class _LaxInfo(tarfile.TarInfo):
-    """A header read as tar-rs reads it: the checksum must hold, but a number it only uses
-    when it can parse it (``if let Ok(..)``: mode, uid, gid, mtime, device numbers) may be
-    anything, where ``tarfile`` calls the header invalid."""
+    """A header read as tar-rs reads it.  The checksum must hold (octal, the unsigned sum)
+    and a damaged or cut header is an error wherever it is — ``tarfile`` quietly ends the
+    archive at one after the first, so these raise ``ValueError``, which it lets through.
+    A number tar-rs only uses when it parses (``if let Ok(..)``: mode, uid, gid, mtime,
+    device numbers) may be anything."""
 
     _IGNORED = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))
 
     @classmethod
     def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
-        if len(buf) != tarfile.BLOCKSIZE or buf.count(tarfile.NUL) == tarfile.BLOCKSIZE:
-            return super().frombuf(buf, encoding, errors)  # its own short/empty errors
-        try:
-            declared = tarfile.nti(buf[148:156])
-        except tarfile.InvalidHeaderError:
-            declared = None
-        if declared not in tarfile.calc_chksums(buf):
-            raise tarfile.InvalidHeaderError("bad checksum")
+        if not buf or buf.count(tarfile.NUL) == tarfile.BLOCKSIZE:
+            return super().frombuf(buf, encoding, errors)  # the end: empty, or zeros
+        if len(buf) != tarfile.BLOCKSIZE:
+            raise ValueError("a tar header cut short")
+        field = buf[148:156].split(b"\0", 1)[0].strip(b" ")
+        if not field or any(c not in b"01234567" for c in field) or \
+                int(field, 8) != tarfile.calc_chksums(buf)[0]:
+            raise ValueError("tar header checksum mismatch")
         fixed = bytearray(buf)
         for start, end in cls._IGNORED:
             try:
@@ -83,7 +85,10 @@ class _LaxInfo(tarfile.TarInfo):
             except tarfile.InvalidHeaderError:
                 fixed[start:end] = b"0" * (end - start - 1) + b"\0"
         fixed[148:156] = b"%06o\0 " % tarfile.calc_chksums(bytes(fixed))[0]
-        return super().frombuf(bytes(fixed), encoding, errors)
+        try:
+            return super().frombuf(bytes(fixed), encoding, errors)
+        except tarfile.HeaderError as exc:  # a size that is not a number, say
+            raise ValueError(str(exc)) from None
 
 
 def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_declared: int,
@@ -249,8 +254,8 @@ def agrees(verdict: EngineVerdict, codes: set[str]) -> str | None:
 
 
 def at_least_as_strict(verdict: EngineVerdict, codes: set[str]) -> str | None:
-    """For damaged tars, where Python's ``tarfile`` is laxer than tar-rs (it ends quietly at
-    a bad header after the first): what the model refuses the library refuses too."""
+    """For damaged tars: what the model refuses the library refuses too (the library may
+    refuse more: it reads a member's mode strictly)."""
     every_unpack = set().union(*UNPACK_CODES.values())
     if verdict.unpack is not None and not codes & (every_unpack | {"engine-limit-record",
                                                                    "engine-member-type"}):

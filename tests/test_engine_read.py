@@ -406,6 +406,35 @@ def test_a_file_with_a_directory_member_beneath_it_is_refused(tmp_path, first_is
     check_agreement(path, data)
 
 
+@pytest.mark.parametrize("name", ["a/" * 2100 + "f", "x" * 256, "a/" + "y" * 300 + "/f"])
+def test_a_path_the_unpacker_cannot_create_is_refused(tmp_path, name):
+    """Over 4095 bytes, or a component over 255 (ENAMETOOLONG): found by review, a 671-byte
+    archive of three 62,000-byte paths took 89 s to validate and was called valid."""
+    data = et.engine_archive(GOOD + [et.entry(f"{PREFIX}/workflow/{name}", b"x")],
+                             fmt=tarfile.PAX_FORMAT)
+    errors, _ = codes_of(write(tmp_path, data, "long.cloacina"))
+    assert "engine-path-long" in errors
+
+
+def test_deep_paths_are_read_and_a_deep_conflict_found(tmp_path):
+    """Paths of 1,000 components, each its own chain: every directory is known without
+    spelling out the parents (they would be 1,000 strings of up to 2 kB per path)."""
+    deep = [et.entry(f"{PREFIX}/workflow/d{i}/" + "a/" * 1000 + "f.txt", b"x")
+            for i in range(20)]
+    clash = [et.entry(f"{PREFIX}/workflow/d0/" + "a/" * 499 + "a", b"x")]  # a file, deep inside
+    data = et.engine_archive(GOOD + deep + clash, fmt=tarfile.PAX_FORMAT)
+    path = write(tmp_path, data, "deep.cloacina")
+    errors, _ = codes_of(path)
+    assert errors == {"engine-member-conflict"}
+    check_agreement(path, data)
+    archive = open_engine(write(tmp_path, et.engine_archive(GOOD + deep,
+                                                            fmt=tarfile.PAX_FORMAT)))
+    dirs = archive.dirs()
+    assert "workflow/d7/" + "/".join(["a"] * 1000) in dirs
+    assert "workflow/d7/" + "/".join(["a"] * 1001) not in dirs
+    assert "workflow/d7/" + "a/" * 1000 + "f.txt" not in dirs  # a file, not a directory
+
+
 def test_a_vendored_file_declaring_params_is_reported_though_not_kept(tmp_path):
     """The engine's compiler reads params from every .py file (§2.7): a vendored module's
     text is searched as it streams past, across chunk boundaries too (found by review:

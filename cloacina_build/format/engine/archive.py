@@ -84,16 +84,11 @@ class EngineArchive:
         return {m.name[len(prefix):] for m in self.members
                 if m.type != rules.DIR and m.name.startswith(prefix)}
 
-    def dirs(self) -> set[str]:
+    def dirs(self) -> rules.Dirs:
         """Root-relative directories (written as entries or implied by a file's path)."""
-        out: set[str] = set()
-        for name in self.names():
-            parts = name.split("/")[:-1]
-            out.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
         prefix = f"{self.root}/"
-        out.update(m.name[len(prefix):] for m in self.members
-                   if m.type == rules.DIR and m.name.startswith(prefix))
-        return out
+        return rules.Dirs(self.names(), (m.name[len(prefix):] for m in self.members
+                                         if m.type == rules.DIR and m.name.startswith(prefix)))
 
 
 class _Members:

@@ -20,6 +20,7 @@ from ...project.graph import graph_findings
 from ...project.sources import SourceTooLarge, SourceTree
 from . import rules
 from .archive import EngineArchive
+from .rules import Dirs
 
 
 class ArchiveTree:
@@ -33,7 +34,7 @@ class ArchiveTree:
                       if k.startswith(prefix)}
         self.too_large = {k[len(prefix):] for k in archive.too_large if k.startswith(prefix)}
         self.all_files = {n[len(prefix):] for n in archive.names() if n.startswith(prefix)}
-        self.dirs = {d[len(prefix):] for d in archive.dirs() if d.startswith(prefix)}
+        self.dirs = archive.dirs()
 
     def read(self, relpath: str) -> bytes | None:
         if relpath in self.too_large:
@@ -44,7 +45,7 @@ class ArchiveTree:
         return relpath in self.all_files
 
     def is_dir(self, relpath: str) -> bool:
-        return relpath in self.dirs
+        return f"{self.base}/{relpath}" in self.dirs
 
     def display(self, relpath: str) -> str:
         return f"{self.base}/{relpath}"
@@ -145,13 +146,13 @@ def _layout_findings(archive: EngineArchive) -> list[Finding]:
     return out
 
 
-def _python_layout(archive: EngineArchive, names: set[str], dirs: set[str]) -> list[Finding]:
+def _python_layout(archive: EngineArchive, names: set[str], dirs: Dirs) -> list[Finding]:
     m = archive.manifest
     assert m is not None
     if "workflow" not in dirs:
         return [error("engine-layout", "no workflow/ directory: package validate and the "
                       "Python loader need it (MissingSourceDir, §2.3, §2.9)")]
-    out = rules.shadow_findings(names | dirs)
+    out = rules.shadow_findings(names | dirs.entries)  # a file's parents: its name's
     entry = m.entry_module or ""
     paths = rules.entry_module_paths(entry)
     if not any(p in names for p in paths):

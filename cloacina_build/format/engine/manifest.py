@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ def parse_toml(data: bytes) -> tuple[dict[str, Any] | None, list[Finding]]:
                             f"{_RESOLVER} fails to parse it", "package.toml")]
 
 
-def infer_language(files: set[str], dirs: set[str]) -> str | None:
+def infer_language(files: set[str], dirs: Container[str]) -> str | None:
     """§2.2: Cargo.toml *and* src/lib.rs => rust; a workflow/ directory => python; both or
     neither => None (the resolver's 'cannot infer [metadata].language')."""
     rust = "Cargo.toml" in files and "src/lib.rs" in files
@@ -96,7 +97,7 @@ def infer_language(files: set[str], dirs: set[str]) -> str | None:
     return "rust" if rust else "python"
 
 
-def read_manifest(data: bytes, files: set[str], dirs: set[str]
+def read_manifest(data: bytes, files: set[str], dirs: Container[str]
                   ) -> tuple[EngineManifest | None, list[Finding]]:
     """Both views of ``package.toml`` (``files``/``dirs``: the root's members, relative
     to the root, for the resolver's language inference)."""
@@ -119,7 +120,7 @@ def _python(resolved: dict | None, raw: dict) -> bool:
     return isinstance(meta, dict) and meta.get("language") == "python"
 
 
-def resolve(raw: dict[str, Any], files: set[str], dirs: set[str]
+def resolve(raw: dict[str, Any], files: set[str], dirs: Container[str]
             ) -> tuple[dict[str, Any] | None, list[Finding]]:
     """The resolver's document, defaults applied, or None with why it refuses."""
     package, meta = raw.get("package"), raw.get("metadata", {})

@@ -9,8 +9,10 @@ engine would accept ... but").
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ...findings import Finding, error, warning
@@ -100,6 +102,9 @@ def kind_of(header: tar.TarHeader) -> str:
     return _KIND.get(flag, OTHER)
 
 
+MAX_PATH, MAX_COMPONENT = 4095, 255  # Linux PATH_MAX less its NUL, and NAME_MAX
+
+
 def member_name(raw: bytes) -> str:
     """The path as the engine extracts it (``./`` and empty components dropped); a
     ``..`` component or an absolute path is refused (§2.1 PathTraversal, AbsolutePath)."""
@@ -112,7 +117,13 @@ def member_name(raw: bytes) -> str:
     if ".." in parts:
         raise Refused(error("engine-path-parent", f"{_UNPACK} refuses '..' components "
                             "(PathTraversal)", shown))
-    return "/".join(parts)
+    name = "/".join(parts)
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_PATH or \
+            max(map(len, raw.split(b"/"))) > MAX_COMPONENT:
+        raise Refused(error("engine-path-long", f"a path over {MAX_PATH} bytes or with a "
+                            f"component over {MAX_COMPONENT} bytes: {_UNPACK} cannot create "
+                            "it (ENAMETOOLONG), so the engine refuses the archive", shown))
+    return name
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")   # bytes that were not UTF-8 (surrogateescape)
@@ -237,21 +248,42 @@ def entry_module_paths(entry_module: str) -> tuple[str, str]:
     return base + ".py", base + "/__init__.py"
 
 
+class Dirs:
+    """The directories member names make: the directory entries, and every parent a
+    name implies.  Asked, not listed: a deep path's parents are never spelled out, so a
+    hostile archive of deep names costs one sort, not its depth times its length."""
+
+    def __init__(self, files: Iterable[str], entries: Iterable[str]) -> None:
+        self.entries = frozenset(entries)
+        self._sorted = sorted({*files, *self.entries})
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (path in self.entries
+                                          or self.first_below(path) is not None)
+
+    def first_below(self, path: str) -> str | None:
+        """The first name (in sorted order) under ``path/``: the names sharing a prefix
+        sort together, so one bisection finds it."""
+        prefix = path + "/"
+        at = bisect.bisect_left(self._sorted, prefix)
+        if at < len(self._sorted) and self._sorted[at].startswith(prefix):
+            return self._sorted[at]
+        return None
+
+
 def conflict_findings(files: set[str], dirs: set[str]) -> list[Finding]:
     """A file that is also the directory of another member, file or directory (``a/b`` and
     ``a/b/c``): the unpacker cannot create both, so the engine's extraction fails (§2.1)."""
     out = []
-    for name in sorted(files | dirs):
-        parts = name.split("/")
-        for i in range(1, len(parts)):
-            parent = "/".join(parts[:i])
-            if parent in files:
-                out.append(error("engine-member-conflict", f"'{shown_name(parent)}' is a file "
-                                 f"and the directory of '{shown_name(name)}': {_UNPACK} "
-                                 "cannot create both", shown_name(name)))
+    index = Dirs(files, dirs)
+    for name in sorted(files):
+        below = index.first_below(name)
+        if below is not None:
+            out.append(error("engine-member-conflict", f"'{shown_name(name)}' is a file "
+                             f"and the directory of '{shown_name(below)}': {_UNPACK} "
+                             "cannot create both", shown_name(below)))
+            if len(out) >= 20:
                 break
-        if len(out) >= 20:
-            break
     return out
 
 
@@ -296,13 +328,13 @@ def stray_python(sources: dict[str, bytes]) -> list[Finding]:
     return out
 
 
-JUNK_DIRS = ("__pycache__", ".venv", ".git", "node_modules", "target")
+JUNK_DIRS = frozenset({"__pycache__", ".venv", ".git", "node_modules", "target"})
 
 
 def junk_findings(names: set[str]) -> list[Finding]:
     """§6.4.10: what fidius packs from a working tree and a tool would call junk."""
     junk = sorted(n for n in names if n.endswith((".pyc", ".cloacina"))
-                  or any(part in JUNK_DIRS for part in posixpath.dirname(n).split("/")))
+                  or not JUNK_DIRS.isdisjoint(posixpath.dirname(n).split("/")))
     if not junk:
         return []
     return [warning("engine-junk", f"{len(junk)} file(s) a build would not ship "
