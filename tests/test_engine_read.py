@@ -435,6 +435,37 @@ def test_deep_paths_are_read_and_a_deep_conflict_found(tmp_path):
     assert "workflow/d7/" + "a/" * 1000 + "f.txt" not in dirs  # a file, not a directory
 
 
+def _with_header(start: int, end: int, value: bytes, checksum: bytes | None = None) -> bytes:
+    """GOOD plus one file whose header field [start:end] is ``value`` (checksum redone in
+    octal unless given)."""
+    head = et.raw_tar(GOOD, end=False)
+    tail = bytearray(et.raw_tar([et.entry(f"{PREFIX}/workflow/extra.txt", b"x")]))
+    tail[start:end] = value.ljust(end - start, b"\0")[:end - start]
+    tail[148:156] = b" " * 8
+    tail[148:156] = checksum or b"%06o\0 " % sum(tail[:512])
+    return bz2.compress(head + bytes(tail))
+
+
+@pytest.mark.parametrize("start,end,value,checksum,refused", [
+    (100, 108, b"rw-r--r", None, False),       # mode: tar-rs sets it only if it reads
+    (124, 136, b"+1", None, False),            # size: Rust's from_str_radix takes a '+'
+    (124, 136, b"\t1\x0b", None, False),       # ... and str::trim strips these
+    (124, 136, b"", None, True),               # an empty size is no number to tar-rs
+    (124, 136, b"1x", None, True),
+    (0, 0, b"", b"\x80" + b"\0" * 7, True),    # a base-256 checksum: octal only
+])
+def test_header_numbers_are_read_as_tar_rs_reads_them(tmp_path, start, end, value, checksum,
+                                                       refused):
+    """Found by review: the library refused a mode tar-rs ignores (and said the engine
+    fails too) and took an empty size as 0 and a base-256 checksum, which tar-rs refuses."""
+    data = _with_header(start, end, value, checksum)
+    path = write(tmp_path, data, "numbers.cloacina")
+    errors, _ = codes_of(path)
+    assert ("engine-tar-corrupt" in errors) == refused, errors
+    assert (conformance.judge(data).unpack is not None) == refused
+    check_agreement(path, data)
+
+
 def test_a_vendored_file_declaring_params_is_reported_though_not_kept(tmp_path):
     """The engine's compiler reads params from every .py file (§2.7): a vendored module's
     text is searched as it streams past, across chunk boundaries too (found by review:

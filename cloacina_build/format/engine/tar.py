@@ -15,6 +15,7 @@ long names for one member, a stream that ends inside a block: each is a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,8 +50,16 @@ def tar_error(code: str, message: str) -> PackageError:
     return PackageError(message, code=code)
 
 
+# what Rust's str::trim removes (Unicode White_Space), for tar-rs ``octal_from``
+_RUST_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_OCTAL = re.compile(r"\+?[0-7]+")
+
+
 def parse_number(field: bytes, what: str) -> int:
-    """An octal header number, or GNU base-256 (first byte's high bit set)."""
+    """A header number as tar-rs reads it: GNU base-256 (first byte's high bit set), else
+    ``octal_from`` — up to the first NUL, UTF-8, trimmed, an optional ``+`` and octal
+    digits (so an empty field is not 0 but an error)."""
     if field[:1] and field[0] & 0x80:
         value = field[0] & 0x3F if not field[0] & 0x40 else -1
         if value < 0:
@@ -58,19 +67,34 @@ def parse_number(field: bytes, what: str) -> int:
         for byte in field[1:]:
             value = (value << 8) | byte
         return value
-    text = _cut(field).strip(b" ")
-    if not text:
-        return 0
-    if not all(0x30 <= c <= 0x37 for c in text):
-        raise tar_error("engine-tar-corrupt", f"tar header {what} {text[:24]!r} is not an "
+    return octal(field, what)
+
+
+def octal(field: bytes, what: str) -> int:
+    """tar-rs ``octal_from``: the checksum is only ever octal."""
+    try:
+        text = _cut(field).decode("utf-8").strip(_RUST_SPACE)
+    except UnicodeDecodeError:
+        text = "?"
+    if _OCTAL.fullmatch(text) is None:
+        raise tar_error("engine-tar-corrupt", f"tar header {what} {field[:24]!r} is not an "
                         "octal number")
     return int(text, 8)
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = parse_number(block[148:156], "checksum")
+    stored = octal(block[148:156], "checksum")
     unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
     return stored == unsigned
+
+
+def _mode(block: bytes, flag: str) -> int:
+    """The mode; tar-rs sets permissions only ``if let Ok(mode)``, so a mode it cannot read
+    leaves what the unpacker creates by default (0644 files, 0755 directories)."""
+    try:
+        return parse_number(block[100:108], "mode")
+    except PackageError:
+        return 0o755 if flag == DIRECTORY else 0o644
 
 
 def _style(block: bytes) -> str:
@@ -195,7 +219,7 @@ class TarReader:
             if not digits or len(digits) > 20 or not all(0x30 <= c <= 0x39 for c in digits):
                 raise tar_error("engine-tar-corrupt", "PAX size is not a decimal number")
             size = int(digits)
-        mode = parse_number(block[100:108], "mode")
+        mode = _mode(block, flag)
         self._left = size + (-size % BLOCK)
         self._size = size
         return TarHeader(path, flag, size, mode)
