@@ -266,6 +266,25 @@ def test_new_says_what_ci_installs(tmp_path):
     assert (quiet.returncode, quiet.stdout) == (0, "created said3 from template 'python'\n")
 
 
+def test_new_says_how_to_run_the_tests_with_this_python(tmp_path, monkeypatch):
+    """Found by a new user: 'next: … && pytest' ran a pytest from elsewhere on PATH, which
+    could not import this tool."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from cloacina_build.cli.main import cli
+
+    assert "next: cd said && python -m pytest && cloacinactl package ." in \
+        ctl("new", "said", cwd=tmp_path).stdout
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pytest" else found(name, *a))
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["new", "bare"]).output
+    assert "next: cd bare && pip install pytest && python -m pytest && cloacinactl package" in out
+
+
 @pytest.mark.parametrize("info, expected", [
     ({"url": "https://github.com/acme/cloacina-build.git",
       "vcs_info": {"vcs": "git", "commit_id": "ab12" * 10, "requested_revision": "v1"}},

@@ -92,11 +92,20 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
         _created(path, tpl, template, values)
 
 
+def _python_tests() -> str:
+    """How to run a new project's tests with this Python (pytest installed first if this
+    environment lacks it: a pytest found elsewhere on PATH cannot import this tool)."""
+    from importlib.util import find_spec
+
+    return "python -m pytest" if find_spec("pytest") else \
+        "pip install pytest && python -m pytest"
+
+
 def _created(path, tpl, template: str, values: dict[str, str]) -> None:
     from ..project.scaffold import REQUIREMENT
     from .render import shown_path
 
-    test = "cargo test --offline" if tpl.language == "rust" else "pytest"
+    test = "cargo test --offline" if tpl.language == "rust" else _python_tests()
     click.echo(f"created {shown_path(path)} from template '{template}'")
     if verbosity() == QUIET:  # the result only, not the advice
         return
