@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +190,66 @@ def test_ctrl_c_in_the_middle_of_a_pull_leaves_nothing(built_pipeline, registry,
     assert proc.returncode == 130
     assert "error: interrupted" in err
     assert list(out.iterdir()) == []
+
+
+def test_ctrl_c_in_the_middle_of_a_push_gives_up_the_upload_session(built_pipeline, registry,
+                                                                     request):
+    """Found by a new user: Ctrl-C left the session and its bytes in the registry's
+    _uploads (kept there until its own purge, a week by default)."""
+    repo = registry.repo(request)
+    arrived, release = threading.Event(), threading.Event()
+
+    def stall_the_body(method: str, path: str):
+        if method == "PATCH":  # the body has been read; the registry has not seen it
+            arrived.set()
+            release.wait(30)
+            return 503, {}, b""
+        return None
+
+    uploads = registry.storage / "docker/registry/v2/repositories" / repo / "_uploads"
+    with Front(registry, answer=stall_the_body) as front:
+        proc = subprocess.Popen([EXE, "push", str(built_pipeline), f"oci://{front.host}/{repo}:1",
+                                 "--plain-http"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            assert arrived.wait(60), "the push never sent the package"
+            assert len(list(uploads.glob("*/data"))) == 1  # the session the POST opened
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130 and "error: interrupted" in err
+    assert [s[2] for s in front.seen if s[0] == "DELETE"] == [204]
+    assert list(uploads.glob("*/data")) == []  # distribution 2.8 keeps only hash states
+
+
+def test_a_registry_that_went_away_is_not_pushed_to_again_and_again(built_pipeline, fast):
+    """Found by a new user: a refused connection was retried by the transport, and then the
+    whole upload started again twice more (25 s of silence); the error named urllib3's
+    connection object."""
+    from cloacina_build.oci.blobs import ATTEMPTS, with_attempts
+    from cloacina_build.oci.transport import RegistryError
+    from cloacina_build.progress import NO_PROGRESS
+
+    host = f"127.0.0.1:{_closed_port()}"
+    with pytest.raises(UsageError) as caught:
+        push_package(built_pipeline, f"oci://{host}/a/b:1", registry=fast(host))
+    assert caught.value.message == f"cannot reach the registry {host}: connection refused"
+    assert caught.value.no_connection
+
+    for no_connection, tries in ((True, 1), (False, ATTEMPTS)):  # False: a dropped upload
+        calls: list[int] = []
+
+        def send(no_connection=no_connection, calls=calls):
+            calls.append(1)
+            raise RegistryError("gone", code="registry-unreachable", hint="",
+                                no_connection=no_connection)
+        with pytest.raises(RegistryError):
+            with_attempts(1, NO_PROGRESS, send)
+        assert len(calls) == tries
 
 
 def test_push_and_pull_commands_end_to_end(pipeline_pkg, registry, request, tmp_path):

@@ -99,8 +99,8 @@ def with_attempts(size: int, progress: Progress, send: Callable[[], T]) -> T:
         try:
             return send()
         except RegistryError as exc:
-            if attempt == ATTEMPTS or exc.status not in (None, 404):
-                raise  # 5xx were retried by the transport already
+            if attempt == ATTEMPTS or exc.status not in (None, 404) or exc.no_connection:
+                raise  # 5xx and refused connections were retried by the transport already
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -25,6 +25,7 @@ from .blobs import CHUNK, Present, Registry, changed, commit, patch_chunks, star
 from .transport import discard
 
 ASK_WAIT = 5.0  # seconds to wait, once every byte is sent, for the HEAD's answer
+CANCEL_WAIT = 2.0  # seconds a DELETE of an abandoned session may take (on Ctrl-C too)
 
 
 class Lookahead(threading.Thread):
@@ -135,7 +136,7 @@ def _send_file(reg: Registry, repo: str, path: Path, size: int, ahead: Lookahead
                 _cancel(reg, location, what)
                 return False
             commit(reg, location, digest, what)
-        except Exception:
+        except BaseException:  # Ctrl-C and SIGTERM too: the registry's copy is given up
             _cancel(reg, location, what)
             raise
     return True
@@ -163,4 +164,5 @@ def _cancel(reg: Registry, location: str, what: str) -> None:
     of any kind is not this push's error."""
     with contextlib.suppress(CloacinaError):
         discard(reg.transport.request("DELETE", location, what=what,
-                                      allow=(202, 204, 404, 405), retries=False))
+                                      allow=(202, 204, 404, 405), retries=False,
+                                      timeout=CANCEL_WAIT))

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, SSLError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, SSLError
 
 from ..errors import UsageError
 from ..strict_json import strict_json
@@ -67,10 +67,11 @@ class RegistryError(UsageError):
     """A registry's answer or silence (exit 2: the environment cannot do the job);
     ``status`` is the HTTP status, or None when the registry could not be reached."""
 
-    def __init__(self, message: str, *, code: str, hint: str, status: int | None = None
-                 ) -> None:
+    def __init__(self, message: str, *, code: str, hint: str, status: int | None = None,
+                 no_connection: bool = False) -> None:
         super().__init__(message, code=code, hint=hint)
         self.status = status
+        self.no_connection = no_connection  # not one connection could be made (retried)
 
 
 def _hint_for(host: str, plain_http: bool) -> str:
@@ -111,15 +112,16 @@ class Transport:
 
     def request(self, method: str, url: str, *, what: str, headers: dict[str, str] | None =
                 None, body: bytes | Body | None = None, expect: tuple[int, ...] = (200,),
-                allow: tuple[int, ...] = (), retries: bool = True
-                ) -> urllib3.BaseHTTPResponse:
+                allow: tuple[int, ...] = (), retries: bool = True,
+                timeout: float | None = None) -> urllib3.BaseHTTPResponse:
         """Send; answer a 401 challenge once and send again; return the response when its
         status is in ``expect`` or ``allow`` (the caller reads and releases it), else
         raise the error for it.  ``what`` names the request in messages; ``retries=False``
-        sends it once (a clean-up that may fail)."""
+        sends it once (a clean-up that may fail), ``timeout`` seconds at most to connect
+        and for each read."""
         start = body.tell() if body is not None and not isinstance(body, bytes) else None
         sent_with = self._authorization
-        resp = self._send(method, url, headers, body, sent_with, retries)
+        resp = self._send(method, url, headers, body, sent_with, retries, timeout)
         if resp.status == 401:
             challenge = parse_challenge(resp.headers.get("WWW-Authenticate"))
             discard(resp)
@@ -128,21 +130,22 @@ class Transport:
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
             # sent again with what this request obtained, whatever another thread keeps
-            resp = self._send(method, url, headers, body, authorization, retries)
+            resp = self._send(method, url, headers, body, authorization, retries, timeout)
         if resp.status in expect or resp.status in allow:
             return resp
         raise self.status_error(resp, what)
 
     def _send(self, method: str, url: str, headers: dict[str, str] | None,
-              body: bytes | Body | None, authorization: str | None, retries: bool
-              ) -> urllib3.BaseHTTPResponse:
+              body: bytes | Body | None, authorization: str | None, retries: bool,
+              timeout: float | None = None) -> urllib3.BaseHTTPResponse:
         sent = dict(headers or {})
         if authorization and _same_origin(url, self.base):
             sent["Authorization"] = authorization
         try:
             return self.pool.request(method, url, headers=sent, body=body,  # type: ignore[arg-type]
                                      preload_content=False, redirect=method in ("GET", "HEAD"),
-                                     retries=None if retries else False)  # None: the pool's
+                                     retries=None if retries else False,  # None: the pool's
+                                     **({"timeout": timeout} if timeout else {}))
         except MaxRetryError as exc:
             raise self.unreachable(exc.reason or exc) from None
         except Urllib3Error as exc:
@@ -155,9 +158,10 @@ class Transport:
                               hint="a registry without TLS (a local one) needs --plain-http; "
                                    "else check its certificate (SSL_CERT_FILE names extra "
                                    "CAs)")
-        return RegistryError(f"cannot reach the registry {self.host}: {_short(exc)}",
+        return RegistryError(f"cannot reach the registry {self.host}: {_reason(exc)}",
                           code="registry-unreachable",
-                          hint=_hint_for(self.host, self.plain_http))
+                          hint=_hint_for(self.host, self.plain_http),
+                          no_connection=isinstance(exc, NewConnectionError))
 
     # -- errors ---------------------------------------------------------------------
 
@@ -259,6 +263,18 @@ class Transport:
 def _same_origin(url: str, base: str) -> bool:
     a, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def _reason(exc: BaseException) -> str:
+    """What the operating system said (``connection refused``), else urllib3's text."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror[0].lower() + seen.strerror[1:]
+        seen = seen.__cause__ or seen.__context__
+    return _short(exc)
 
 
 def _short(exc: object) -> str:
