@@ -28,6 +28,7 @@ from cloacina_build.oci import (
 )
 from cloacina_build.oci.artifact import EMPTY_DESCRIPTOR, referrer_manifest
 from cloacina_build.oci.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor
+from cloacina_build.ops.attest import attest_package
 from cloacina_build.ops.signing import sign_detached
 
 from .conftest import EXAMPLES
@@ -35,10 +36,6 @@ from .keyring import key, make_keyring
 from .registry import start_registry
 
 MANIFEST_ACCEPT = {"Accept": OCI_MANIFEST}
-INTOTO_LINE = b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=",' \
-              b'"signatures":[]}\n'
-
-
 @pytest.fixture(scope="module")
 def built_engine(tmp_path_factory):
     out = tmp_path_factory.mktemp("engine") / "data-pipeline-1.0.0.cloacina"
@@ -207,8 +204,8 @@ def test_skopeo_sees_the_manifest_and_the_referrers(pipeline_pkg, registry, requ
 def test_sig_and_provenance_beside_the_file_are_pushed_as_referrers_in_the_fallback_index(
         pipeline_pkg, registry, request, keyring, tmp_path):
     sig = sign_detached(pipeline_pkg, key(keyring, "alice")).path
-    intoto = pipeline_pkg.with_name(pipeline_pkg.name + ".intoto.jsonl")
-    intoto.write_bytes(INTOTO_LINE)
+    intoto = attest_package(pipeline_pkg, key(keyring, "alice"), env={}).path
+    attestation = intoto.read_bytes()
     repo = registry.repo(request)
     pushed = push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
     assert [r.artifact_type for r in pushed.referrers] == [SIGNATURE_TYPE, PROVENANCE_TYPE]
@@ -242,8 +239,29 @@ def test_sig_and_provenance_beside_the_file_are_pushed_as_referrers_in_the_fallb
     pulled = pull_package(registry.ref(repo, "1.0.0"), tmp_path / "out", plain_http=True)
     out = tmp_path / "out"
     assert (out / sig.name).read_bytes() == sig.read_bytes()
-    assert (out / intoto.name).read_bytes() == INTOTO_LINE
+    assert (out / intoto.name).read_bytes() == attestation
     assert (pulled.signature, pulled.provenance) == (str(out / sig.name), str(out / intoto.name))
+
+
+@pytest.mark.parametrize("stale", ["sig", "intoto"])
+def test_a_signature_or_attestation_of_other_bytes_is_not_published(
+        stale, pipeline_pkg, built_etl, registry, request, keyring, tmp_path):
+    """Found by a new user: attest, then re-sign --force (new bytes), then push published
+    an attestation every consumer then refused; now nothing is tagged."""
+    signer, other = key(keyring, "alice"), tmp_path / "other" / built_etl.name
+    other.parent.mkdir()
+    other.write_bytes(built_etl.read_bytes())
+    sidecar = sign_detached(other, signer).path if stale == "sig" else \
+        attest_package(other, signer, env={}).path  # made for another package
+    beside = pipeline_pkg.with_name(pipeline_pkg.name + sidecar.name.removeprefix(other.name))
+    beside.write_bytes(sidecar.read_bytes())
+    repo = registry.repo(request)
+    with pytest.raises(PackageError) as caught:
+        push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
+    assert caught.value.code == {"sig": "signature-wrong-package",
+                                 "intoto": "provenance-subject-mismatch"}[stale]
+    assert str(beside) in caught.value.message and "nothing was tagged" in caught.value.message
+    assert registry.get(f"/v2/{repo}/manifests/1.0.0", MANIFEST_ACCEPT)[0] == 404
 
 
 def test_push_referrer_adds_to_the_index_and_pull_takes_the_newest(

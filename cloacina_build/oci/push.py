@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import PackageError, UsageError
+from ..findings import Finding, error
 from ..progress import NO_PROGRESS, Progress
 from .artifact import (
     EMPTY,
     EMPTY_DESCRIPTOR,
     MAX_SIDECAR,
+    PROVENANCE_TYPE,
     SIDECARS,
+    SIGNATURE_TYPE,
     TITLE,
     FileFacts,
     config_json,
@@ -85,11 +88,13 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
     desc = describe_path(path)
     target = target if target.tag else target.with_tag(default_tag(desc.package.version))
     size = path.stat().st_size
+    beside = [(t, file, _read_sidecar(file, t)) for t, file in sidecars(path)]
     reg = open_registry(target, auth, plain_http, registry)
     try:
         repo = target.repository
         progress.phase("uploading the package")
         digest, sent = reg.push_file(repo, path, size, progress=progress)
+        _refuse_strangers(beside, path.name, digest)
         facts = FileFacts(path.name, size, digest)
         config = config_json(desc, facts)
         manifest = package_manifest(desc, facts, config, source)
@@ -97,8 +102,8 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
         data = manifest.to_bytes()
         digest = reg.put_manifest(repo, target.tag or "", data, OCI_MANIFEST)
         subject = Descriptor(OCI_MANIFEST, digest, len(data))
-        referrers = [_push_sidecar(reg, repo, subject, sidecar, artifact_type, progress)
-                     for artifact_type, sidecar in sidecars(path)]
+        referrers = [_push_sidecar(reg, repo, subject, file, artifact_type, progress, data)
+                     for artifact_type, file, data in beside]
     finally:
         if registry is None:
             reg.close()
@@ -129,10 +134,43 @@ def _read_sidecar(file: Path, artifact_type: str) -> bytes:
     return data
 
 
+def _refuse_strangers(beside: list[tuple[str, Path, bytes]], name: str, digest: str) -> None:
+    """A ``FILE.sig`` or ``FILE.intoto.jsonl`` made for other bytes (the package was
+    rebuilt or re-signed after it) would be published beside it and refused by every
+    consumer: refuse it before the package is tagged."""
+    for artifact_type, file, data in beside:
+        found = [f for f in _sidecar_findings(artifact_type, data, str(file), name,
+                                              digest.removeprefix("sha256:")) if f.is_error]
+        if found:
+            raise PackageError(f"{file} is not about this package; nothing was tagged",
+                               code=found[0].code, findings=found,
+                               hint="sign or attest the package again (--force), or move "
+                                    "the stale file away")
+
+
+def _sidecar_findings(artifact_type: str, data: bytes, where: str, name: str, sha256: str
+                      ) -> list[Finding]:
+    if artifact_type == PROVENANCE_TYPE:
+        from ..trust.provenance import subject_findings
+
+        return subject_findings(data, where=where, name=name, sha256=sha256)
+    if artifact_type == SIGNATURE_TYPE:
+        from ..trust.signatures import read_detached
+
+        sig, found = read_detached(data, where)
+        if sig is not None and sig.package_hash != sha256:
+            found.append(error("signature-wrong-package", "the detached signature was made "
+                               "for other bytes (another package, or this one changed)",
+                               where))
+        return found
+    return []
+
+
 def _push_sidecar(reg: Registry, repo: str, subject: Descriptor, file: Path,
-                  artifact_type: str, progress: Progress) -> ReferrerResult:
+                  artifact_type: str, progress: Progress, data: bytes | None = None
+                  ) -> ReferrerResult:
     progress.phase(f"pushing {file.name}")
-    data = _read_sidecar(file, artifact_type)
+    data = _read_sidecar(file, artifact_type) if data is None else data
     layer_type = SIDECARS[artifact_type][1] if artifact_type in SIDECARS else artifact_type
     layer = Descriptor.of(layer_type, data, annotations=((TITLE, file.name),))
     reg.push_blob(repo, EMPTY, len(EMPTY), EMPTY_DESCRIPTOR.digest)

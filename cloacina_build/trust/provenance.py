@@ -209,20 +209,35 @@ def judge_attestation(data: bytes, *, where: str, name: str, sha256: str,
                       ) -> ProvenanceVerdict:
     """Total: the verdict on the envelope ``data`` for the package file named ``name``
     whose bytes hash to ``sha256``, with signatures judged against ``trust``."""
-    envelope, findings = parse_envelope(data, where)
-    if envelope is None:
-        return ProvenanceVerdict(where, SignatureStatus.MALFORMED, findings)
-    if envelope.payload_type != IN_TOTO:
-        return ProvenanceVerdict(where, SignatureStatus.MALFORMED, [error(
-            "provenance-payload-type", f"payloadType is {clip(repr(envelope.payload_type))},"
-            f" not {IN_TOTO}: not an in-toto attestation", where)])
-    verdict = ProvenanceVerdict(where, SignatureStatus.UNKNOWN)
-    if trust is None:
+    envelope, verdict = _opened(data, where)
+    if envelope is None or trust is None:
         return verdict
     _judge_signatures(envelope, trust, now or dt.datetime.now(dt.UTC), verdict)
     if verdict.status == SignatureStatus.VERIFIED:
         _read_statement(envelope.payload, name, sha256, verdict)
     return verdict
+
+
+def subject_findings(data: bytes, *, where: str, name: str, sha256: str) -> list[Finding]:
+    """Without judging signatures: what is wrong with the envelope ``data`` as an
+    attestation of the file named ``name`` whose bytes hash to ``sha256`` (push refuses
+    to publish one made for other bytes)."""
+    envelope, verdict = _opened(data, where)
+    if envelope is not None:
+        _read_statement(envelope.payload, name, sha256, verdict)
+    return verdict.findings
+
+
+def _opened(data: bytes, where: str) -> tuple[Envelope | None, ProvenanceVerdict]:
+    """The envelope, if it is an in-toto one, and the verdict so far."""
+    envelope, findings = parse_envelope(data, where)
+    if envelope is None:
+        return None, ProvenanceVerdict(where, SignatureStatus.MALFORMED, findings)
+    if envelope.payload_type != IN_TOTO:
+        return None, ProvenanceVerdict(where, SignatureStatus.MALFORMED, [error(
+            "provenance-payload-type", f"payloadType is {clip(repr(envelope.payload_type))},"
+            f" not {IN_TOTO}: not an in-toto attestation", where)])
+    return envelope, ProvenanceVerdict(where, SignatureStatus.UNKNOWN)
 
 
 def verify_attestation(package: Path | str, trust: TrustStore | None, *,
@@ -359,4 +374,4 @@ def _match_subject(subjects: list[tuple[str, str]], name: str, sha256: str,
 __all__ = ["BUILDER_ID", "BUILD_TYPE", "PREDICATE_TYPE", "STATEMENT_TYPE", "SUFFIX",
            "Dependency", "ProvenanceFacts", "ProvenanceVerdict", "attestation_path",
            "judge_attestation", "missing", "read_attestation_file", "read_facts",
-           "sidecar_attestation", "statement_bytes", "verify_attestation"]
+           "sidecar_attestation", "statement_bytes", "verify_attestation", "subject_findings"]
