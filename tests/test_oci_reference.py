@@ -41,9 +41,10 @@ def test_references_parse(text, expected):
 
 @pytest.mark.parametrize("text,why", [
     ("docker://r/x:1", "must start with oci://"),
-    ("oci://", "no host and repository"),
-    ("oci://host", "no host and repository"),
-    ("oci:///repo", "no host and repository"),
+    ("oci://", "it names no host"),
+    ("oci://host", "names the registry host but no repository"),
+    ("oci://host:5000", "names the registry host:5000 but no repository"),
+    ("oci:///repo", "it names no host"),
     ("oci://host/", "repository is empty"),
     ("oci://host/Upper", "lower-case"),
     ("oci://host/a//b", "repository component ''"),

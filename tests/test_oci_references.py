@@ -340,3 +340,19 @@ def test_pulling_imports_neither_the_package_readers_nor_urllib3_before_it_needs
     from cloacina_build.ops import describe
 
     assert (artifact.CLOACINA, artifact.ENGINE) == (describe.CLOACINA, describe.ENGINE)
+
+
+@pytest.mark.parametrize("command", ["run", "inspect", "validate", "verify"])
+def test_a_mistyped_reference_is_called_one(command, tmp_path):
+    """Found by a new user: 'oci:/host/repo:1' was 'no such file' (and with --plain-http,
+    'these options apply only to an oci:// reference')."""
+    for args in ([], ["--plain-http"]):
+        done = subprocess.run([EXE, command, "oci:/localhost:5077/acme/x:1", *args],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: 'oci:/localhost:5077/acme/x:1' is not a valid "
+                                      "OCI reference: it must start with oci://"), done.stderr
+    (tmp_path / "oci:odd.cloacina").write_bytes(b"not a package")  # a file of that name
+    done = subprocess.run([EXE, "inspect", "oci:odd.cloacina"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert "OCI reference" not in done.stderr and done.returncode == 1

@@ -67,6 +67,12 @@ def is_reference(text: str) -> bool:
     return text[:len(SCHEME)].lower() == SCHEME
 
 
+def looks_mistyped(text: str) -> bool:
+    """``oci:/x``, ``oci:x``, ``OCI:\\x``: meant as a reference, mistyped (a caller checks
+    first that no such file exists)."""
+    return text[:4].lower() == "oci:" and not is_reference(text)
+
+
 def _bad(text: str, why: str) -> UsageError:
     shown = text if len(text) <= 300 else text[:297] + "..."
     return UsageError(f"{shown!r} is not a valid OCI reference: {why}", code="oci-reference",
@@ -79,8 +85,10 @@ def parse_reference(text: str) -> Reference:
         raise _bad(str(text), "it must start with oci://")
     rest = text[len(SCHEME):]
     host, slash, path = rest.partition("/")
-    if not slash or not host:
-        raise _bad(text, "it names no host and repository")
+    if not host:
+        raise _bad(text, "it names no host")
+    if not slash:
+        raise _bad(text, f"it names the registry {host} but no repository after it")
     match = _HOST.fullmatch(host)
     if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
         raise _bad(text, f"{host!r} is not a host name with an optional port")
