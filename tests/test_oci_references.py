@@ -246,6 +246,9 @@ def test_a_swapped_referrer_is_refused_under_trust(pipeline_pkg, built_etl, regi
         proc = ctl(command, ref, *trust, cache=cache)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "signature-wrong-package" in proc.stdout + proc.stderr
+        # messages name the reference, never the cache's files (found by a new user)
+        assert str(cache) not in proc.stdout + proc.stderr
+        assert f"the signature of {ref}@sha256:" in proc.stdout + proc.stderr
         if command == "run":
             assert "from the cache, its referrers fetched again" in proc.stderr
     with pytest.raises(PackageError) as caught:

@@ -14,7 +14,7 @@ import click
 
 from .oci_options import refuse_registry_options, registry_credentials, registry_options
 from .options import QUIET, verbosity
-from .terminal import paint, printable
+from .terminal import paint, printable, show_as
 
 
 def accepts_reference(argument: str):
@@ -56,6 +56,10 @@ def local_file(ref: str, plain_http: bool, username: str | None, password_stdin:
     with command_progress() as progress:
         local = fetch_reference(ref, cache_dir=cache_dir, auth=auth, plain_http=plain_http,
                                 progress=progress)
+    show_as(str(local.path), local.reference)
+    for file, what in ((local.signature, "signature"), (local.provenance, "provenance")):
+        if file is not None:
+            show_as(str(file), f"the {what} of {local.reference}")
     if not as_json and verbosity() != QUIET:
         how = "fetched into the cache" if local.downloaded else \
             "from the cache, its referrers fetched again" if local.refreshed else \

@@ -22,10 +22,21 @@ import click
 
 from ..safe_text import visible
 
+_SHOWN: dict[str, str] = {}  # a file this command made for the user -> what they gave
+
+
+def show_as(path: str, name: str) -> None:
+    """Messages name ``path`` (a file in the cache, say) as ``name`` (the ``oci://``
+    reference the user gave)."""
+    _SHOWN[path] = name
+
 
 def printable(text: str) -> str:
     """``text`` with every control character escaped (newlines too: one line stays one),
-    and every lone surrogate, so that it always encodes (``safe_text.visible``)."""
+    and every lone surrogate, so that it always encodes (``safe_text.visible``); files
+    registered with :func:`show_as` are named as the user knows them."""
+    for path in sorted(_SHOWN, key=len, reverse=True) if _SHOWN else ():
+        text = text.replace(path, _SHOWN[path])
     return visible(text)
 
 
