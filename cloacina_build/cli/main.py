@@ -37,7 +37,7 @@ from .pull import pull
 from .push import push
 from .references import accepts_reference
 from .sign import sign
-from .terminal import echo_text, paint, printable
+from .terminal import echo_text, paint, printable, show_as
 from .validate_output import output_options
 
 
@@ -46,6 +46,7 @@ from .validate_output import output_options
 @click.version_option(__version__, prog_name="cloacinactl")
 def cli() -> None:
     """Build, sign, inspect, validate, verify and run .cloacina workflow packages."""
+    show_as({})  # names registered by an earlier command in this process are not ours
 
 
 @cli.command()

@@ -25,10 +25,11 @@ from ..safe_text import visible
 _SHOWN: dict[str, str] = {}  # a file this command made for the user -> what they gave
 
 
-def show_as(path: str, name: str) -> None:
-    """Messages name ``path`` (a file in the cache, say) as ``name`` (the ``oci://``
-    reference the user gave)."""
-    _SHOWN[path] = name
+def show_as(shown: dict[str, str]) -> None:
+    """For this command, messages name each path in ``shown`` (a file in the cache, say)
+    by its value (the ``oci://`` reference the user gave)."""
+    _SHOWN.clear()
+    _SHOWN.update(shown)
 
 
 def printable(text: str) -> str:
