@@ -168,3 +168,25 @@ def test_missing_or_empty_trust(tmp_path):
         load_trust(tmp_path / "nope")
     with pytest.raises(TrustError, match="holds no .pub files"):
         load_trust(tmp_path)
+
+
+def test_one_pub_file_is_a_store_of_that_key_and_near_misses_say_why(tmp_path):
+    """Found by a new user: '--trust keys/ci.pub' was 'not a readable TOML trust file:
+    Invalid key "-----BEGIN PUBLIC KEY-----"'; a directory holding only ci.key said
+    nothing of it."""
+    private, public, key_id = generate("ci", tmp_path / "k")
+    store = load_trust(public)
+    assert list(store.keys) == [key_id] and store.keys[key_id].name == "ci"
+    (tmp_path / "ci.pem").write_bytes(public.read_bytes())
+    with pytest.raises(TrustError, match="is a PEM key, not a trust file") as caught:
+        load_trust(tmp_path / "ci.pem")
+    assert "NAME.pub" in caught.value.hint
+    only = tmp_path / "only-private"
+    only.mkdir()
+    (only / "ci.key").write_bytes(private.read_bytes())
+    with pytest.raises(TrustError, match=r"holds no .pub files \(only private keys: ci.key\)"):
+        load_trust(only)
+    junk = tmp_path / "junk.pub"
+    junk.write_bytes(b"junk")
+    with pytest.raises(KeyError_, match="is not a PEM public key"):
+        load_trust(junk)

@@ -245,7 +245,8 @@ def verify(file: str, trust_path: str | None, threshold: int, detached: str | No
     from .render import verify_text
 
     if not trust_path:
-        raise UsageError("verify needs --trust: a directory of .pub files or a trust file")
+        raise UsageError("verify needs --trust: a directory of .pub files, one .pub file or "
+                         "a trust file")
     policy = policy_from_options(trust_path, threshold=threshold, detached=detached,
                                  require=True, state=state, allow_rollback=allow_rollback,
                                  sidecar_of=file, provenance=provenance)

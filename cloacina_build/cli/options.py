@@ -232,7 +232,8 @@ def trust_options(func):
                         show_default=True,
                         help="Distinct trusted signers required.")(func)
     return click.option("--trust", "trust_path", type=click.Path(),
-                        help="A directory of .pub files or a TOML trust file.")(func)
+                        help="A directory of .pub files, one .pub file, or a TOML trust "
+                             "file.")(func)
 
 
 def finish(report, render, as_json: bool) -> None:

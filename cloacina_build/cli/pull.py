@@ -15,8 +15,8 @@ from .terminal import paint, printable
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=".",
               show_default=True, help="The directory to write the package into.")
 @click.option("--trust", "trust_path", type=click.Path(),
-              help="Verify against these keys (a directory of .pub files or a trust file) "
-                   "before writing anything.")
+              help="Verify against these keys (a directory of .pub files, one .pub file or "
+                   "a trust file) before writing anything.")
 @registry_options
 @json_option
 @handle_errors

@@ -32,7 +32,7 @@ _KEY_FIELDS = ("name", "path", "public_key", "id", "expires", "revoked", "revoke
 
 class TrustError(KeyError_):
     code = "trust"
-    default_hint = ("--trust takes a directory of .pub files or a TOML trust file "
+    default_hint = ("--trust takes a directory of .pub files, one .pub file or a TOML trust file "
                     "(docs/signing.md, 'Verifying')")
 
 
@@ -103,25 +103,47 @@ class TrustStore:
 
 
 def load_trust(path: Path | str) -> TrustStore:
+    """A directory of ``.pub`` files, one ``.pub`` file (a store of that key), or a TOML
+    trust file (expiry and revocation)."""
     path = Path(path)
     if path.is_dir():
         return _from_directory(path)
+    if path.is_file() and path.suffix == ".pub":
+        store = TrustStore(source=str(path))
+        store.add(_public_file(path))
+        return store
     if path.is_file():
         return _from_file(path)
     raise TrustError(f"no trust directory or file at {path}",
-                     hint="pass a directory of .pub files or a TOML trust file")
+                     hint="pass a directory of .pub files, one .pub file or a TOML trust "
+                          "file")
+
+
+def _public_file(pub: Path) -> TrustedKey:
+    if pub.stat().st_size > 64 * 1024:
+        raise TrustError(f"{pub} is too large to be a public key")
+    return TrustedKey(load_public_pem(pub.read_bytes(), pub.stem, str(pub)))
 
 
 def _from_directory(path: Path) -> TrustStore:
     store = TrustStore(source=str(path))
     for pub in sorted(path.glob("*.pub")):
-        if pub.stat().st_size > 64 * 1024:
-            raise TrustError(f"{pub} is too large to be a public key")
-        store.add(TrustedKey(load_public_pem(pub.read_bytes(), pub.stem, str(pub))))
+        store.add(_public_file(pub))
     if not store.keys:
-        raise TrustError(f"{path} holds no .pub files", hint="copy the signers' .pub files "
-                         "there, or pass a trust file")
+        private = sorted(p.name for p in path.glob("*.key"))
+        raise TrustError(f"{path} holds no .pub files" + (
+            f" (only private keys: {', '.join(private[:3])})" if private else ""),
+            hint="copy the signers' .pub files there (never their .key files), or pass a "
+                 "trust file")
     return store
+
+
+def _starts_pem(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(11) == b"-----BEGIN "
+    except OSError:
+        return False
 
 
 def _from_file(path: Path) -> TrustStore:
@@ -131,6 +153,10 @@ def _from_file(path: Path) -> TrustStore:
     try:
         doc = tomlkit.parse(path.read_text("utf-8")).unwrap()
     except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        if _starts_pem(path):
+            raise TrustError(f"{path} is a PEM key, not a trust file",
+                             hint="name a public key NAME.pub to trust it alone, or put it "
+                                  "in a directory of .pub files") from None
         raise TrustError(f"{path} is not a readable TOML trust file: {exc}") from None
     store = TrustStore(source=str(path))
     unknown = sorted(set(doc) - {"version", "keys", "revoked"})
