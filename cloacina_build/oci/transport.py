@@ -141,11 +141,12 @@ class Transport:
         sent = dict(headers or {})
         if authorization and _same_origin(url, self.base):
             sent["Authorization"] = authorization
+        extra: dict[str, Any] = {"timeout": timeout} if timeout else {}  # else the pool's
         try:
             return self.pool.request(method, url, headers=sent, body=body,  # type: ignore[arg-type]
                                      preload_content=False, redirect=method in ("GET", "HEAD"),
                                      retries=None if retries else False,  # None: the pool's
-                                     **({"timeout": timeout} if timeout else {}))
+                                     **extra)
         except MaxRetryError as exc:
             raise self.unreachable(exc.reason or exc) from None
         except Urllib3Error as exc:
