@@ -229,3 +229,18 @@ def test_ctrl_c_inside_a_command_exits_130_not_clicks_abort(monkeypatch, pipelin
     assert result.stderr.splitlines()[0] == "error: interrupted"
     assert "Aborted" not in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_every_json_report_says_ok_as_its_exit_status_does(packaged, built_etl, tmp_path):
+    """Found by a new user: push, pull, sign … said "ok" and inspect, validate, verify and
+    run did not, so a script testing .ok misread their successes."""
+    pkg = next(iter(packaged.values()))
+    broken = tmp_path / "broken.cloacina"
+    broken.write_bytes(pkg.read_bytes()[:-40])
+    cases = [("inspect", str(pkg)), ("validate", str(pkg)), ("validate", str(broken)),
+             ("run", str(pkg)), ("diff", str(pkg), str(pkg)), ("diff", str(pkg), str(built_etl))]
+    for args in cases:
+        result = run(*args, "--json")
+        data = json.loads(result.output)
+        assert data["ok"] is (result.exit_code == 0), (args, result.exit_code)
+    assert {run(*a, "--json").exit_code for a in cases} == {0, 1}  # both kinds were seen

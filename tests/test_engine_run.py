@@ -338,8 +338,8 @@ def test_cloacinactl_run_takes_engine_archives(tmp_path):
     proc = ctl("run", pkg, "--json", env=env)  # warm
     data = json.loads(proc.stdout)
     assert proc.returncode == 0 and data["status"] == "completed"
-    assert sorted(data) == ["attempts", "context", "failures", "skipped", "status", "tasks",
-                            "timings", "workflow"]
+    assert sorted(data) == ["attempts", "context", "failures", "ok", "skipped", "status",
+                            "tasks", "timings", "workflow"] and data["ok"] is True
     assert data["context"]["lazy"] == 42 and data["tasks"] == {"eager": "completed",
                                                                "lazy": "completed"}
     (tmp_path / "keys").mkdir()

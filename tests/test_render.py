@@ -59,7 +59,7 @@ def test_inspect_json_keeps_its_shape(built_pipeline):
     info = inspect(built_pipeline)
     data = inspect_package(built_pipeline)
     assert data == info.to_dict()
-    assert set(data) == {"format", "path", "format_version", "package", "workflow", "tasks",
+    assert set(data) == {"ok", "format", "path", "format_version", "package", "workflow", "tasks",
                          "triggers", "params", "secrets", "payload", "sizes", "native",
                          "build", "digest",
                          "signatures"}

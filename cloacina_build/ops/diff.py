@@ -122,7 +122,7 @@ class WorkflowDiff:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"differs": self.differs, "differs_in": self.differs_in,
+        return {"ok": not self.differs, "differs": self.differs, "differs_in": self.differs_in,
                 "summary": self.summary(), "old": self.old.to_dict(),
                 "new": self.new.to_dict(), "tasks": self.tasks.to_dict(),
                 "edges": self.edges.to_dict(), "workflow": changes_dict(self.workflow),

@@ -83,6 +83,7 @@ class EngineInspection:
         wf, a = self.workflow, self.archive
         container = describe(a)
         return {
+            "ok": True,
             "format": FORMAT,
             "path": self.path,
             "package": self.package,

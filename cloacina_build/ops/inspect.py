@@ -45,6 +45,7 @@ class Inspection:
         payload = m.payload.to_dict()
         del payload["path"]
         return {
+            "ok": True,
             "format": "cloacina",
             "path": self.path,
             "format_version": m.format_version,

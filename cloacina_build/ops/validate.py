@@ -71,7 +71,7 @@ class ValidationReport:
         return [f for f in self.findings if f.severity is Severity.WARNING]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"path": self.path, "kind": self.kind, "valid": self.ok,
+        out = {"ok": self.ok, "path": self.path, "kind": self.kind, "valid": self.ok,
                "package": {"name": self.name, "version": self.version},
                "digest": self.digest,
                "errors": len(self.errors), "warnings": len(self.warnings),

@@ -78,6 +78,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "ok": self.status == RunStatus.COMPLETED,
             "workflow": self.workflow,
             "status": str(self.status),
             "context": self.context,
