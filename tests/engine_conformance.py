@@ -122,14 +122,22 @@ def _unpack(raw: bytes, size: int, v: EngineVerdict, max_entries: int, max_decla
             name = "/".join(p for p in parts if p not in ("", "."))
             if not name:  # tar-rs unpack_in skips a name of only "." and "/" parts
                 continue
-            if _conflicts(name, member.isdir(), is_dir):
+            isdir = member.isdir() or _old_style_dir(member, raw)
+            if _conflicts(name, isdir, is_dir):
                 v.unpack = "conflict"
                 return files
-            if member.isdir():
+            if isdir:
                 continue
             fh = tf.extractfile(member)
             files[name] = fh.read() if fh is not None else b""  # devices: empty files
     return files
+
+
+def _old_style_dir(member: tarfile.TarInfo, raw: bytes) -> bool:
+    """tar-rs 'Old BSD-tar compatibility': any member of a GNU or v7 header (not POSIX
+    ustar, magic ``ustar\0`` version ``00``) whose name ends in '/' is a directory."""
+    header = raw[member.offset_data - tarfile.BLOCKSIZE:member.offset_data]
+    return member.name.endswith("/") and header[257:265] != b"ustar\x0000"
 
 
 def _conflicts(name: str, isdir: bool, is_dir: dict[str, bool]) -> bool:

@@ -466,6 +466,21 @@ def test_header_numbers_are_read_as_tar_rs_reads_them(tmp_path, start, end, valu
     check_agreement(path, data)
 
 
+@pytest.mark.parametrize("fmt,conflict", [(tarfile.GNU_FORMAT, False),
+                                          (tarfile.PAX_FORMAT, True)])
+def test_a_regular_file_entry_ending_in_a_slash(tmp_path, fmt, conflict):
+    """tar-rs 'Old BSD-tar compatibility': in a GNU or v7 header (what fidius writes) a
+    name ending in '/' is a directory whatever its type; in a POSIX ustar one it is a file,
+    and then one with a member beneath it cannot be unpacked (found by review)."""
+    entries = GOOD + [et.entry(f"{PREFIX}/workflow/x/", b""),
+                      et.entry(f"{PREFIX}/workflow/x/y.txt", b"y")]
+    data = et.engine_archive(entries, fmt=fmt)
+    path = write(tmp_path, data, "slash.cloacina")
+    errors, _ = codes_of(path)
+    assert ("engine-member-conflict" in errors) == conflict, errors
+    check_agreement(path, data)
+
+
 def test_a_vendored_file_declaring_params_is_reported_though_not_kept(tmp_path):
     """The engine's compiler reads params from every .py file (§2.7): a vendored module's
     text is searched as it streams past, across chunk boundaries too (found by review:

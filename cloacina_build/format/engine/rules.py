@@ -99,6 +99,8 @@ def kind_of(header: tar.TarHeader) -> str:
     if flag == tar.GNU_SPARSE:
         raise Refused(error("engine-member-type", "a GNU sparse member: tar-rs would "
                             "expand it, cloacina-build does not read sparse members", where))
+    if header.old and header.path.endswith(b"/") and flag != tar.PAX_GLOBAL:
+        return DIR  # tar-rs 'Old BSD-tar compatibility': a GNU or v7 name ending in '/'
     return _KIND.get(flag, OTHER)
 
 

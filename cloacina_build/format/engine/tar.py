@@ -38,6 +38,7 @@ class TarHeader:
     typeflag: str        # one character
     size: int            # declared data size (PAX ``size`` wins)
     mode: int            # as written: may carry file-type bits (0o100644)
+    old: bool = False    # not a POSIX ustar header (GNU or v7: tar-rs ``as_ustar()`` None)
 
 
 def _cut(field: bytes) -> bytes:
@@ -222,7 +223,8 @@ class TarReader:
         mode = _mode(block, flag)
         self._left = size + (-size % BLOCK)
         self._size = size
-        return TarHeader(path, flag, size, mode)
+        return TarHeader(path, flag, size, mode,
+                         old=block[257:263] != b"ustar\0" or block[263:265] != b"00")
 
     def data(self, sink: Callable[[bytes], None] | None) -> None:
         """The current entry's data, in chunks, to ``sink`` (or skipped), then padding."""
