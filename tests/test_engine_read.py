@@ -453,6 +453,7 @@ def _with_header(start: int, end: int, value: bytes, checksum: bytes | None = No
     (124, 136, b"", None, True),               # an empty size is no number to tar-rs
     (124, 136, b"1x", None, True),
     (0, 0, b"", b"\x80" + b"\0" * 7, True),    # a base-256 checksum: octal only
+    (100, 108, b"\x80\0\0\0\0\0\x09\xff", None, False),  # base-256 mode 04777: ignored
 ])
 def test_header_numbers_are_read_as_tar_rs_reads_them(tmp_path, start, end, value, checksum,
                                                        refused):
@@ -464,6 +465,10 @@ def test_header_numbers_are_read_as_tar_rs_reads_them(tmp_path, start, end, valu
     assert ("engine-tar-corrupt" in errors) == refused, errors
     assert (conformance.judge(data).unpack is not None) == refused
     check_agreement(path, data)
+    if start == 100:  # a mode tar-rs cannot read: the unpacker's default, not setuid 4777
+        modes = [m.mode for m in open_engine(path).members
+                 if m.name == f"{PREFIX}/workflow/extra.txt"]
+        assert modes == [0o644]
 
 
 @pytest.mark.parametrize("fmt,conflict", [(tarfile.GNU_FORMAT, False),

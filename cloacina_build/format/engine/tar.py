@@ -91,9 +91,10 @@ def _checksum_ok(block: bytes) -> bool:
 
 def _mode(block: bytes, flag: str) -> int:
     """The mode; tar-rs sets permissions only ``if let Ok(mode)``, so a mode it cannot read
-    leaves what the unpacker creates by default (0644 files, 0755 directories)."""
+    (not octal, base-256 included) leaves the unpacker's default (0644 files, 0755
+    directories)."""
     try:
-        return parse_number(block[100:108], "mode")
+        return octal(block[100:108], "mode")  # Header::mode(): octal_from, never base-256
     except PackageError:
         return 0o755 if flag == DIRECTORY else 0o644
 
