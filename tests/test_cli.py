@@ -239,6 +239,9 @@ def test_every_json_report_says_ok_as_its_exit_status_does(packaged, built_etl, 
     broken.write_bytes(pkg.read_bytes()[:-40])
     cases = [("inspect", str(pkg)), ("validate", str(pkg)), ("validate", str(broken)),
              ("run", str(pkg)), ("diff", str(pkg), str(pkg)), ("diff", str(pkg), str(built_etl))]
+    public = tmp_path / "keys" / "ci.pub"
+    assert run("key", "generate", "ci", "--out", str(public.parent)).exit_code == 0
+    cases += [("new", "--list"), ("key", "show", str(public))]
     for args in cases:
         result = run(*args, "--json")
         data = json.loads(result.output)

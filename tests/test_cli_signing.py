@@ -36,7 +36,7 @@ def test_key_generate_and_show(tmp_path):
     assert stat.S_IMODE((tmp_path / "ci.key").stat().st_mode) == 0o600
     for target in ("ci.pub", "ci.key"):
         shown = json.loads(ctl("key", "show", tmp_path / target, "--json").stdout)
-        assert shown == {"id": data["id"], "name": "ci"}
+        assert shown == {"ok": True, "id": data["id"], "name": "ci"}
     again = ctl("key", "generate", "ci", "--out", tmp_path)
     assert again.returncode == 2 and "refusing to overwrite" in again.stderr
 

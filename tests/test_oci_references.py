@@ -345,11 +345,12 @@ def test_pulling_imports_neither_the_package_readers_nor_urllib3_before_it_needs
     assert (artifact.CLOACINA, artifact.ENGINE) == (describe.CLOACINA, describe.ENGINE)
 
 
-@pytest.mark.parametrize("command", ["run", "inspect", "validate", "verify"])
+@pytest.mark.parametrize("command", ["run", "inspect", "validate", "verify", "sign", "attest"])
 def test_a_mistyped_reference_is_called_one(command, tmp_path):
     """Found by a new user: 'oci:/host/repo:1' was 'no such file' (and with --plain-http,
     'these options apply only to an oci:// reference')."""
-    for args in ([], ["--plain-http"]):
+    key = ["--key", "ci.key"] if command in ("sign", "attest") else []  # checked after
+    for args in (key, [*key, "--plain-http"]):
         done = subprocess.run([EXE, command, "oci:/localhost:5077/acme/x:1", *args],
                               capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 2, done.stderr

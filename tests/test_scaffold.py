@@ -38,7 +38,9 @@ def test_list_names_every_builtin_template():
     names = [t.name for t in list_templates()]
     assert set(names) >= {"python", "pyproject", "rust"}
     proc = ctl("new", "--list", "--json")
-    listed = {t["name"]: t for t in json.loads(proc.stdout)}
+    data = json.loads(proc.stdout)
+    assert data["ok"] is True
+    listed = {t["name"]: t for t in data["templates"]}
     assert set(listed) == set(names)
     assert all(t["description"] and t["variables"] for t in listed.values())
 
@@ -201,7 +203,7 @@ PIN = f"cloacina-build=={__version__}"
 def test_every_template_takes_the_requirement_defaulting_to_this_tool(template):
     tpl = next(t for t in list_templates() if t.name == template)
     assert tpl.default_of("cloacina_build_requirement") == installed_requirement()
-    listed = json.loads(ctl("new", "--list", "--json").stdout)
+    listed = json.loads(ctl("new", "--list", "--json").stdout)["templates"]
     variables = {v["name"]: v for t in listed if t["name"] == template for v in t["variables"]}
     assert variables["cloacina_build_requirement"]["default"] == installed_requirement()
 

@@ -35,9 +35,10 @@ def attest(file: str, key_spec: str, force: bool, passphrase_file: str | None,
     attested after the build). Sign the package first and attest last: an embedded
     signature changes the file's bytes.  FILE may be an oci:// reference: the package is
     fetched (through the cache), attested, and FILE.intoto.jsonl pushed as a referrer."""
-    from ..oci.reference import is_reference
+    from ..oci.reference import is_reference, refuse_mistyped
     from ..ops.attest import attest_package
 
+    refuse_mistyped(file)
     if is_reference(file):
         _attest_reference(file, key_spec, force, (passphrase_file, passphrase_env),
                           registry_credentials(username, password_stdin), plain_http, as_json)

@@ -66,6 +66,6 @@ def key_show(file: str, passphrase_file: str | None, passphrase_env: str | None,
     public = load_any_public(file, passphrase=read_passphrase(passphrase_file, passphrase_env),
                              prompt=None if file == "-" else passphrase_prompt())
     if as_json:
-        emit_json(public.to_dict())
+        emit_json({"ok": True, **public.to_dict()})
     else:
         click.echo(key_text(public.id, public.name))

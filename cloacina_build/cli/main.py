@@ -69,7 +69,7 @@ def new(name: str | None, template: str, target: str | None, variables: tuple[st
     if list_only:
         templates = list_templates()
         if as_json:
-            emit_json([t.to_dict() for t in templates])
+            emit_json({"ok": True, "templates": [t.to_dict() for t in templates]})
             return
         for t in templates:
             click.echo(printable(f"{t.name:10} {t.description}"))

@@ -8,7 +8,6 @@ the registry's ``FILE.sig`` and ``FILE.intoto.jsonl`` beside it where ``verify``
 from __future__ import annotations
 
 import functools
-import os
 
 import click
 
@@ -26,11 +25,11 @@ def accepts_reference(argument: str):
         @functools.wraps(func)
         def wrapper(*args, plain_http: bool, username: str | None, password_stdin: bool,
                     **kwargs):
-            from ..oci.reference import is_reference, looks_mistyped, parse_reference
+            from ..oci.reference import is_reference, refuse_mistyped
 
             value = kwargs.get(argument)
-            if isinstance(value, str) and looks_mistyped(value) and not os.path.exists(value):
-                parse_reference(value)  # its error: "it must start with oci://"
+            if isinstance(value, str):
+                refuse_mistyped(value)
             if isinstance(value, str) and is_reference(value):
                 kwargs[argument] = local_file(value, plain_http, username, password_stdin,
                                               kwargs.get("cache_dir"), kwargs.get("as_json"))

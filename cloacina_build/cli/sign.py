@@ -43,9 +43,10 @@ def sign(file: str, key_spec: str, comment: str, signer: str | None, detached: b
 
     FILE may be an oci:// reference with --detached: the package is fetched (through the
     cache), signed, and its .sig pushed as a referrer (the package is not changed)."""
-    from ..oci.reference import is_reference
+    from ..oci.reference import is_reference, refuse_mistyped
     from ..ops.signing import sign_detached, sign_package
 
+    refuse_mistyped(file)
     if detached and (comment or signer):
         raise UsageError("--comment and --signer do not apply to --detached signatures "
                          "(the engine's format has no comment)")

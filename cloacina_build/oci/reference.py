@@ -9,6 +9,7 @@ path components; a tag of at most 128 word characters, dots and dashes; a sha256
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 
@@ -67,10 +68,11 @@ def is_reference(text: str) -> bool:
     return text[:len(SCHEME)].lower() == SCHEME
 
 
-def looks_mistyped(text: str) -> bool:
-    """``oci:/x``, ``oci:x``, ``OCI:\\x``: meant as a reference, mistyped (a caller checks
-    first that no such file exists)."""
-    return text[:4].lower() == "oci:" and not is_reference(text)
+def refuse_mistyped(text: str) -> None:
+    """``oci:/x``, ``oci:x``, ``OCI:\\x`` where no such file exists: meant as a reference,
+    mistyped; raises the reference's own error ("it must start with oci://")."""
+    if text[:4].lower() == "oci:" and not is_reference(text) and not os.path.exists(text):
+        parse_reference(text)
 
 
 def _bad(text: str, why: str) -> UsageError:
