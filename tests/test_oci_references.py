@@ -360,3 +360,20 @@ def test_a_mistyped_reference_is_called_one(command, tmp_path):
     done = subprocess.run([EXE, "inspect", "oci:odd.cloacina"], capture_output=True,
                           text=True, cwd=tmp_path)
     assert "OCI reference" not in done.stderr and done.returncode == 1
+
+
+def test_show_as_names_whole_paths_only():
+    """Found by review: a provenance that was never fetched (so not registered) came out
+    as 'oci://…@sha256:….intoto.jsonl', the package's path replaced inside it."""
+    from cloacina_build.cli import terminal
+
+    ref, p = "oci://h/r@sha256:" + "1" * 64, "/cache/P.cloacina"
+    terminal.show_as({p: ref, p + ".sig": f"the signature of {ref}"})
+    try:
+        assert terminal.printable(f"{p}: bad") == f"{ref}: bad"
+        assert terminal.printable(f"{p}.sig: x") == f"the signature of {ref}: x"
+        for other in (f"{p}.intoto.jsonl", f"{p}.bak", f"{p}2", f"{p}-x"):
+            assert terminal.printable(other) == other
+    finally:
+        terminal.show_as({})
+    assert terminal.printable(p) == p

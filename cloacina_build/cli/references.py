@@ -55,10 +55,9 @@ def local_file(ref: str, plain_http: bool, username: str | None, password_stdin:
     with command_progress() as progress:
         local = fetch_reference(ref, cache_dir=cache_dir, auth=auth, plain_http=plain_http,
                                 progress=progress)
-    show_as({str(local.path): local.reference} | {
-        str(file): f"the {what} of {local.reference}"
-        for file, what in ((local.signature, "signature"), (local.provenance, "provenance"))
-        if file is not None})
+    show_as({str(local.path): local.reference} | {  # fetched or not: a message may name it
+        f"{local.path}{suffix}": f"the {what} of {local.reference}"
+        for suffix, what in ((".sig", "signature"), (".intoto.jsonl", "provenance"))})
     if not as_json and verbosity() != QUIET:
         how = "fetched into the cache" if local.downloaded else \
             "from the cache, its referrers fetched again" if local.refreshed else \

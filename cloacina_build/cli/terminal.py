@@ -25,19 +25,26 @@ from ..safe_text import visible
 _SHOWN: dict[str, str] = {}  # a file this command made for the user -> what they gave
 
 
+_SHOWN_PATTERN: list[re.Pattern[str]] = []
+
+
 def show_as(shown: dict[str, str]) -> None:
     """For this command, messages name each path in ``shown`` (a file in the cache, say)
-    by its value (the ``oci://`` reference the user gave)."""
+    by its value (the ``oci://`` reference the user gave): whole paths only, never the
+    start of a longer name."""
     _SHOWN.clear()
     _SHOWN.update(shown)
+    _SHOWN_PATTERN[:] = [re.compile("(?:" + "|".join(
+        re.escape(p) for p in sorted(shown, key=len, reverse=True)) + r")(?![\w.\-])")] \
+        if shown else []
 
 
 def printable(text: str) -> str:
     """``text`` with every control character escaped (newlines too: one line stays one),
     and every lone surrogate, so that it always encodes (``safe_text.visible``); files
     registered with :func:`show_as` are named as the user knows them."""
-    for path in sorted(_SHOWN, key=len, reverse=True) if _SHOWN else ():
-        text = text.replace(path, _SHOWN[path])
+    for pattern in _SHOWN_PATTERN:
+        text = pattern.sub(lambda m: _SHOWN[m.group(0)], text)
     return visible(text)
 
 
