@@ -33,6 +33,7 @@ from cloacina_build.ops.signing import sign_detached
 
 from .conftest import EXAMPLES
 from .keyring import key, make_keyring
+from .oci_front import Front
 from .registry import start_registry
 
 MANIFEST_ACCEPT = {"Accept": OCI_MANIFEST}
@@ -264,6 +265,32 @@ def test_a_signature_or_attestation_of_other_bytes_is_not_published(
     assert registry.get(f"/v2/{repo}/manifests/1.0.0", MANIFEST_ACCEPT)[0] == 404
 
 
+def test_every_bad_sidecar_is_named_at_once_and_a_malformed_one_before_any_upload(
+        pipeline_pkg, built_etl, registry, request, keyring, tmp_path):
+    """Found by review: only the first stale sidecar was named (a second refusal followed
+    the fix), and a malformed one was found only after the whole package was sent."""
+    signer, other = key(keyring, "alice"), tmp_path / "other" / built_etl.name
+    other.parent.mkdir()
+    other.write_bytes(built_etl.read_bytes())
+    sig = sign_detached(other, signer).path
+    intoto = attest_package(other, signer, env={}).path
+    for sidecar in (sig, intoto):
+        pipeline_pkg.with_name(pipeline_pkg.name + sidecar.name.removeprefix(other.name)) \
+            .write_bytes(sidecar.read_bytes())
+    repo = registry.repo(request)
+    with pytest.raises(PackageError) as caught:
+        push_package(pipeline_pkg, registry.ref(repo, "1.0.0"), plain_http=True)
+    assert caught.value.message.endswith(" are not about this package; nothing was tagged")
+    assert {f.code for f in caught.value.findings} == {"signature-wrong-package",
+                                                       "provenance-subject-mismatch"}
+    pipeline_pkg.with_name(pipeline_pkg.name + ".intoto.jsonl").write_bytes(b"{not json")
+    with Front(registry) as front:
+        with pytest.raises(PackageError) as caught:
+            push_package(pipeline_pkg, f"oci://{front.host}/{repo}:1.0.0", plain_http=True)
+    assert caught.value.message.endswith("nothing was sent")
+    assert front.seen == []  # not one request
+
+
 def test_push_referrer_adds_to_the_index_and_pull_takes_the_newest(
         pipeline_pkg, registry, request, keyring, tmp_path, client):
     repo = registry.repo(request)
@@ -446,7 +473,6 @@ def test_under_trust_the_config_must_name_the_package_it_describes(
 
 def test_a_registry_with_the_referrers_api_gets_no_fallback_tag(
         pipeline_pkg, registry, request, keyring, tmp_path, client):
-    from .oci_front import Front
 
     sig = sign_detached(pipeline_pkg, key(keyring, "alice")).path
     repo = registry.repo(request)

@@ -89,6 +89,7 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
     target = target if target.tag else target.with_tag(default_tag(desc.package.version))
     size = path.stat().st_size
     beside = [(t, file, _read_sidecar(file, t)) for t, file in sidecars(path)]
+    _refuse_strangers(beside, path.name, None)  # malformed: refused before any upload
     reg = open_registry(target, auth, plain_http, registry)
     try:
         repo = target.repository
@@ -134,22 +135,28 @@ def _read_sidecar(file: Path, artifact_type: str) -> bytes:
     return data
 
 
-def _refuse_strangers(beside: list[tuple[str, Path, bytes]], name: str, digest: str) -> None:
-    """A ``FILE.sig`` or ``FILE.intoto.jsonl`` made for other bytes (the package was
-    rebuilt or re-signed after it) would be published beside it and refused by every
-    consumer: refuse it before the package is tagged."""
-    for artifact_type, file, data in beside:
-        found = [f for f in _sidecar_findings(artifact_type, data, str(file), name,
-                                              digest.removeprefix("sha256:")) if f.is_error]
-        if found:
-            raise PackageError(f"{file} is not about this package; nothing was tagged",
-                               code=found[0].code, findings=found,
-                               hint="sign or attest the package again (--force), or move "
-                                    "the stale file away")
+def _refuse_strangers(beside: list[tuple[str, Path, bytes]], name: str,
+                      digest: str | None) -> None:
+    """A ``FILE.sig`` or ``FILE.intoto.jsonl`` that is malformed, or (once ``digest`` is
+    known) made for other bytes — the package was rebuilt or re-signed after it — would be
+    published beside it and refused by every consumer: refuse them all, before the
+    package is tagged."""
+    sha256 = digest.removeprefix("sha256:") if digest is not None else None
+    problems = [(str(file), f) for artifact_type, file, data in beside
+                for f in _sidecar_findings(artifact_type, data, str(file), name, sha256)
+                if f.is_error]
+    if problems:
+        files, found = sorted({file for file, _ in problems}), [f for _, f in problems]
+        raise PackageError(f"{' and '.join(files)} {'is' if len(files) == 1 else 'are'} not "
+                           "about this package; nothing was "
+                           + ("tagged" if digest is not None else "sent"),
+                           code=found[0].code, findings=found,
+                           hint="sign or attest the package again (--force), or move the "
+                                "stale file away")
 
 
-def _sidecar_findings(artifact_type: str, data: bytes, where: str, name: str, sha256: str
-                      ) -> list[Finding]:
+def _sidecar_findings(artifact_type: str, data: bytes, where: str, name: str,
+                      sha256: str | None) -> list[Finding]:
     if artifact_type == PROVENANCE_TYPE:
         from ..trust.provenance import subject_findings
 
@@ -158,7 +165,7 @@ def _sidecar_findings(artifact_type: str, data: bytes, where: str, name: str, sh
         from ..trust.signatures import read_detached
 
         sig, found = read_detached(data, where)
-        if sig is not None and sig.package_hash != sha256:
+        if sig is not None and sha256 is not None and sig.package_hash != sha256:
             found.append(error("signature-wrong-package", "the detached signature was made "
                                "for other bytes (another package, or this one changed)",
                                where))

@@ -218,10 +218,11 @@ def judge_attestation(data: bytes, *, where: str, name: str, sha256: str,
     return verdict
 
 
-def subject_findings(data: bytes, *, where: str, name: str, sha256: str) -> list[Finding]:
+def subject_findings(data: bytes, *, where: str, name: str, sha256: str | None
+                     ) -> list[Finding]:
     """Without judging signatures: what is wrong with the envelope ``data`` as an
     attestation of the file named ``name`` whose bytes hash to ``sha256`` (push refuses
-    to publish one made for other bytes)."""
+    to publish one made for other bytes); with ``sha256`` None, as an attestation at all."""
     envelope, verdict = _opened(data, where)
     if envelope is not None:
         _read_statement(envelope.payload, name, sha256, verdict)
@@ -314,8 +315,8 @@ def _judge(sig: EnvelopeSignature, message: bytes, trust: TrustStore, now: dt.da
     return SignatureStatus.VERIFIED, signed_by, ("", "")
 
 
-def _read_statement(payload: bytes, name: str, sha256: str, verdict: ProvenanceVerdict
-                    ) -> None:
+def _read_statement(payload: bytes, name: str, sha256: str | None,
+                    verdict: ProvenanceVerdict) -> None:
     where = verdict.path
     try:
         statement = strict_json(payload)
@@ -334,7 +335,8 @@ def _read_statement(payload: bytes, name: str, sha256: str, verdict: ProvenanceV
         verdict.findings.append(error("provenance-malformed", f"the statement: {exc}", where))
         verdict.status = SignatureStatus.MALFORMED
         return
-    _match_subject(subjects, name, sha256, verdict)
+    if sha256 is not None:
+        _match_subject(subjects, name, sha256, verdict)
 
 
 def _subjects(value: Any) -> list[tuple[str, str]]:
