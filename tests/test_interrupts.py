@@ -122,7 +122,7 @@ def test_an_interrupted_build_leaves_nothing_behind(tmp_path, how, signum, group
     word, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
     assert proc.returncode == code, err.decode()
     assert err.decode().splitlines() == [
-        f"error: {word}", "hint: nothing was left half-written; run the command again"]
+        f"error: {word}", "hint: nothing was left half-written here; run the command again"]
     assert list(tmpdir.iterdir()) == []
     assert not out.exists() or list(out.iterdir()) == []
     # the backend was killed and reaped by cloacinactl (a zombie would still answer)

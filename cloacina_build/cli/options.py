@@ -43,8 +43,12 @@ def interrupted(exc: BaseException | None = None) -> None:
     directory is removed on the way out."""
     word, code = ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) \
         else ("interrupted", EXIT_INTERRUPTED)
-    click.echo(paint(f"error: {word}\nhint: nothing was left half-written; run the command "
-                     "again", err=True), err=True)
+    ctx = click.get_current_context(silent=True)
+    # push asks the registry to drop the upload; distribution refuses once bytes arrived
+    remote = "; the registry may keep what it received until it purges abandoned uploads" \
+        if ctx is not None and ctx.info_name == "push" else ""
+    click.echo(paint(f"error: {word}\nhint: nothing was left half-written here{remote}; run "
+                     "the command again", err=True), err=True)
     sys.exit(code)
 
 
