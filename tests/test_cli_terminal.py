@@ -162,7 +162,7 @@ def test_ctrl_c_during_a_build_erases_the_line_and_exits_130(tmp_path):
     before, _, after = ran.err.rpartition(CLEAR)
     assert "building the wheel..." in before
     assert after == f"{RED_ERROR} interrupted\n\x1b[32mhint:\x1b[0m nothing was left " \
-                    "half-written; run the command again\n"
+                    "half-written here; run the command again\n"
     assert not (tmp_path / "out").exists()
 
 
