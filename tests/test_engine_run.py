@@ -238,7 +238,8 @@ def test_a_rust_engine_archive_is_refused_clearly(tmp_path, cache):
     assert not [p for p in cache.iterdir() if not p.name.endswith(".lock")]
 
 
-def test_under_a_trust_policy_only_a_signed_engine_archive_runs(tmp_path, cache):
+def test_under_a_trust_policy_only_a_signed_engine_archive_runs(tmp_path, cache,
+                                                                monkeypatch):
     """The signatures in the second stream are judged before anything is unpacked: the
     unsigned archive is refused and leaves the cache empty; signed by a trusted key, it
     loads and runs."""
@@ -256,9 +257,15 @@ def test_under_a_trust_policy_only_a_signed_engine_archive_runs(tmp_path, cache)
     assert "signature-missing" in [f.code for f in caught.value.findings]
     assert not cache.exists() or not any(cache.iterdir())
     sign_package(pkg, load_signing_key(str(tmp_path / "keys" / "ops.key")))
+    from cloacina_build.model import Manifest
+
+    parsed, parse = [], Manifest.parse.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(Manifest, "parse", classmethod(
+        lambda cls, data: parsed.append(1) or parse(cls, data)))
     with load_package(pkg, trust=policy, cache_dir=cache) as loaded:
         assert loaded.verified_by and [t.id for t in loaded.workflow.tasks] == [
             "collect_data", "generate_report", "process_data"]
+    assert len(parsed) == 1  # validation, signatures and the loader share one parse
 
 
 # -------------------------------------------------------------------------- hostile

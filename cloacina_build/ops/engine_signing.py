@@ -75,7 +75,7 @@ def signable_manifest(path: Path, archive: EngineArchive) -> Manifest:
                            "package --format engine' writes, where signatures go",
                            code="archive-layout",
                            hint="rebuild it with 'cloacinactl package --format engine'")
-    manifest, _ = Manifest.parse(archive.build_manifest)
+    manifest = archive.built[0]
     if manifest is None:  # validation refused it before: unreachable unless raced
         raise PackageError(f"{path}: {BUILD_MANIFEST} is unusable; refusing to sign it",
                            code="engine-build-manifest",

@@ -152,6 +152,6 @@ def _cold(path: Path, key: str, cache_dir: Path, old: cache_mod.Entry | None,
             "entry_module": workflow.entry_module, "workflow_name": workflow.name,
             "sources": cache_mod.sources_with(old, identity)}
     entry = cache_mod.make_entry(cache_dir, key, fill, files, meta)
-    manifest = Manifest.parse(archive.build_manifest)[0] if archive.build_manifest else None
+    manifest = archive.built[0]
     return Prepared(str(m.name), str(m.version), key, workflow, manifest, entry,
                     warnings=[f for f in found.findings if f.severity is Severity.WARNING])

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...errors import PackageError, UsageError
 from ...findings import Finding, error, has_errors, warning
@@ -25,6 +26,9 @@ from .bzip import ENGINE, FirstStream, sniff
 from .manifest import EngineManifest, read_manifest
 from .rules import clean, shown_name
 from .trailer import SignatureStream, read_signature_stream
+
+if TYPE_CHECKING:
+    from ...model import Manifest
 
 BUILD_MANIFEST = ".cloacina-build/manifest.json"   # our manifest inside an engine archive
 _KEEP_SUFFIXES = (".py", ".rs")
@@ -73,6 +77,17 @@ class EngineArchive:
     @property
     def ok(self) -> bool:
         return not has_errors(list(self.findings))
+
+    @cached_property
+    def built(self) -> tuple[Manifest | None, list[Finding]]:
+        """The build manifest, parsed once for every check that reads it (None and no
+        findings when the archive has none; None and the parser's findings when it is
+        unusable)."""
+        if self.build_manifest is None:
+            return None, []
+        from ...model import Manifest
+
+        return Manifest.parse(self.build_manifest)
 
     @property
     def language(self) -> str | None:

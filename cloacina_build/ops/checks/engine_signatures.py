@@ -41,8 +41,7 @@ def needs_judging(archive: EngineArchive, policy: TrustPolicy) -> bool:
 def engine_signatures(archive: EngineArchive, policy: TrustPolicy,
                       progress: Progress = NO_PROGRESS) -> EngineSignatures:
     """Every signature of the archive judged (the file is read once more, to hash it)."""
-    manifest = Manifest.parse(archive.build_manifest)[0] \
-        if archive.build_manifest is not None else None
+    manifest = archive.built[0]
     name, version = _identity(archive, manifest)
     cut = archive.trailing.offset if archive.trailing is not None else archive.file_size
     archive_digest, whole = raw_digests(archive.path, cut, progress)
