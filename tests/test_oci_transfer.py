@@ -243,6 +243,10 @@ def test_a_registry_that_went_away_is_not_pushed_to_again_and_again(built_pipeli
         push_package(built_pipeline, f"oci://{host}/a/b:1", registry=fast(host))
     assert caught.value.message == f"cannot reach the registry {host}: connection refused"
     assert caught.value.no_connection
+    # a wrong port is an error in about half a second, not after five backed-off retries
+    # (found by a new user: 8 s); resets and 5xx keep their five
+    retry = default_retry()
+    assert (retry.connect, retry.read, retry.status) == (2, 5, 5)
 
     for no_connection, tries in ((True, 1), (False, ATTEMPTS)):  # False: a dropped upload
         calls: list[int] = []

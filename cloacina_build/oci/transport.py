@@ -55,9 +55,11 @@ class _Retry(urllib3.Retry):
 
 
 def default_retry(attempts: int = 5, backoff: float = 0.25) -> urllib3.Retry:
-    """Up to ``attempts`` retries for any method on 500/502/503/504, refused or reset
-    connections and read timeouts, waiting backoff * 2^n seconds (at most 10) between."""
-    return _Retry(total=attempts, connect=attempts, read=attempts, status=attempts,
+    """Up to ``attempts`` retries for any method on 500/502/503/504, reset connections and
+    read timeouts, waiting backoff * 2^n seconds (at most 10) between; a connection that
+    cannot be made (refused, say: nothing listens) is tried twice more, about half a
+    second, so that a wrong port is an error at once."""
+    return _Retry(total=attempts, connect=min(2, attempts), read=attempts, status=attempts,
                   other=0, redirect=5, backoff_factor=backoff, backoff_max=10.0,
                   status_forcelist=RETRY_STATUSES, allowed_methods=None,
                   raise_on_status=False, raise_on_redirect=True)
