@@ -3,6 +3,7 @@ nothing left behind in $TMPDIR (the backend's temporaries included) or in the ou
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,19 +97,21 @@ def _wait_for(marker: Path, proc: subprocess.Popen) -> tuple[int, Path]:
     return int(pid), Path(path)
 
 
-@pytest.mark.parametrize("how, signum, group", [
-    ("hook", signal.SIGINT, False),      # Ctrl-C reaching only cloacinactl
-    ("hook", signal.SIGINT, True),       # Ctrl-C at a terminal: the whole process group
-    ("backend", signal.SIGINT, False),   # the backend runs in the main thread
-    ("hook", signal.SIGTERM, False),
+@pytest.mark.parametrize("how, signum, group, as_json", [
+    ("hook", signal.SIGINT, False, False),      # Ctrl-C reaching only cloacinactl
+    ("hook", signal.SIGINT, True, False),       # Ctrl-C at a terminal: the process group
+    ("backend", signal.SIGINT, False, False),   # the backend runs in the main thread
+    ("hook", signal.SIGTERM, False, False),
+    ("hook", signal.SIGINT, False, True),       # --json: the error object on stdout
 ])
-def test_an_interrupted_build_leaves_nothing_behind(tmp_path, how, signum, group):
+def test_an_interrupted_build_leaves_nothing_behind(tmp_path, how, signum, group, as_json):
     project = slow_project(tmp_path / "project", how)
     tmpdir, out, marker = tmp_path / "tmp", tmp_path / "out", tmp_path / "started"
     tmpdir.mkdir()
     env = dict(os.environ, TMPDIR=str(tmpdir), CLOACINA_TEST_MARKER=str(marker))
     proc = subprocess.Popen(
-        [str(CLI), "package", str(project), "-o", f"{out}/"], env=env,
+        [str(CLI), "package", str(project), "-o", f"{out}/", *(["--json"] if as_json else [])],
+        env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     backend_pid, backend_tmp = _wait_for(marker, proc)
@@ -118,11 +121,15 @@ def test_an_interrupted_build_leaves_nothing_behind(tmp_path, how, signum, group
         os.killpg(proc.pid, signum)
     else:
         proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
+    stdout, err = proc.communicate(timeout=120)
     word, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
     assert proc.returncode == code, err.decode()
-    assert err.decode().splitlines() == [
-        f"error: {word}", "hint: nothing was left half-written here; run the command again"]
+    hint = "nothing was left half-written here; run the command again"
+    if as_json:  # found by a new user: nothing on stdout, though every error is an object
+        assert json.loads(stdout) == {"ok": False, "error": {"code": word, "message": word,
+                                                             "hint": hint}}
+    else:
+        assert err.decode().splitlines() == [f"error: {word}", f"hint: {hint}"]
     assert list(tmpdir.iterdir()) == []
     assert not out.exists() or list(out.iterdir()) == []
     # the backend was killed and reaped by cloacinactl (a zombie would still answer)

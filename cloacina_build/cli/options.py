@@ -47,8 +47,11 @@ def interrupted(exc: BaseException | None = None) -> None:
     # push asks the registry to drop the upload; distribution refuses once bytes arrived
     remote = "; the registry may keep what it received until it purges abandoned uploads" \
         if ctx is not None and ctx.info_name == "push" else ""
-    click.echo(paint(f"error: {word}\nhint: nothing was left half-written here{remote}; run "
-                     "the command again", err=True), err=True)
+    hint = f"nothing was left half-written here{remote}; run the command again"
+    if ctx is not None and ctx.params.get("as_json"):  # the error object, as for any error
+        emit_json({"ok": False, "error": {"code": word, "message": word, "hint": hint}})
+    else:
+        click.echo(paint(f"error: {word}\nhint: {hint}", err=True), err=True)
     sys.exit(code)
 
 
