@@ -188,5 +188,12 @@ def test_one_pub_file_is_a_store_of_that_key_and_near_misses_say_why(tmp_path):
         load_trust(only)
     junk = tmp_path / "junk.pub"
     junk.write_bytes(b"junk")
-    with pytest.raises(KeyError_, match="is not a PEM public key"):
+    with pytest.raises(TrustError, match="is not a PEM public key") as caught:
         load_trust(junk)
+    assert "passphrase" not in caught.value.hint  # found by the second new-user trial
+    mislabelled = tmp_path / "secret.pub"
+    mislabelled.write_bytes(private.read_bytes())
+    for given in (private, mislabelled):  # a .key as the trust file, or one named .pub
+        with pytest.raises(TrustError, match="is a private key, not a public one") as caught:
+            load_trust(given)
+        assert "trust its .pub" in caught.value.hint

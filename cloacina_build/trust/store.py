@@ -122,7 +122,20 @@ def load_trust(path: Path | str) -> TrustStore:
 def _public_file(pub: Path) -> TrustedKey:
     if pub.stat().st_size > 64 * 1024:
         raise TrustError(f"{pub} is too large to be a public key")
-    return TrustedKey(load_public_pem(pub.read_bytes(), pub.stem, str(pub)))
+    data = pub.read_bytes()
+    if b"PRIVATE KEY-----" in data[:200]:
+        raise _private(pub)
+    try:
+        return TrustedKey(load_public_pem(data, pub.stem, str(pub)))
+    except KeyError_ as exc:  # its hint is about passphrases, which trust never needs
+        raise TrustError(exc.message, hint="a trusted key is the .pub file 'cloacinactl key "
+                         "generate' wrote beside the signer's .key") from None
+
+
+def _private(path: Path) -> TrustError:
+    return TrustError(f"{path} is a private key, not a public one",
+                      hint="trust its .pub (written beside it by 'cloacinactl key "
+                           "generate'); a private key never leaves its signer")
 
 
 def _from_directory(path: Path) -> TrustStore:
@@ -138,12 +151,16 @@ def _from_directory(path: Path) -> TrustStore:
     return store
 
 
-def _starts_pem(path: Path) -> bool:
+def _starts_pem(path: Path) -> str | None:
+    """``"private"``, ``"public"`` (any other PEM) or None."""
     try:
         with open(path, "rb") as fh:
-            return fh.read(11) == b"-----BEGIN "
+            head = fh.read(64)
     except OSError:
-        return False
+        return None
+    if not head.startswith(b"-----BEGIN "):
+        return None
+    return "private" if b"PRIVATE KEY-----" in head else "public"
 
 
 def _from_file(path: Path) -> TrustStore:
@@ -153,6 +170,8 @@ def _from_file(path: Path) -> TrustStore:
     try:
         doc = tomlkit.parse(path.read_text("utf-8")).unwrap()
     except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        if _starts_pem(path) == "private":
+            raise _private(path) from None
         if _starts_pem(path):
             raise TrustError(f"{path} is a PEM key, not a trust file",
                              hint="name a public key NAME.pub to trust it alone, or put it "
