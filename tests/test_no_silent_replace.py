@@ -134,3 +134,19 @@ def test_inspect_lists_a_detached_signature_beside_the_file(pipeline_pkg, signin
     assert result.exit_code == 0, result.output
     [sig] = json.loads(result.stdout)["signatures"]
     assert sig["status"] == "wrong-package"
+
+
+def test_an_attestation_alone_is_not_called_a_signature(project, signing, tmp_path):
+    """Found by the second new-user trial: an unsigned package with only FILE.intoto.jsonl
+    beside it was 'already a signed package' whose 'signatures are lost'."""
+    from cloacina_build.ops.attest import attest_package
+
+    _, key, _ = signing
+    out = tmp_path / "p.cloacina"
+    assert invoke("package", project, "-o", out).exit_code == 0
+    attest_package(out, key, env={})
+    err = invoke("package", project, "-o", out).stderr.splitlines()
+    assert "is already an attested package (build provenance p.cloacina.intoto.jsonl" in err[0]
+    assert "its attestation will no longer match" in err[1] and "signature" not in err[1]
+    replaced = json.loads(invoke("package", project, "-o", out, "--force", "--json").stdout)
+    assert replaced["replaced"].startswith("the attested package p.cloacina")

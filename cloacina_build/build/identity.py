@@ -126,12 +126,18 @@ def signed_output(out: Path, force: bool) -> str | None:
     if not found:
         return None
     what = "; ".join(found)
+    # an attestation alone is not a signature of the package (found by a new user)
+    attested_only = sig is None and len(found) == 1 and attested is not None
+    noun = "attested" if attested_only else "signed"
     if not force:
-        raise UsageError(f"{out} is already a signed package ({what}); refusing to replace "
-                         "it", code="exists", hint="pass --force to replace it (its "
-                         "signatures are lost), or build to another path with -o")
+        lost = "its attestation will no longer match" if attested_only else \
+            "its signatures are lost"
+        raise UsageError(f"{out} is already {'an' if attested_only else 'a'} {noun} package "
+                         f"({what}); refusing to replace it",
+                         code="exists", hint=f"pass --force to replace it ({lost}), or build "
+                         "to another path with -o")
     left = [p.name for p in (sig, attested) if p is not None]
     verb = "is left in place and no longer matches" if len(left) == 1 else \
         "are left in place and no longer match"
     stale = f" ({' and '.join(left)} {verb})" if left else ""
-    return f"the signed package {out.name} ({what}){stale}"
+    return f"the {noun} package {out.name} ({what}){stale}"
