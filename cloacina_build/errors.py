@@ -21,6 +21,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away (| head), as coreutils
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 

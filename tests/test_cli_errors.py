@@ -150,3 +150,19 @@ def test_a_package_cut_short_is_named_in_the_error(bad_files):
         first = result.stderr.splitlines()[0]
         assert f"{cut}: " in first and "truncated" in first, (args, first)
         assert "copy it again" in result.stderr, (args, result.stderr)
+
+
+def test_a_reader_that_goes_away_is_not_a_failed_check():
+    """Found by the second new-user trial: 'cloacinactl … | head -1' exited 1, which
+    under pipefail reads as a failed check; now 141 (128 + SIGPIPE), as coreutils."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("cloacinactl"))
+    proc = subprocess.Popen([exe, "new", "--list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc.stdout.close()  # gone before the command's first write (it takes ~0.1 s to start)
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and err == b""

@@ -9,7 +9,14 @@ from typing import NoReturn
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, CloacinaError, UsageError
+from ..errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_TERMINATED,
+    CloacinaError,
+    UsageError,
+)
 from .terminal import paint, printable
 
 
@@ -87,10 +94,10 @@ def handle_errors(func):
             report_error(exc, as_json)
         except KeyboardInterrupt as exc:  # before click turns it into "Aborted!", exit 1
             interrupted(exc)
-        except BrokenPipeError:  # the reader went away (| head): stop quietly
-            devnull = os.open(os.devnull, os.O_WRONLY)
+        except BrokenPipeError:  # the reader went away (| head): stop quietly, and not
+            devnull = os.open(os.devnull, os.O_WRONLY)  # with 1, "a check failed"
             os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(EXIT_FAILED)
+            sys.exit(EXIT_PIPE)
         except OSError as exc:
             report_error(os_error(exc), as_json)
 
