@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -204,3 +205,19 @@ def unwritable(path: Path, exc: OSError) -> UsageError:
     return UsageError(f"cannot write {path}: {reason.lower()}", code="output-unwritable",
                       hint=hints.get(exc.errno or 0, f"check that {parent} exists and "
                                                       "can be written to"))
+
+
+# HOST[:PORT]/REPO[:TAG|@DIGEST] where HOST has a dot or a port, or is localhost: what a
+# registry reference looks like without its oci:// (docker's rule for a registry host)
+_REGISTRY_LIKE = re.compile(r"(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+|[a-z0-9.-]+:\d+)"
+                            r"(?::\d+)?/[a-z0-9._/-]+(?::[\w.-]+|@sha256:[0-9a-f]{64})?")
+
+
+def no_such_package(path: Path | str) -> UsageError:
+    """The error for a package file that is not there; a name that looks like a registry
+    reference without its ``oci://`` is told how to write one."""
+    text = str(path)
+    hint = "pass the path of a .cloacina package"
+    if _REGISTRY_LIKE.fullmatch(text) and not text.endswith(".cloacina"):
+        hint = f"to use a package in a registry, write oci://{text}"
+    return UsageError(f"no such file: {text}", hint=hint)

@@ -377,3 +377,19 @@ def test_show_as_names_whole_paths_only():
     finally:
         terminal.show_as({})
     assert terminal.printable(p) == p
+
+
+@pytest.mark.parametrize("text,suggested", [
+    ("127.0.0.1:5095/acme/etl:0.1.0", True), ("ghcr.io/acme/etl:1", True),
+    ("localhost/acme/etl@sha256:" + "a" * 64, True), ("dist/etl.cloacina", False),
+    ("build.out/etl.cloacina", False), ("etl", False),
+])
+def test_a_reference_without_oci_is_told_how_to_write_one(text, suggested, tmp_path):
+    """Found by the second new-user trial: '127.0.0.1:5095/acme/etl:0.1.0' was only
+    'no such file' (the oci:// left out)."""
+    for command in ("run", "inspect"):
+        done = subprocess.run([EXE, command, text], capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr.startswith(f"error: no such file: {text}")
+        assert (f"hint: to use a package in a registry, write oci://{text}" in done.stderr) \
+            == suggested, done.stderr

@@ -39,7 +39,7 @@ from ..format.engine.rules import STDLIB_DENY, shown_name
 from ..format.engine.trailer import BUILD_DIR
 from ..format.package import open_package
 from ..format.wheel import ZIP_ERRORS
-from ..fsutil import atomic_output
+from ..fsutil import atomic_output, no_such_package
 from ..gcpause import gc_paused
 from ..model import Manifest, PayloadKind, Severity, Workflow
 from ..progress import NO_PROGRESS, Progress
@@ -111,7 +111,7 @@ def _source_format(path: Path, to: str) -> str:
     if to not in TARGETS:
         raise UsageError(f"unknown format {to!r}", hint=f"use one of: {', '.join(TARGETS)}")
     if not path.is_file():
-        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+        raise no_such_package(path)
     found = detect_format(path)
     if found == to:
         raise UsageError(f"{path} is already in the {to} format",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PackageError, UsageError
 from ..findings import Finding, error
+from ..fsutil import no_such_package
 from ..model import Manifest, PackageMetadata
 from ..progress import NO_PROGRESS, Progress
 from . import manifest as mf
@@ -66,7 +67,7 @@ class Package:
 def _check_file(path: Path) -> int:
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+        raise no_such_package(path)
     if not path.is_file():
         raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
     with open(path, "rb") as fh:

@@ -26,7 +26,7 @@ from ..errors import PackageError, UsageError
 from ..format import archive
 from ..format.engine.bzip import ENGINE, detect_format
 from ..format.package import _check_file, open_package
-from ..fsutil import file_sha256
+from ..fsutil import file_sha256, no_such_package
 from ..trust.keys import SigningKey
 from ..trust.policy import read_detached_file, sidecar
 from ..trust.provenance import sidecar_attestation
@@ -61,7 +61,7 @@ def _validated_copy(path: Path):
     """A private copy of the package, validated: what is signed is exactly what was
     checked, even if the file is replaced meanwhile."""
     if not path.is_file():
-        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+        raise no_such_package(path)
     try:
         if detect_format(path) != ENGINE:  # an engine archive: validated by its rules
             _check_file(path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...errors import PackageError, UsageError
 from ...findings import Finding, error, has_errors, warning
+from ...fsutil import no_such_package
 from ...progress import NO_PROGRESS, Progress
 from . import rules, tar
 from .bzip import ENGINE, FirstStream, sniff
@@ -237,7 +238,7 @@ class _Reader(_Members):
 
 def _check_path(path: Path) -> int:
     if not path.exists():
-        raise UsageError(f"no such file: {path}", hint="pass the path of a .cloacina package")
+        raise no_such_package(path)
     if not path.is_file():
         raise UsageError(f"not a file: {path}", hint="pass the path of a .cloacina package")
     return path.stat().st_size
