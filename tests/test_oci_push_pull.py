@@ -287,7 +287,8 @@ def test_every_bad_sidecar_is_named_at_once_and_a_malformed_one_before_any_uploa
     with Front(registry) as front:
         with pytest.raises(PackageError) as caught:
             push_package(pipeline_pkg, f"oci://{front.host}/{repo}:1.0.0", plain_http=True)
-    assert caught.value.message.endswith("nothing was sent")
+    assert caught.value.message.endswith(
+        "is not a signature or attestation this tool can read; nothing was sent")
     assert front.seen == []  # not one request
 
 

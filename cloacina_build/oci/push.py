@@ -147,9 +147,10 @@ def _refuse_strangers(beside: list[tuple[str, Path, bytes]], name: str,
                 if f.is_error]
     if problems:
         files, found = sorted({file for file, _ in problems}), [f for _, f in problems]
-        raise PackageError(f"{' and '.join(files)} {'is' if len(files) == 1 else 'are'} not "
-                           "about this package; nothing was "
-                           + ("tagged" if digest is not None else "sent"),
+        verb = "is" if len(files) == 1 else "are"
+        raise PackageError(f"{' and '.join(files)} {verb} " + (
+            "not about this package; nothing was tagged" if digest is not None else
+            "not a signature or attestation this tool can read; nothing was sent"),
                            code=found[0].code, findings=found,
                            hint="sign or attest the package again (--force), or move the "
                                 "stale file away")
