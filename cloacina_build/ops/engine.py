@@ -236,8 +236,7 @@ def build_manifest_findings(archive: EngineArchive, discovered: Workflow,
                             discovery) -> list[Finding]:
     """Our manifest, carried inside the archive, against the source (drift is an error)."""
     where = f"{archive.root}/{BUILD_MANIFEST}"
-    manifest, problems = archive.built if archive.build_manifest is not None else \
-        Manifest.parse(b"")
+    manifest, problems = archive.built  # the caller checked there is one
     if manifest is None:
         return [error("engine-build-manifest", f"{BUILD_MANIFEST} is unusable: "
                       f"{p.message}", where) for p in problems[:20]]
@@ -276,10 +275,9 @@ def engine_payload(archive: EngineArchive) -> tuple[Payload, BuildInfo | None]:
     """The archive's payload and build facts: from the build manifest this tool wrote
     into it, when there is one describing a source payload; else the source's own
     payload (:func:`source_payload`) and no build facts."""
-    if archive.build_manifest is not None:
-        built = archive.built[0]
-        if built is not None and built.payload.kind is PayloadKind.SOURCE:
-            return built.payload, built.build
+    built = archive.built[0]
+    if built is not None and built.payload.kind is PayloadKind.SOURCE:
+        return built.payload, built.build
     return source_payload(archive), None
 
 

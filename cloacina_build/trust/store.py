@@ -170,9 +170,10 @@ def _from_file(path: Path) -> TrustStore:
     try:
         doc = tomlkit.parse(path.read_text("utf-8")).unwrap()
     except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
-        if _starts_pem(path) == "private":
+        pem = _starts_pem(path)
+        if pem == "private":
             raise _private(path) from None
-        if _starts_pem(path):
+        if pem:
             raise TrustError(f"{path} is a PEM key, not a trust file",
                              hint="name a public key NAME.pub to trust it alone, or put it "
                                   "in a directory of .pub files") from None

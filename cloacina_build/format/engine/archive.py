@@ -102,6 +102,10 @@ class EngineArchive:
 
     def dirs(self) -> rules.Dirs:
         """Root-relative directories (written as entries or implied by a file's path)."""
+        return self._dirs
+
+    @cached_property
+    def _dirs(self) -> rules.Dirs:  # one sort of the names, however many checks ask
         prefix = f"{self.root}/"
         return rules.Dirs(self.names(), (m.name[len(prefix):] for m in self.members
                                          if m.type == rules.DIR and m.name.startswith(prefix)))

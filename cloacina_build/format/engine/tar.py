@@ -225,7 +225,7 @@ class TarReader:
         self._left = size + (-size % BLOCK)
         self._size = size
         return TarHeader(path, flag, size, mode,
-                         old=block[257:263] != b"ustar\0" or block[263:265] != b"00")
+                         old=style != "ustar" or block[263:265] != b"00")
 
     def data(self, sink: Callable[[bytes], None] | None) -> None:
         """The current entry's data, in chunks, to ``sink`` (or skipped), then padding."""
