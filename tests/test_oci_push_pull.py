@@ -427,8 +427,8 @@ def test_pull_refuses_an_artifact_that_is_not_a_package(registry, request, tmp_p
     repo = registry.repo(request)
     reg = client(registry.host)
     layer = b"not a package"
-    reg.push_blob(repo, layer, len(layer), _sha(layer))
-    reg.push_blob(repo, b"{}", 2, EMPTY_DESCRIPTOR.digest)
+    reg.push_blob(repo, layer, _sha(layer))
+    reg.push_blob(repo, b"{}", EMPTY_DESCRIPTOR.digest)
     other = referrer_manifest(EMPTY_DESCRIPTOR, "application/vnd.example.thing",
                               Descriptor.of("application/octet-stream", layer))
     other = type(other)(other.config, other.layers, other.artifact_type)
@@ -459,7 +459,7 @@ def test_under_trust_the_config_must_name_the_package_it_describes(
     config = json.loads(_blob(registry, repo, raw["config"]["digest"]))
     config["package"]["name"] = "payroll"
     forged = json.dumps(config).encode()
-    reg.push_blob(repo, forged, len(forged), _sha(forged))
+    reg.push_blob(repo, forged, _sha(forged))
     raw["config"].update(digest=_sha(forged), size=len(forged))
     reg.put_manifest(repo, "forged", json.dumps(raw).encode(), OCI_MANIFEST)
     push_referrer(registry.ref(repo, "forged"), sig, SIGNATURE_TYPE, plain_http=True)

@@ -24,7 +24,7 @@ from typing import IO, Protocol, TypeVar
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ..errors import PackageError
-from ..progress import Progress
+from ..progress import NO_PROGRESS, Progress
 from .manifest import Descriptor, sha256_digest
 from .transport import CHUNK, RegistryError, Transport, discard
 
@@ -105,14 +105,13 @@ def with_attempts(size: int, progress: Progress, send: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def upload(reg: Registry, repo: str, data: bytes, size: int, digest: str,
-           progress: Progress) -> None:
+def upload(reg: Registry, repo: str, data: bytes, digest: str) -> None:
     """A blob whose bytes and digest are known (a config, a signature); a package file
     goes through :mod:`.lookahead`."""
     def once() -> None:
-        _upload_once(reg, repo, io.BytesIO(data), size, digest, progress)
+        _upload_once(reg, repo, io.BytesIO(data), len(data), digest, NO_PROGRESS)
 
-    with_attempts(size, progress, once)
+    with_attempts(len(data), NO_PROGRESS, once)
 
 
 def _location(reg: Registry, resp, base: str) -> str:

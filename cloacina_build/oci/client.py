@@ -20,6 +20,7 @@ from ..errors import PackageError
 from ..progress import NO_PROGRESS, Progress
 from . import blobs
 from .auth import Credentials
+from .lookahead import upload_file
 from .manifest import (
     MAX_MANIFEST,
     OCI_INDEX,
@@ -81,8 +82,7 @@ class Registry:
         discard(resp)
         return resp.status == 200
 
-    def push_blob(self, repo: str, data: bytes, size: int, digest: str, *,
-                  progress: Progress = NO_PROGRESS) -> bool:
+    def push_blob(self, repo: str, data: bytes, digest: str) -> bool:
         """Upload a blob unless the repository has it (asked once per client: the empty
         config every referrer shares is not asked about again); True when it was
         uploaded.  ``data``
@@ -91,7 +91,7 @@ class Registry:
         if (repo, digest) in self._present or self.blob_exists(repo, digest):
             self._present.add((repo, digest))
             return False
-        blobs.upload(self, repo, data, size, digest, progress)
+        blobs.upload(self, repo, data, digest)
         self._present.add((repo, digest))
         return True
 
@@ -100,8 +100,6 @@ class Registry:
         """Upload a file whose digest is not known yet: it is hashed while it is sent,
         and the upload is given up when the repository turns out to have it (see
         :func:`.lookahead.upload_file`).  Its digest, and whether it was sent."""
-        from .lookahead import upload_file
-
         return upload_file(self, repo, path, size, progress)
 
     def get_blob(self, repo: str, desc: Descriptor, out: IO[bytes], *,

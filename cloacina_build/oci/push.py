@@ -99,7 +99,7 @@ def push_package(path: Path | str, ref: str, *, auth: Credentials | None = None,
         facts = FileFacts(path.name, size, digest)
         config = config_json(desc, facts)
         manifest = package_manifest(desc, facts, config, source)
-        uploaded = int(sent) + reg.push_blob(repo, config, len(config), sha256_digest(config))
+        uploaded = int(sent) + reg.push_blob(repo, config, sha256_digest(config))
         data = manifest.to_bytes()
         digest = reg.put_manifest(repo, target.tag or "", data, OCI_MANIFEST)
         subject = Descriptor(OCI_MANIFEST, digest, len(data))
@@ -181,8 +181,8 @@ def _push_sidecar(reg: Registry, repo: str, subject: Descriptor, file: Path,
     data = _read_sidecar(file, artifact_type) if data is None else data
     layer_type = SIDECARS[artifact_type][1] if artifact_type in SIDECARS else artifact_type
     layer = Descriptor.of(layer_type, data, annotations=((TITLE, file.name),))
-    reg.push_blob(repo, EMPTY, len(EMPTY), EMPTY_DESCRIPTOR.digest)
-    reg.push_blob(repo, data, len(data), layer.digest)
+    reg.push_blob(repo, EMPTY, EMPTY_DESCRIPTOR.digest)
+    reg.push_blob(repo, data, layer.digest)
     manifest = referrer_manifest(subject, artifact_type, layer)
     body = manifest.to_bytes()
     desc = Descriptor(OCI_MANIFEST, sha256_digest(body), len(body),
